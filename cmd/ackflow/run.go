@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ackflow/ackflow/admin"
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// load reads and validates the document at path, or the embedded default
+// when path is empty. Every error is reported at once.
+func load(path string, reg *engine.Registry) (*config.Document, error) {
+	name, data := "default.yaml (built in)", defaultConfig
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		name, data = path, b
+	}
+	doc, err := config.Load(name, data, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.Check(doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration `file` to check")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "ackflow validate: --config FILE is required")
+		return exitUsage
+	}
+	if _, err := load(*path, components()); err != nil {
+		printConfigError(stderr, err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s is valid\n", *path)
+	return exitOK
+}
+
+// printConfigError prints one line per error of a joined error.
+func printConfigError(w io.Writer, err error) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = flatten(j.Unwrap())
+	} else {
+		errs = []error{err}
+	}
+	fmt.Fprintf(w, "invalid configuration: %d error(s)\n", len(errs))
+	for _, e := range errs {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+func flatten(errs []error) []error {
+	var out []error
+	for _, e := range errs {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			out = append(out, flatten(j.Unwrap())...)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration `file` (default: the built-in demo pipeline)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "ackflow run: %v\n", err)
+		return exitUsage
+	}
+	reg := components()
+	doc, err := load(*path, reg)
+	if err != nil {
+		printConfigError(stderr, err)
+		return exitUsage
+	}
+
+	eng, err := engine.New(doc, reg, engine.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot build the pipelines", "err", err)
+		return exitRuntime
+	}
+	shutdownReq := make(chan struct{}, 1)
+	requestShutdown := func() {
+		select {
+		case shutdownReq <- struct{}{}:
+		default:
+		}
+	}
+	adm := admin.New(eng, eng.Metrics(), requestShutdown)
+	if err := adm.Listen(doc.Engine.HTTPAdmin.BindAddress); err != nil {
+		log.Error("cannot start the admin server", "err", err)
+		return exitRuntime
+	}
+	go func() {
+		if err := adm.Serve(); err != nil {
+			log.Error("admin server stopped", "err", err)
+		}
+	}()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = adm.Close(ctx)
+	}()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	eng.Start()
+	log.Info("ackflow started", "pipelines", pipelineNames(eng), "admin", "http://"+adm.Addr())
+
+	code := exitOK
+	select {
+	case s := <-sigs:
+		log.Info("signal received: draining (send it again to exit at once)", "signal", s.String(),
+			"deadline", time.Duration(doc.Engine.ShutdownTimeout).String())
+	case <-shutdownReq:
+		log.Info("shutdown requested through the admin API: draining")
+	case <-eng.Failed():
+		log.Error("a node failed: draining", "err", eng.Err())
+		code = exitRuntime
+	case <-eng.Done():
+		log.Info("every pipeline finished by itself")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(doc.Engine.ShutdownTimeout))
+	defer cancel()
+	drained := make(chan error, 1)
+	go func() { drained <- eng.Shutdown(ctx) }()
+	select {
+	case err := <-drained:
+		if err != nil {
+			log.Error("shutdown deadline reached: what was left was nacked", "err", err)
+			code = exitRuntime
+		}
+	case s := <-sigs:
+		log.Error("second signal: exiting at once", "signal", s.String())
+		printSummary(stderr, eng)
+		return exitRuntime
+	}
+	if eng.Err() != nil {
+		code = exitRuntime
+	}
+	printSummary(stderr, eng)
+	return code
+}
+
+func pipelineNames(e *engine.Engine) string {
+	var names []string
+	for _, p := range e.Status() {
+		names = append(names, fmt.Sprintf("%s×%d", p.Name, p.Copies))
+	}
+	return strings.Join(names, ", ")
+}
+
+// printSummary says what happened to every admitted item.
+func printSummary(w io.Writer, e *engine.Engine) {
+	for _, p := range e.Status() {
+		f := p.Flow
+		fmt.Fprintf(w, "pipeline %s: %d items received, %d delivered, %d nacked, %d dropped, %d in flight at exit\n",
+			p.Name, f.Admitted, f.Delivered, f.Nacked, f.Dropped, f.InFlight())
+	}
+}
+

@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/ackflow/ackflow/clock"
+	"github.com/ackflow/ackflow/engine/wakeup"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// controlBurstLimit is how many control messages in a row the inbox
+// delivers before it lets one pdata through (fairness, DESIGN §5).
+const controlBurstLimit = 32
+
+// inboxState is where a node is in its life. Each transition has one home
+// in the inbox (latch, releaseShutdown, abort, finish).
+type inboxState uint8
+
+const (
+	stateRunning  inboxState = iota // normal operation
+	stateDraining                   // shutdown latched: waiting for the input to close and empty
+	stateClosing                    // Shutdown delivered, outputs closed: waiting for Pending to reach zero
+	stateDone                       // nothing more will be delivered
+)
+
+var stateNames = [...]string{"running", "draining", "closing", "done"}
+
+func (s inboxState) String() string { return stateNames[s] }
+
+// event is what the inbox hands to the node: a pdata message or a control.
+type event struct {
+	pdata   *pdata.Message
+	control Control
+}
+
+// inbox is a processor's single receive point. It merges the node's control
+// queue, its pdata input, its wakeups, delayed resumes and periodic timer,
+// and it decides when the node sees Shutdown. It is owned by the node
+// goroutine.
+type inbox struct {
+	clock   clock.Clock
+	input   <-chan *pdata.Message // nil: no input, counts as closed
+	held    *pdata.Message        // received while draining to detect closure, not yet delivered
+	closed  bool                  // input closed (and nothing held)
+	ctrl    *ctrlQueue
+	queued  []Control // taken from ctrl; queued[qnext:] not yet delivered
+	qnext   int
+	sched   *wakeup.Scheduler
+	resumes *wakeup.Resumes[*pdata.Message]
+	timer   clock.Timer
+	armed   time.Time // deadline the timer is set for; zero if idle
+
+	tickPeriod time.Duration
+	nextTick   time.Time
+
+	burst int // control messages delivered since the last pdata
+	state inboxState
+
+	latch    <-chan struct{} // closed when the pipeline's receivers have drained
+	abort    <-chan struct{} // closed at the shutdown deadline
+	aborted  bool
+	deadline func() time.Time // the drain deadline, once latched
+
+	// downstream is closed when every node that consumes this node's
+	// outputs has stopped. After the deadline a node stays until then, so
+	// the nacks its consumers send back at their forced Shutdown still
+	// reach it and travel on upstream.
+	downstream <-chan struct{}
+
+	gate    func() bool // the node's AcceptPData, or always true
+	pending func() int  // the node's Drainer.Pending, or always 0
+}
+
+// next blocks until there is something for the node and returns it; ok is
+// false once the node is done. Abandoned pdata at the deadline is handed to
+// strand, which nacks it.
+func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
+	for {
+		if in.state == stateDone {
+			return event{}, false
+		}
+		now := in.clock.Now()
+		if in.state == stateRunning && isClosed(in.latch) {
+			in.beginDrain(now)
+		}
+		if !in.aborted && isClosed(in.abort) {
+			return in.abortNow(strand), true
+		}
+		accept := in.state < stateClosing && in.gate()
+
+		// Fairness: after a burst of control, pdata goes first once.
+		if accept && in.burst >= controlBurstLimit {
+			if m, ok := in.tryPData(); ok {
+				in.burst = 0
+				return event{pdata: m}, true
+			}
+		}
+		if c, ok := in.popControl(now); ok {
+			in.burst++
+			return event{control: c}, true
+		}
+		if in.state == stateDraining && in.drained() {
+			in.state = stateClosing
+			return event{control: Control{Kind: KindShutdown, Deadline: in.deadline()}}, true
+		}
+		// After the forced Shutdown the node has answered everything it
+		// held and waits only for its consumers' last outcomes.
+		if in.state == stateClosing && in.finished() {
+			in.state = stateDone
+			return event{}, false
+		}
+		if accept {
+			if m, ok := in.tryPData(); ok {
+				in.burst = 0
+				return event{pdata: m}, true
+			}
+		}
+		in.wait(now, accept)
+	}
+}
+
+// finished reports whether a closing node may stop.
+func (in *inbox) finished() bool {
+	if in.aborted {
+		return isClosed(in.downstream)
+	}
+	return in.pending() == 0
+}
+
+// tryPData takes one pdata message without waiting.
+func (in *inbox) tryPData() (*pdata.Message, bool) {
+	if m := in.held; m != nil {
+		in.held = nil
+		return m, true
+	}
+	if in.closed {
+		return nil, false
+	}
+	select {
+	case m, ok := <-in.input:
+		if !ok {
+			in.closed = true
+			return nil, false
+		}
+		return m, true
+	default:
+		return nil, false
+	}
+}
+
+// popControl returns buffered control first, then due resumes, wakeups and
+// timer ticks: a due wakeup never overtakes control already queued.
+func (in *inbox) popControl(now time.Time) (Control, bool) {
+	if in.qnext == len(in.queued) {
+		clear(in.queued)
+		in.queued, in.qnext = in.ctrl.takeAll(in.queued[:0]), 0
+	}
+	if in.qnext < len(in.queued) {
+		c := in.queued[in.qnext]
+		in.qnext++
+		return c, true
+	}
+	if m, _, ok := in.resumes.PopDue(now); ok {
+		return Control{Kind: KindResume, Msg: m}, true
+	}
+	if d, ok := in.sched.PopDue(now); ok {
+		return Control{Kind: KindWakeup, Wakeup: d}, true
+	}
+	if in.tickPeriod > 0 && !in.nextTick.After(now) && in.state == stateRunning {
+		in.nextTick = now.Add(in.tickPeriod)
+		return Control{Kind: KindTimerTick}, true
+	}
+	return Control{}, false
+}
+
+// drained reports whether Shutdown may be released: the input is closed
+// and empty and no resume is left. With the gate closed, one message is
+// received and held so that closure can still be seen.
+func (in *inbox) drained() bool {
+	if in.resumes.Len() > 0 || in.held != nil {
+		return false
+	}
+	if in.closed || in.input == nil {
+		in.closed = true
+		return true
+	}
+	select {
+	case m, ok := <-in.input:
+		if !ok {
+			in.closed = true
+			return true
+		}
+		in.held = m
+	default:
+	}
+	return false
+}
+
+// beginDrain latches shutdown: wakeups are dropped, resumes become due now.
+func (in *inbox) beginDrain(now time.Time) {
+	in.state = stateDraining
+	in.sched.BeginShutdown()
+	in.resumes.BeginShutdown(now)
+}
+
+// abortNow handles the deadline: every pdata still queued for the node is
+// stranded (nacked by the caller) and the node gets a forced Shutdown.
+func (in *inbox) abortNow(strand func(*pdata.Message)) event {
+	in.aborted = true
+	if in.state == stateRunning {
+		in.beginDrain(in.clock.Now())
+	}
+	if in.held != nil {
+		strand(in.held)
+		in.held = nil
+	}
+	for !in.closed && in.input != nil {
+		select {
+		case m, ok := <-in.input:
+			if !ok {
+				in.closed = true
+				continue
+			}
+			strand(m)
+			continue
+		default:
+		}
+		break
+	}
+	in.state = stateClosing
+	return event{control: Control{Kind: KindShutdown, Deadline: in.deadline(), Forced: true}}
+}
+
+// wait blocks until something may have changed: a control message, pdata
+// (when accepted), the timer for the next due item, the latch or the abort.
+func (in *inbox) wait(now time.Time, accept bool) {
+	in.armTimer(now)
+	var input <-chan *pdata.Message
+	if (accept || in.state == stateDraining) && !in.closed && in.held == nil {
+		input = in.input
+	}
+	var latch <-chan struct{}
+	if in.state == stateRunning {
+		latch = in.latch
+	}
+	var abort <-chan struct{}
+	if !in.aborted {
+		abort = in.abort
+	}
+	var downstream <-chan struct{}
+	if in.aborted {
+		downstream = in.downstream
+	}
+	var tc <-chan time.Time
+	if in.timer != nil && !in.armed.IsZero() {
+		tc = in.timer.C()
+	}
+	select {
+	case <-in.ctrl.signal:
+	case m, ok := <-input:
+		if !ok {
+			in.closed = true
+		} else {
+			in.held = m
+		}
+	case <-tc:
+		in.armed = time.Time{}
+	case <-latch:
+	case <-abort:
+	case <-downstream:
+	}
+}
+
+// armTimer points the node's single timer at the earliest due item.
+func (in *inbox) armTimer(now time.Time) {
+	var next time.Time
+	consider := func(t time.Time, ok bool) {
+		if ok && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	consider(in.resumes.Next())
+	consider(in.sched.Next())
+	consider(in.nextTick, in.tickPeriod > 0 && in.state == stateRunning)
+	if next.IsZero() || next.Equal(in.armed) {
+		return
+	}
+	d := next.Sub(now)
+	if in.timer == nil {
+		in.timer = in.clock.NewTimer(d)
+	} else {
+		in.timer.Reset(d)
+	}
+	in.armed = next
+}
+
+func isClosed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"github.com/ackflow/ackflow/pdata"
+	"github.com/ackflow/ackflow/telemetry"
+)
+
+// nodeMetrics are the counters every node has, whatever its type.
+// Exported as ackflow_node_<what>_items_total{pipeline,node}.
+type nodeMetrics struct {
+	reg    *telemetry.Registry
+	labels []telemetry.Label
+
+	received *telemetry.Counter // {item} pdata items delivered to the node
+	sent     *telemetry.Counter // {item} items the node sent on its outputs
+	acked    *telemetry.Counter // {item} items the node acked upstream
+	nacked   [6]*telemetry.Counter
+	dropped  map[string]*telemetry.Counter // by reason, created on first use
+	lost     *telemetry.Counter            // {message} outcomes that arrived after the node stopped
+}
+
+func newNodeMetrics(reg *telemetry.Registry, labels []telemetry.Label) *nodeMetrics {
+	m := &nodeMetrics{
+		reg:      reg,
+		labels:   labels,
+		received: reg.Counter("ackflow_node_received_items_total", "Items delivered to the node as pdata.", labels...),
+		sent:     reg.Counter("ackflow_node_sent_items_total", "Items the node sent on its output ports.", labels...),
+		acked:    reg.Counter("ackflow_node_acked_items_total", "Items the node acknowledged upstream.", labels...),
+		dropped:  make(map[string]*telemetry.Counter),
+		lost: reg.Counter("ackflow_node_outcomes_after_stop_total",
+			"Acks and nacks that reached the node after it stopped (it had already answered upstream).", labels...),
+	}
+	for _, c := range pdata.Causes() {
+		m.nacked[c] = reg.Counter("ackflow_node_nacked_items_total", "Items the node nacked upstream, by cause.",
+			telemetry.With(labels, telemetry.Label{Name: "cause", Value: c.String()})...)
+	}
+	return m
+}
+
+func (m *nodeMetrics) nack(c pdata.Cause, items int) {
+	if int(c) >= len(m.nacked) {
+		c = pdata.CauseUnspecified
+	}
+	m.nacked[c].Add(uint64(items))
+}
+
+// drop is called from the node goroutine or, for receivers, from any
+// goroutine: the map is only written at first use of a reason, under the
+// registry's lock, and read concurrently — so guard it with the registry.
+func (m *nodeMetrics) drop(reason string, items int) {
+	m.reg.Counter("ackflow_node_dropped_items_total", "Items the node discarded on purpose, by reason.",
+		telemetry.With(m.labels, telemetry.Label{Name: "reason", Value: reason})...).Add(uint64(items))
+}
+
+// flowMetrics account for every item admitted into a pipeline, counted when
+// its final outcome returns to the ingress frame (DESIGN §12): for every
+// pipeline, admitted = delivered + nacked + dropped + in flight.
+type flowMetrics struct {
+	admitted  *telemetry.Counter
+	delivered *telemetry.Counter
+	nacked    *telemetry.Counter
+	dropped   *telemetry.Counter
+}
+
+func newFlowMetrics(reg *telemetry.Registry, pipeline string) *flowMetrics {
+	l := telemetry.Labels("pipeline", pipeline)
+	return &flowMetrics{
+		admitted:  reg.Counter("ackflow_pipeline_admitted_items_total", "Items receivers admitted into the pipeline.", l...),
+		delivered: reg.Counter("ackflow_pipeline_delivered_items_total", "Admitted items whose final outcome was an ack.", l...),
+		nacked:    reg.Counter("ackflow_pipeline_nacked_items_total", "Admitted items whose final outcome was a nack.", l...),
+		dropped:   reg.Counter("ackflow_pipeline_dropped_items_total", "Admitted items discarded on purpose by a node.", l...),
+	}
+}
+
+// Flow is a snapshot of a pipeline's item accounting.
+type Flow struct {
+	Admitted, Delivered, Nacked, Dropped uint64
+}
+
+// InFlight is what was admitted and has no final outcome yet.
+func (f Flow) InFlight() uint64 {
+	done := f.Delivered + f.Nacked + f.Dropped
+	if done > f.Admitted {
+		return 0
+	}
+	return f.Admitted - done
+}
+
+func (m *flowMetrics) snapshot() Flow {
+	return Flow{m.admitted.Value(), m.delivered.Value(), m.nacked.Value(), m.dropped.Value()}
+}

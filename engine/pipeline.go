@@ -1,0 +1,435 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ackflow/ackflow/clock"
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine/wakeup"
+	"github.com/ackflow/ackflow/pdata"
+	"github.com/ackflow/ackflow/telemetry"
+)
+
+// pipeline is one running copy of a configured pipeline: its nodes, the
+// channels between them, and the signals of its shutdown.
+type pipeline struct {
+	name   string // "group/pipeline"
+	copy   int
+	copies int
+	clock  clock.Clock
+	log    *slog.Logger
+	flow   *flowMetrics
+	nodes  []*node // indexed by pdata.NodeID
+	edges  []*edge
+	onFail func(error)
+
+	drainOnce sync.Once
+	drainC    chan struct{} // closed: receivers stop admitting
+	deadline  atomic.Pointer[time.Time]
+	latchC    chan struct{} // closed: every receiver has drained
+	abortOnce sync.Once
+	abortC    chan struct{} // closed: the shutdown deadline is reached
+	receivers sync.WaitGroup
+	running   sync.WaitGroup
+	doneC     chan struct{} // closed: every node goroutine has returned
+}
+
+// node is one configured node in one pipeline copy.
+type node struct {
+	id      pdata.NodeID
+	name    string
+	kind    config.Kind
+	typ     string
+	p       *pipeline
+	metrics *nodeMetrics
+	out     *outputs
+
+	recv Receiver // receivers only
+	proc Processor
+	in   *inbox // processors and exporters only
+
+	state atomic.Uint32 // inboxState, for status
+
+	consumers  []*node
+	doneC      chan struct{} // closed when the node's goroutine returns
+	downstream chan struct{} // closed when every consumer of its outputs is done
+}
+
+// buildOptions carries what every pipeline copy shares.
+type buildOptions struct {
+	registry *Registry
+	metrics  *telemetry.Registry
+	clock    clock.Clock
+	log      *slog.Logger
+	onFail   func(error)
+}
+
+func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, copyIndex, copies int, o buildOptions) (*pipeline, error) {
+	w, err := wire(cp)
+	if err != nil {
+		return nil, err
+	}
+	pol := doc.Resolved(cp)
+	p := &pipeline{
+		name:   g.Name + "/" + cp.Name,
+		copy:   copyIndex,
+		copies: copies,
+		clock:  o.clock,
+		log:    o.log.With("pipeline", g.Name+"/"+cp.Name, "copy", copyIndex),
+		onFail: o.onFail,
+		drainC: make(chan struct{}),
+		latchC: make(chan struct{}),
+		abortC: make(chan struct{}),
+		doneC:  make(chan struct{}),
+	}
+	p.flow = newFlowMetrics(o.metrics, p.name)
+
+	edges := make(map[*edgeSpec]*edge, len(w.edges))
+	for _, es := range w.edges {
+		e := &edge{name: es.name, ch: make(chan *pdata.Message, pol.ChannelCapacity.PData)}
+		e.sources.Store(int32(len(es.sources)))
+		edges[es] = e
+		p.edges = append(p.edges, e)
+	}
+
+	for i, cn := range cp.Nodes {
+		f, ok := o.registry.Lookup(cn.Type)
+		if !ok {
+			return nil, fmt.Errorf("pipeline %s: node %q: unknown type %q", p.name, cn.Name, cn.Type)
+		}
+		labels := telemetry.Labels("pipeline", p.name, "node", cn.Name)
+		n := &node{
+			id: pdata.NodeID(i), name: cn.Name, kind: cn.Kind, typ: cn.Type, p: p,
+			metrics: newNodeMetrics(o.metrics, labels),
+			doneC:   make(chan struct{}), downstream: make(chan struct{}),
+		}
+		ports := map[string]*edge{}
+		for pk, es := range w.out {
+			if pk.node == cn.Name {
+				ports[pk.port] = edges[es]
+			}
+		}
+		n.out = newOutputs(ports, cn.DefaultOutput)
+		nc := NodeContext{
+			Node: cn, Pipeline: p.name, Copy: copyIndex, Clock: o.clock,
+			Logger:  p.log.With("node", cn.Name),
+			Metrics: o.metrics, Labels: labels,
+		}
+		if cn.Kind == config.KindReceiver {
+			if n.recv, err = f.NewReceiver(nc); err != nil {
+				return nil, fmt.Errorf("pipeline %s: receiver %q: %w", p.name, cn.Name, err)
+			}
+		} else {
+			if n.proc, err = f.NewProcessor(nc); err != nil {
+				return nil, fmt.Errorf("pipeline %s: node %q: %w", p.name, cn.Name, err)
+			}
+			var input <-chan *pdata.Message
+			if es := w.in[cn.Name]; es != nil {
+				input = edges[es].ch
+			}
+			n.in = p.newInbox(n, input, pol, o.metrics, labels)
+		}
+		p.nodes = append(p.nodes, n)
+	}
+	p.linkDownstream(w)
+	return p, nil
+}
+
+// linkDownstream closes each node's downstream channel once every node
+// reading its outputs is done.
+func (p *pipeline) linkDownstream(w *wiring) {
+	byName := make(map[string]*node, len(p.nodes))
+	for _, n := range p.nodes {
+		byName[n.name] = n
+	}
+	for _, n := range p.nodes {
+		var consumers []*node
+		for pk, es := range w.out {
+			if pk.node != n.name {
+				continue
+			}
+			for _, d := range es.dests {
+				if c := byName[d]; c != nil && !slices.Contains(consumers, c) {
+					consumers = append(consumers, c)
+				}
+			}
+		}
+		if n.in != nil {
+			n.in.downstream = n.downstream
+		}
+		n.consumers = consumers
+	}
+}
+
+// watchDownstream closes n.downstream when its consumers are done.
+func (n *node) watchDownstream() {
+	for _, c := range n.consumers {
+		<-c.doneC
+	}
+	close(n.downstream)
+}
+
+func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.ResolvedPolicies, reg *telemetry.Registry, labels []telemetry.Label) *inbox {
+	slots := 0
+	if w, ok := n.proc.(WakeupUser); ok {
+		slots = w.WakeupSlots()
+	}
+	in := &inbox{
+		clock:   p.clock,
+		input:   input,
+		closed:  input == nil,
+		ctrl:    newCtrlQueue(pol.ChannelCapacity.Control.Node, func(Control) { n.metrics.lost.Inc() }),
+		sched:   wakeup.NewScheduler(slots, wakeup.NewMetrics(reg, labels...)),
+		resumes: wakeup.NewResumes[*pdata.Message](pol.ChannelCapacity.PData, wakeup.NewResumeMetrics(reg, labels...)),
+		latch:   p.latchC,
+		abort:   p.abortC,
+		deadline: func() time.Time {
+			if d := p.deadline.Load(); d != nil {
+				return *d
+			}
+			return time.Time{}
+		},
+		gate:    func() bool { return true },
+		pending: func() int { return 0 },
+	}
+	if g, ok := n.proc.(Gate); ok {
+		in.gate = g.AcceptPData
+	}
+	if d, ok := n.proc.(Drainer); ok {
+		in.pending = d.Pending
+	}
+	return in
+}
+
+// start launches every node goroutine: downstream nodes first, so that
+// receivers never send into a channel nobody reads yet.
+func (p *pipeline) start() {
+	for _, n := range p.nodes {
+		p.running.Add(1)
+		go func() {
+			defer p.running.Done()
+			n.watchDownstream()
+		}()
+	}
+	for _, n := range p.nodes {
+		if n.recv == nil {
+			p.running.Add(1)
+			go n.runProcessor()
+		}
+	}
+	for _, n := range p.nodes {
+		if n.recv != nil {
+			p.running.Add(1)
+			p.receivers.Add(1)
+			go n.runReceiver()
+		}
+	}
+	go func() {
+		p.receivers.Wait()
+		close(p.latchC)
+	}()
+	go func() {
+		p.running.Wait()
+		p.sweep()
+		close(p.doneC)
+	}()
+}
+
+// drain asks the receivers to stop admitting. deadline is when abort will
+// be called; nodes see it in their Shutdown message.
+func (p *pipeline) drain(deadline time.Time) {
+	p.drainOnce.Do(func() {
+		p.deadline.Store(&deadline)
+		close(p.drainC)
+	})
+}
+
+// abort is the deadline: everything still held is answered now.
+func (p *pipeline) abort() {
+	p.drain(p.clock.Now())
+	p.abortOnce.Do(func() { close(p.abortC) })
+}
+
+// sweep nacks what is left in the channels once every node has returned:
+// messages sent to a node that stopped at the deadline.
+func (p *pipeline) sweep() {
+	for _, e := range p.edges {
+		for {
+			var m *pdata.Message
+			var ok bool
+			select {
+			case m, ok = <-e.ch:
+			default:
+			}
+			if !ok {
+				break
+			}
+			p.route(m, false, pdata.Nack{
+				Reason: fmt.Sprintf("pipeline %s stopped before %s delivered it", p.name, e.name),
+				Cause:  pdata.CauseNodeShutdown,
+			}, false)
+		}
+	}
+}
+
+// route delivers the outcome of m to the nearest interested frame: the
+// engine's ack/nack routing. It runs on the notifying goroutine and never
+// blocks: control queues are unbounded, receivers' OnOutcome must not block.
+func (p *pipeline) route(m *pdata.Message, ack bool, n pdata.Nack, dropped bool) {
+	want, kind := pdata.Nacks, KindNack
+	if ack {
+		want, kind = pdata.Acks, KindAck
+	}
+	f, ok := m.Unwind(want)
+	if !ok {
+		return
+	}
+	if int(f.Node) >= len(p.nodes) {
+		p.log.Error("outcome routed to an unknown node; dropped", "node_id", f.Node)
+		return
+	}
+	if f.Interests&pdata.Ingress != 0 {
+		p.account(m, ack, dropped)
+	}
+	if f.Interests&want == 0 {
+		return // only the engine's ingress frame was interested
+	}
+	c := Control{Kind: kind, Msg: m, CallData: f.CallData, Nack: n}
+	target := p.nodes[f.Node]
+	if target.recv != nil {
+		target.recv.OnOutcome(c)
+		return
+	}
+	target.in.ctrl.push(c)
+}
+
+func (p *pipeline) account(m *pdata.Message, ack, dropped bool) {
+	items := uint64(m.Items())
+	switch {
+	case dropped:
+		p.flow.dropped.Add(items)
+	case ack:
+		p.flow.delivered.Add(items)
+	default:
+		p.flow.nacked.Add(items)
+	}
+}
+
+// runReceiver runs a receiver until it has drained.
+func (n *node) runReceiver() {
+	p := n.p
+	defer p.running.Done()
+	defer close(n.doneC)
+	defer p.receivers.Done()
+	defer n.state.Store(uint32(stateDone))
+	defer n.out.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.drainC:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := n.protect(func() error { return n.recv.Run(ctx, &receiverEffects{n}) })
+	if err != nil {
+		n.fail(err)
+	}
+}
+
+// runProcessor is the node goroutine of a processor or exporter: the inbox
+// decides what comes next, the node handles it.
+func (n *node) runProcessor() {
+	p := n.p
+	defer p.running.Done()
+	defer close(n.doneC)
+	fx := &procEffects{n: n}
+	var failure error
+	for {
+		ev, ok := n.in.next(n.strand)
+		n.state.Store(uint32(n.in.state))
+		if !ok {
+			break
+		}
+		if failure != nil {
+			n.refuse(ev, failure)
+			if ev.pdata == nil && ev.control.Kind == KindShutdown {
+				n.out.close()
+			}
+			continue
+		}
+		var err error
+		if m := ev.pdata; m != nil {
+			n.metrics.received.Add(uint64(m.Items()))
+			err = n.protect(func() error { return n.proc.OnPData(m, fx) })
+		} else {
+			err = n.protect(func() error { return n.proc.OnControl(ev.control, fx) })
+			if ev.control.Kind == KindShutdown {
+				n.out.close()
+			}
+		}
+		if err != nil {
+			failure = fmt.Errorf("node %q: %w", n.name, err)
+			n.fail(failure)
+			// By contract a node returns an error only for a message it
+			// has not handed on: answer its sender.
+			if ev.pdata != nil {
+				n.refuse(ev, failure)
+			}
+		}
+	}
+	n.out.close()
+	for range n.in.ctrl.close() {
+		n.metrics.lost.Inc()
+	}
+	n.state.Store(uint32(stateDone))
+}
+
+// protect turns a panic in node code into an error, so one faulty node
+// fails its pipeline loudly instead of killing the process silently.
+func (n *node) protect(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+// fail reports a node failure; the engine shuts down and exits non-zero.
+func (n *node) fail(err error) {
+	n.p.log.Error("node failed", "node", n.name, "err", err)
+	if n.p.onFail != nil {
+		n.p.onFail(fmt.Errorf("pipeline %s: %w", n.p.name, err))
+	}
+}
+
+// refuse answers what reaches a failed node: pdata is nacked so its
+// senders are not left waiting; outcomes are counted and dropped.
+func (n *node) refuse(ev event, failure error) {
+	if m := ev.pdata; m != nil {
+		n.metrics.nack(pdata.CauseUnspecified, m.Items())
+		n.p.route(m, false, pdata.Nack{Reason: failure.Error()}, false)
+		return
+	}
+	if ev.control.Kind == KindAck || ev.control.Kind == KindNack {
+		n.metrics.lost.Inc()
+	}
+}
+
+// strand nacks a message the node never got to handle before the deadline.
+func (n *node) strand(m *pdata.Message) {
+	n.metrics.nack(pdata.CauseNodeShutdown, m.Items())
+	n.p.route(m, false, pdata.Nack{
+		Reason: fmt.Sprintf("node %q stopped at the shutdown deadline before handling the data", n.name),
+		Cause:  pdata.CauseNodeShutdown,
+	}, false)
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ackflow/ackflow/config"
+)
+
+// Factory builds the nodes of one type. Exactly one of NewReceiver and
+// NewProcessor is set: receivers use the first, processors and exporters
+// the second.
+type Factory struct {
+	// Type is "KIND:NAME", e.g. "processor:fanout".
+	Type string
+	// Description is one line for `ackflow components`.
+	Description string
+	// Validate checks a node's config block and returns every problem
+	// found (config.Errorf values joined). Nil means any config is valid.
+	Validate func(n *config.Node) error
+	// NewReceiver builds a receiver.
+	NewReceiver func(nc NodeContext) (Receiver, error)
+	// NewProcessor builds a processor or an exporter.
+	NewProcessor func(nc NodeContext) (Processor, error)
+}
+
+// Kind returns the node kind named by the factory's type.
+func (f Factory) Kind() config.Kind {
+	k, _ := factoryKind(f.Type)
+	return k
+}
+
+func factoryKind(typeName string) (config.Kind, bool) {
+	kind, name, ok := strings.Cut(typeName, ":")
+	if !ok || name == "" {
+		return 0, false
+	}
+	switch kind {
+	case "receiver":
+		return config.KindReceiver, true
+	case "processor":
+		return config.KindProcessor, true
+	case "exporter":
+		return config.KindExporter, true
+	}
+	return 0, false
+}
+
+// Registry maps node type names to factories. It implements
+// config.NodeTypes so that a document is validated against it.
+type Registry struct {
+	byType map[string]Factory
+}
+
+// NewRegistry returns a registry of fs, rejecting duplicates and malformed
+// factories.
+func NewRegistry(fs ...Factory) (*Registry, error) {
+	r := &Registry{byType: make(map[string]Factory, len(fs))}
+	for _, f := range fs {
+		kind, ok := factoryKind(f.Type)
+		if !ok {
+			return nil, fmt.Errorf("registry: factory type %q is not KIND:NAME with kind receiver, processor or exporter", f.Type)
+		}
+		if _, dup := r.byType[f.Type]; dup {
+			return nil, fmt.Errorf("registry: factory %q registered twice", f.Type)
+		}
+		if (kind == config.KindReceiver) != (f.NewReceiver != nil) || (f.NewReceiver == nil) == (f.NewProcessor == nil) {
+			return nil, fmt.Errorf("registry: factory %q: a receiver sets NewReceiver, a processor or exporter NewProcessor", f.Type)
+		}
+		r.byType[f.Type] = f
+	}
+	return r, nil
+}
+
+// MustRegistry is NewRegistry that panics on error, for static lists.
+func MustRegistry(fs ...Factory) *Registry {
+	r, err := NewRegistry(fs...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Lookup returns the factory for typeName ("processor:fanout").
+func (r *Registry) Lookup(typeName string) (Factory, bool) {
+	f, ok := r.byType[typeName]
+	return f, ok
+}
+
+// Known implements config.NodeTypes.
+func (r *Registry) Known(typeName string) bool {
+	_, ok := r.byType[typeName]
+	return ok
+}
+
+// ValidateConfig implements config.NodeTypes.
+func (r *Registry) ValidateConfig(n *config.Node) error {
+	f, ok := r.byType[n.Type]
+	if !ok || f.Validate == nil {
+		return nil
+	}
+	return f.Validate(n)
+}
+
+// Names lists the registered types, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byType))
+	for t := range r.byType {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Factories returns the registered factories sorted by type.
+func (r *Registry) Factories() []Factory {
+	out := make([]Factory, 0, len(r.byType))
+	for _, n := range r.Names() {
+		out = append(out, r.byType[n])
+	}
+	return out
+}

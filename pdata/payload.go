@@ -1,0 +1,285 @@
+package pdata
+
+import (
+	"fmt"
+	"sync"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/ackflow/ackflow/pdata/otlpwire"
+)
+
+// Signal is the kind of telemetry a payload carries.
+type Signal uint8
+
+// Signals.
+const (
+	Logs Signal = iota
+	Metrics
+	Traces
+)
+
+// Signals lists every signal.
+func Signals() []Signal { return []Signal{Logs, Metrics, Traces} }
+
+func (s Signal) String() string {
+	switch s {
+	case Logs:
+		return "logs"
+	case Metrics:
+		return "metrics"
+	case Traces:
+		return "traces"
+	}
+	return fmt.Sprintf("signal(%d)", uint8(s))
+}
+
+func (s Signal) wire() otlpwire.Kind {
+	switch s {
+	case Metrics:
+		return otlpwire.Metrics
+	case Traces:
+		return otlpwire.Traces
+	}
+	return otlpwire.Logs
+}
+
+// Form is the representation a payload was built from.
+type Form uint8
+
+// Payload forms.
+const (
+	// FormOTLP is serialized OTLP export request bytes.
+	FormOTLP Form = iota
+	// FormDecoded is the OpenTelemetry pdata model (plog, pmetric, ptrace).
+	FormDecoded
+)
+
+func (f Form) String() string {
+	if f == FormOTLP {
+		return "otlp"
+	}
+	return "decoded"
+}
+
+// Payload is an immutable batch of one signal. It is safe for concurrent
+// use: lazy conversions are computed once and cached.
+type Payload struct {
+	signal Signal
+	form   Form
+	items  int
+
+	// OTLP form: chunks whose concatenation is one export request.
+	chunks [][]byte
+	size   int
+
+	// Decoded form: exactly one of these is set for FormDecoded payloads,
+	// or filled on demand by decode for FormOTLP ones.
+	decodeOnce sync.Once
+	decoded    any
+	decodeErr  error
+
+	encodeOnce sync.Once
+	encodeErr  error
+}
+
+// FromOTLP checks b with a wire scan (framing and item count, without
+// decoding) and wraps it. The payload aliases b: the caller must not modify
+// b afterwards. A malformed request returns an error wrapping
+// otlpwire.ErrMalformed.
+func FromOTLP(s Signal, b []byte) (*Payload, error) {
+	st, err := otlpwire.Scan(s.wire(), b)
+	if err != nil {
+		return nil, fmt.Errorf("%s request: %w", s, err)
+	}
+	return FromOTLPChunks(s, [][]byte{b}, st.Items), nil
+}
+
+// FromOTLPChunks wraps chunks that are each already known to be a valid
+// export request of signal s, holding items items in total. Used by nodes
+// that concatenate or split payloads they have already scanned.
+func FromOTLPChunks(s Signal, chunks [][]byte, items int) *Payload {
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	return &Payload{signal: s, form: FormOTLP, chunks: chunks, size: size, items: items}
+}
+
+// FromLogs wraps decoded logs. The payload takes ownership: ld is marked
+// read-only.
+func FromLogs(ld plog.Logs) *Payload {
+	ld.MarkReadOnly()
+	return &Payload{signal: Logs, form: FormDecoded, decoded: ld, items: ld.LogRecordCount(), size: -1}
+}
+
+// FromMetrics wraps decoded metrics (items are data points).
+func FromMetrics(md pmetric.Metrics) *Payload {
+	md.MarkReadOnly()
+	return &Payload{signal: Metrics, form: FormDecoded, decoded: md, items: md.DataPointCount(), size: -1}
+}
+
+// FromTraces wraps decoded traces (items are spans).
+func FromTraces(td ptrace.Traces) *Payload {
+	td.MarkReadOnly()
+	return &Payload{signal: Traces, form: FormDecoded, decoded: td, items: td.SpanCount(), size: -1}
+}
+
+// Signal returns the payload's signal.
+func (p *Payload) Signal() Signal { return p.signal }
+
+// Form returns the representation the payload was built from.
+func (p *Payload) Form() Form { return p.form }
+
+// Items returns the number of log records, metric data points or spans.
+func (p *Payload) Items() int { return p.items }
+
+// Bytes returns the size of the payload's OTLP encoding. For a decoded
+// payload this encodes it once.
+func (p *Payload) Bytes() int {
+	if err := p.encode(); err != nil {
+		return 0
+	}
+	return p.size
+}
+
+// Chunks returns the OTLP encoding as chunks whose concatenation is one
+// export request. The slices are shared: callers must not modify them.
+func (p *Payload) Chunks() ([][]byte, error) {
+	if err := p.encode(); err != nil {
+		return nil, err
+	}
+	return p.chunks, nil
+}
+
+// AppendOTLP appends the payload's OTLP encoding to dst.
+func (p *Payload) AppendOTLP(dst []byte) ([]byte, error) {
+	chunks, err := p.Chunks()
+	if err != nil {
+		return dst, err
+	}
+	for _, c := range chunks {
+		dst = append(dst, c...)
+	}
+	return dst, nil
+}
+
+// Logs returns the decoded logs (read-only), decoding the bytes on first
+// use. It fails for a payload of another signal.
+func (p *Payload) Logs() (plog.Logs, error) {
+	v, err := p.decode(Logs)
+	if err != nil {
+		return plog.Logs{}, err
+	}
+	return v.(plog.Logs), nil
+}
+
+// Metrics returns the decoded metrics (read-only).
+func (p *Payload) Metrics() (pmetric.Metrics, error) {
+	v, err := p.decode(Metrics)
+	if err != nil {
+		return pmetric.Metrics{}, err
+	}
+	return v.(pmetric.Metrics), nil
+}
+
+// Traces returns the decoded traces (read-only).
+func (p *Payload) Traces() (ptrace.Traces, error) {
+	v, err := p.decode(Traces)
+	if err != nil {
+		return ptrace.Traces{}, err
+	}
+	return v.(ptrace.Traces), nil
+}
+
+func (p *Payload) decode(want Signal) (any, error) {
+	if p.signal != want {
+		return nil, fmt.Errorf("payload holds %s, not %s", p.signal, want)
+	}
+	if p.form == FormDecoded {
+		return p.decoded, nil
+	}
+	p.decodeOnce.Do(func() {
+		var buf []byte
+		if len(p.chunks) == 1 {
+			buf = p.chunks[0]
+		} else {
+			buf = make([]byte, 0, p.size)
+			for _, c := range p.chunks {
+				buf = append(buf, c...)
+			}
+		}
+		p.decoded, p.decodeErr = unmarshal(p.signal, buf)
+	})
+	return p.decoded, p.decodeErr
+}
+
+func unmarshal(s Signal, b []byte) (any, error) {
+	switch s {
+	case Logs:
+		ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+		if err == nil {
+			ld.MarkReadOnly()
+		}
+		return ld, err
+	case Metrics:
+		md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
+		if err == nil {
+			md.MarkReadOnly()
+		}
+		return md, err
+	default:
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
+		if err == nil {
+			td.MarkReadOnly()
+		}
+		return td, err
+	}
+}
+
+// encode fills the OTLP form of a decoded payload once.
+func (p *Payload) encode() error {
+	if p.form == FormOTLP {
+		return nil
+	}
+	p.encodeOnce.Do(func() {
+		var b []byte
+		switch v := p.decoded.(type) {
+		case plog.Logs:
+			b, p.encodeErr = (&plog.ProtoMarshaler{}).MarshalLogs(v)
+		case pmetric.Metrics:
+			b, p.encodeErr = (&pmetric.ProtoMarshaler{}).MarshalMetrics(v)
+		case ptrace.Traces:
+			b, p.encodeErr = (&ptrace.ProtoMarshaler{}).MarshalTraces(v)
+		}
+		if p.encodeErr == nil {
+			p.chunks, p.size = [][]byte{b}, len(b)
+		}
+	})
+	return p.encodeErr
+}
+
+// Concat returns one OTLP payload holding every item of ps, which must all
+// carry signal s. OTLP payloads contribute their chunks without copying;
+// decoded ones are encoded first.
+func Concat(s Signal, ps ...*Payload) (*Payload, error) {
+	n := 0
+	for _, p := range ps {
+		if err := p.encode(); err != nil {
+			return nil, err
+		}
+		n += len(p.chunks)
+	}
+	chunks := make([][]byte, 0, n)
+	items := 0
+	for _, p := range ps {
+		if p.signal != s {
+			return nil, fmt.Errorf("concat %s: payload holds %s", s, p.signal)
+		}
+		chunks = append(chunks, p.chunks...)
+		items += p.items
+	}
+	return FromOTLPChunks(s, chunks, items), nil
+}
