@@ -62,9 +62,9 @@ type inbox struct {
 	deadline func() time.Time // the drain deadline, once latched
 
 	// downstream is closed when every node that consumes this node's
-	// outputs has stopped. After the deadline a node stays until then, so
-	// the nacks its consumers send back at their forced Shutdown still
-	// reach it and travel on upstream.
+	// outputs has stopped. A node stays until then, so the outcomes its
+	// consumers send back (including the nacks of their forced Shutdown)
+	// still reach it and travel on upstream.
 	downstream <-chan struct{}
 
 	gate    func() bool // the node's AcceptPData, or always true
@@ -119,12 +119,11 @@ func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
 	}
 }
 
-// finished reports whether a closing node may stop.
+// finished reports whether a closing node may stop: only once the nodes it
+// feeds have stopped, so that their last outcomes still reach it, and once
+// it holds nothing more (after the forced Shutdown it has answered all).
 func (in *inbox) finished() bool {
-	if in.aborted {
-		return isClosed(in.downstream)
-	}
-	return in.pending() == 0
+	return isClosed(in.downstream) && (in.aborted || in.pending() == 0)
 }
 
 // tryPData takes one pdata message without waiting.
@@ -248,7 +247,7 @@ func (in *inbox) wait(now time.Time, accept bool) {
 		abort = in.abort
 	}
 	var downstream <-chan struct{}
-	if in.aborted {
+	if in.state == stateClosing {
 		downstream = in.downstream
 	}
 	var tc <-chan time.Time

@@ -140,10 +140,12 @@ type Gate interface {
 	AcceptPData() bool
 }
 
-// Drainer is implemented by processors that hold messages awaiting an
-// outcome. After Shutdown the engine keeps delivering control messages while
-// Pending reports more than zero, until the shutdown deadline, when it
-// delivers a forced Shutdown.
+// Drainer is implemented by nodes whose work completes outside the node
+// goroutine (an exporter's requests in flight). After Shutdown the engine
+// keeps delivering control messages while Pending reports more than zero,
+// until the shutdown deadline, when it delivers a forced Shutdown. (Every
+// node also stays until the nodes it feeds have stopped, so outcomes coming
+// back from downstream always reach it.)
 type Drainer interface {
 	Pending() int
 }
@@ -157,10 +159,12 @@ type WakeupUser interface {
 // Receiver admits data from outside into the pipeline. Unlike processors it
 // runs its own goroutines (one per client connection is usual).
 type Receiver interface {
-	// Run admits data until ctx is cancelled (the drain started), then stops
-	// admitting, waits for the outcomes of what it admitted and returns.
-	// When fx.Aborted() is closed (the deadline) it answers what is left
-	// and returns at once.
+	// Run admits data until ctx is cancelled (the drain started), then
+	// waits for the outcomes of what it admitted and returns. From the
+	// drain on, sends fail with ErrClosed: the engine closes the receiver's
+	// outputs so the shutdown wave can start downstream. When fx.Aborted()
+	// is closed (the deadline) Run answers what is left and returns at
+	// once. OnOutcome may still be called after Run returned.
 	Run(ctx context.Context, fx ReceiverEffects) error
 	// OnOutcome receives acks and nacks for messages the receiver
 	// subscribed to. It is called from any goroutine and must not block.

@@ -33,10 +33,10 @@ type pipeline struct {
 	drainOnce sync.Once
 	drainC    chan struct{} // closed: receivers stop admitting
 	deadline  atomic.Pointer[time.Time]
-	latchC    chan struct{} // closed: every receiver has drained
+	latchC    chan struct{} // closed: every receiver stopped admitting
 	abortOnce sync.Once
 	abortC    chan struct{} // closed: the shutdown deadline is reached
-	receivers sync.WaitGroup
+	receivers sync.WaitGroup // receivers still admitting
 	running   sync.WaitGroup
 	doneC     chan struct{} // closed: every node goroutine has returned
 }
@@ -322,24 +322,35 @@ func (p *pipeline) account(m *pdata.Message, ack, dropped bool) {
 	}
 }
 
-// runReceiver runs a receiver until it has drained.
+// runReceiver runs a receiver. When the drain starts its context is
+// cancelled and its outputs are closed at once (after the sends in
+// progress), so the shutdown wave starts downstream while the receiver
+// still waits for the outcomes of what it admitted.
 func (n *node) runReceiver() {
 	p := n.p
 	defer p.running.Done()
 	defer close(n.doneC)
-	defer p.receivers.Done()
 	defer n.state.Store(uint32(stateDone))
-	defer n.out.close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	stopAdmitting := sync.OnceFunc(func() {
+		n.out.close()
+		n.state.Store(uint32(stateDraining))
+		p.receivers.Done()
+	})
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case <-p.drainC:
 			cancel()
+			stopAdmitting()
 		case <-ctx.Done():
 		}
 	}()
 	err := n.protect(func() error { return n.recv.Run(ctx, &receiverEffects{n}) })
+	cancel()
+	<-watched
+	stopAdmitting()
 	if err != nil {
 		n.fail(err)
 	}

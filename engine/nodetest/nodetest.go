@@ -82,6 +82,7 @@ type Harness struct {
 	mu     sync.Mutex      // guards what other goroutines may touch:
 	posted []any           // Post
 	routed []routedOutcome // NotifyAck / NotifyNack from exporter goroutines
+	async  chan struct{}   // signalled (never blocking) when posted or routed grows
 }
 
 type routedOutcome struct {
@@ -97,6 +98,7 @@ func New(t testing.TB, f engine.Factory, cfg string, opts ...Option) *Harness {
 	h := &Harness{
 		T: t, Clock: clock.NewFake(Start), ports: []string{"default"}, resumeCap: 128,
 		sent: map[string][]*pdata.Message{}, dropped: map[string]int{},
+		async: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(h)
@@ -409,8 +411,43 @@ func (h *Harness) NextWakeup() (time.Time, bool) { return h.sched.Next() }
 func (h *Harness) Resumes() int { return h.resumes.Len() }
 
 // DeliverAsync delivers posts and outcomes that other goroutines (an
-// exporter's I/O) handed to the effects, and returns how many.
-func (h *Harness) DeliverAsync() int { return h.drainAsync() }
+// exporter's I/O) handed to the effects, and returns how many. Queued pdata
+// then flows if they opened the node's gate, as in the engine's inbox.
+func (h *Harness) DeliverAsync() int {
+	h.T.Helper()
+	n := h.drainAsync()
+	h.pump()
+	return n
+}
+
+// WaitAsync waits until another goroutine has handed the effects a post
+// or an outcome, or until timeout (wall clock: a bound for tests whose
+// node talks to real sockets, not a sleep), then delivers what is queued
+// and returns how many it delivered (0 on timeout).
+func (h *Harness) WaitAsync(timeout time.Duration) int {
+	h.T.Helper()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		if n := h.drainAsync(); n > 0 {
+			h.pump()
+			return n
+		}
+		select {
+		case <-h.async: // may be stale (its items already delivered): look again
+		case <-t.C:
+			return h.DeliverAsync()
+		}
+	}
+}
+
+// wakeAsync signals WaitAsync; a signal already pending is enough.
+func (e *effects) wakeAsync() {
+	select {
+	case e.async <- struct{}{}:
+	default:
+	}
+}
 
 func (h *Harness) drainAsync() int {
 	n := 0
@@ -479,12 +516,14 @@ func (e *effects) NotifyAck(m *pdata.Message) {
 	e.mu.Lock()
 	e.routed = append(e.routed, routedOutcome{m: m, ack: true})
 	e.mu.Unlock()
+	e.wakeAsync()
 }
 
 func (e *effects) NotifyNack(m *pdata.Message, n pdata.Nack) {
 	e.mu.Lock()
 	e.routed = append(e.routed, routedOutcome{m: m, nack: n})
 	e.mu.Unlock()
+	e.wakeAsync()
 }
 
 func (e *effects) SetWakeup(slot wakeup.Slot, when time.Time) (wakeup.Revision, bool, error) {
@@ -506,6 +545,7 @@ func (e *effects) Post(v any) {
 	e.mu.Lock()
 	e.posted = append(e.posted, v)
 	e.mu.Unlock()
+	e.wakeAsync()
 }
 
 func (e *effects) Drop(m *pdata.Message, reason string) { e.dropped[reason] += m.Items() }

@@ -1,0 +1,70 @@
+// Package config parses and validates the ackflow configuration document
+// (version otel_dataflow/v1, the reference engine's shape) into a typed model
+// that the engine builds pipelines from.
+//
+// # Quick start
+//
+//	doc, err := config.Load("ackflow.yaml", data, registry)
+//	if err != nil {
+//		fmt.Fprintln(os.Stderr, err) // one positioned error per line
+//		os.Exit(1)
+//	}
+//	for _, g := range doc.Groups {
+//		for _, p := range g.Pipelines {
+//			pol := doc.Resolved(p) // pipeline -> group -> top level -> defaults
+//			...
+//		}
+//	}
+//
+// # What is checked, and when
+//
+// [Parse] decodes strictly (an unknown field anywhere in the structure that
+// ackflow owns is an error) and checks everything that needs no knowledge of
+// node types: the version, the policies, the engine block, node types being
+// well formed, outputs, connections, ports and cycles. Each node's `config`
+// block is kept raw ([Node.Config]) because only the node knows its schema.
+//
+// [Document.Validate] asks a [NodeTypes] registry whether every node type
+// exists and lets each node validate its own block. [Load] does both and
+// reports the errors of both steps together.
+//
+// Nothing stops at the first problem: every error found is returned in one
+// errors.Join, sorted by position in the file, each an [*Error] naming the
+// file, line, column, YAML path and a hint. [Errors] lists them. Each error
+// wraps a sentinel (ErrUnknownField, ErrCycle, ...) for errors.Is.
+//
+// # Writing a node's config
+//
+// A node package decodes its block with [DecodeStrict] into a struct pre-filled
+// with its defaults, then validates it with paths built from the node's path,
+// returning [Errorf] errors for every problem:
+//
+//	func (f *factory) ValidateConfig(n *config.Node) error {
+//		cfg := defaultConfig()
+//		p := n.Path.Key("config")
+//		if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
+//			return err
+//		}
+//		return cfg.Validate(p)
+//	}
+//
+// Errors whose line is unknown get it from their path when they reach
+// [Document.Validate], so validators need only build correct paths.
+// [Duration] and [Size] give node configs the document's duration and size
+// syntax.
+//
+// # Module organization
+//
+//	model.go          Document, Group, Pipeline, Node, Connection, Kind
+//	policy.go         policies, defaults and their resolution
+//	parse.go          Parse: document, groups, pipelines
+//	parse_policy.go   engine block and policies
+//	parse_node.go     nodes (type, outputs) and connections (from, to, ports)
+//	graph.go          checks across nodes: receivers, references, ports, cycles
+//	validate.go       NodeTypes, Document.Validate, Load
+//	strict.go         DecodeStrict for node configs
+//	errors.go         Error, sentinels, Errorf, Errors
+//	path.go           Path
+//	duration.go       Duration
+//	size.go           Size
+package config

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// rawEngine is the `engine` block as written.
+type rawEngine struct {
+	HTTPAdmin       *rawHTTPAdmin `yaml:"http_admin"`
+	ShutdownTimeout *Duration     `yaml:"shutdown_timeout"`
+}
+
+type rawHTTPAdmin struct {
+	BindAddress *string `yaml:"bind_address"`
+}
+
+func (p *parser) engine(d *Document, e entry) {
+	d.Engine = Engine{HTTPAdmin: HTTPAdmin{BindAddress: DefaultBindAddress}, ShutdownTimeout: DefaultShutdownTimeout}
+	path := Path{}.Key("engine")
+	var raw rawEngine
+	p.decode(e.val, &raw, path)
+	if raw.HTTPAdmin != nil && raw.HTTPAdmin.BindAddress != nil {
+		addr := *raw.HTTPAdmin.BindAddress
+		if err := checkHostPort(addr); err != "" {
+			p.errs.add(nil, ErrInvalidValue, path.Key("http_admin").Key("bind_address"),
+				"write host:port, such as 127.0.0.1:8080 or [::1]:8080; port 0 picks a free port",
+				"bind_address %q is not host:port: %s", addr, err)
+		} else {
+			d.Engine.HTTPAdmin.BindAddress = addr
+		}
+	}
+	if raw.ShutdownTimeout != nil {
+		if *raw.ShutdownTimeout <= 0 {
+			p.errs.add(nil, ErrInvalidValue, path.Key("shutdown_timeout"),
+				"give the drain a positive deadline such as 30s",
+				"shutdown_timeout must be greater than zero, got %s", *raw.ShutdownTimeout)
+		} else {
+			d.Engine.ShutdownTimeout = *raw.ShutdownTimeout
+		}
+	}
+}
+
+// checkHostPort returns why addr is not host:port with a numeric port, or "".
+func checkHostPort(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if ae, ok := err.(*net.AddrError); ok {
+			return ae.Err
+		}
+		return err.Error()
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number from 0 to 65535", port)
+	}
+	return ""
+}
+
+// rawPolicies is a `policies` block as written: pointers tell "absent" from
+// zero, so that an explicit 0 is reported rather than defaulted.
+type rawPolicies struct {
+	ChannelCapacity *rawChannelCapacity `yaml:"channel_capacity"`
+	Telemetry       *rawTelemetry       `yaml:"telemetry"`
+	Resources       *rawResources       `yaml:"resources"`
+}
+
+type rawChannelCapacity struct {
+	Control *rawControl `yaml:"control"`
+	PData   *int        `yaml:"pdata"`
+}
+
+type rawControl struct {
+	Node       *int `yaml:"node"`
+	Pipeline   *int `yaml:"pipeline"`
+	Completion *int `yaml:"completion"`
+}
+
+type rawTelemetry struct {
+	RuntimeMetrics *string `yaml:"runtime_metrics"`
+}
+
+type rawResources struct {
+	CoreAllocation *rawCoreAllocation `yaml:"core_allocation"`
+}
+
+type rawCoreAllocation struct {
+	Type  string `yaml:"type"`
+	Count *int   `yaml:"count"`
+}
+
+// policies reads a `policies` block. A family that is present is filled
+// with defaults for what it omits; an absent (or null) family stays nil.
+func (p *parser) policies(n *yaml.Node, path Path) Policies {
+	var raw rawPolicies
+	var out Policies
+	p.decode(n, &raw, path)
+	if c := raw.ChannelCapacity; c != nil {
+		cc := DefaultChannelCapacity()
+		cp := path.Key("channel_capacity")
+		p.capacity(&cc.PData, c.PData, cp.Key("pdata"))
+		if c.Control != nil {
+			ctl := cp.Key("control")
+			p.capacity(&cc.Control.Node, c.Control.Node, ctl.Key("node"))
+			p.capacity(&cc.Control.Pipeline, c.Control.Pipeline, ctl.Key("pipeline"))
+			p.capacity(&cc.Control.Completion, c.Control.Completion, ctl.Key("completion"))
+		}
+		out.ChannelCapacity = &cc
+	}
+	if t := raw.Telemetry; t != nil {
+		tp := TelemetryPolicy{RuntimeMetrics: DefaultRuntimeMetrics}
+		if t.RuntimeMetrics != nil {
+			level := MetricsLevel(*t.RuntimeMetrics)
+			if slices.Contains(levelNames(), string(level)) {
+				tp.RuntimeMetrics = level
+			} else {
+				p.errs.add(nil, ErrInvalidValue, path.Key("telemetry").Key("runtime_metrics"),
+					suggest(string(level), levelNames())+"use one of "+strings.Join(levelNames(), ", "),
+					"unknown runtime_metrics level %q", level)
+			}
+		}
+		out.Telemetry = &tp
+	}
+	if r := raw.Resources; r != nil {
+		out.Resources = &Resources{}
+		if ca := r.CoreAllocation; ca != nil {
+			out.Resources.CoreAllocation = p.coreAllocation(ca, path.Key("resources").Key("core_allocation"))
+		}
+	}
+	return out
+}
+
+// capacity stores v into dst when given, refusing values below 1.
+func (p *parser) capacity(dst *int, v *int, path Path) {
+	if v == nil {
+		return
+	}
+	if *v < 1 {
+		p.errs.add(nil, ErrInvalidValue, path,
+			"channels must hold at least one message: use a positive number such as 128",
+			"capacity must be at least 1, got %d", *v)
+		return
+	}
+	*dst = *v
+}
+
+func levelNames() []string {
+	out := make([]string, len(metricsLevels))
+	for i, l := range metricsLevels {
+		out[i] = string(l)
+	}
+	return out
+}
+
+func (p *parser) coreAllocation(ca *rawCoreAllocation, path Path) CoreAllocation {
+	switch ca.Type {
+	case AllCores:
+		if ca.Count != nil {
+			p.errs.add(nil, ErrInvalidValue, path.Key("count"),
+				"remove count, or use type: core_count to run exactly count copies",
+				"count is only used with type core_count")
+		}
+		return CoreAllocation{Type: AllCores}
+	case CoreCount:
+		switch {
+		case ca.Count == nil:
+			p.errs.add(nil, ErrMissing, path.Key("count"), "add count: N (N >= 1) copies of the pipeline",
+				"core_count needs a count")
+		case *ca.Count < 1:
+			p.errs.add(nil, ErrInvalidValue, path.Key("count"), "count is the number of pipeline copies: use 1 or more",
+				"count must be at least 1, got %d", *ca.Count)
+		default:
+			return CoreAllocation{Type: CoreCount, Count: *ca.Count}
+		}
+	case "":
+		p.errs.add(nil, ErrMissing, path.Key("type"), "add type: all_cores or type: core_count",
+			"core_allocation needs a type")
+	default:
+		p.errs.add(nil, ErrInvalidValue, path.Key("type"),
+			suggest(ca.Type, []string{AllCores, CoreCount})+"use all_cores, or core_count with a count",
+			"unknown core_allocation type %q", ca.Type)
+	}
+	return CoreAllocation{}
+}

@@ -1,0 +1,337 @@
+package engine_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/wakeup"
+	"github.com/ackflow/ackflow/pdata"
+	"github.com/ackflow/ackflow/pdata/pdatatest"
+)
+
+// recorder is a processor that logs what its inbox delivers and runs a
+// test-provided reaction to each event.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	slots  int
+	onData func(m *pdata.Message, fx engine.Effects)
+	onCtl  func(c engine.Control, fx engine.Effects)
+}
+
+func (r *recorder) WakeupSlots() int { return r.slots }
+
+func (r *recorder) log(s string) {
+	r.mu.Lock()
+	r.events = append(r.events, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Events() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+func (r *recorder) OnPData(m *pdata.Message, fx engine.Effects) error {
+	r.log("pdata")
+	if r.onData != nil {
+		r.onData(m, fx)
+		return nil
+	}
+	fx.NotifyAck(m)
+	return nil
+}
+
+func (r *recorder) OnControl(c engine.Control, fx engine.Effects) error {
+	switch c.Kind {
+	case engine.KindPosted:
+		r.log("posted:" + c.Value.(string))
+	case engine.KindWakeup:
+		r.log("wakeup")
+	default:
+		r.log(c.Kind.String())
+	}
+	if r.onCtl != nil {
+		r.onCtl(c, fx)
+	}
+	return nil
+}
+
+const singleYAML = `
+version: otel_dataflow/v1
+policies:
+  channel_capacity: { pdata: 16 }
+groups:
+  g:
+    pipelines:
+      p:
+        nodes:
+          src: { type: receiver:test_source }
+          rec: { type: exporter:test }
+        connections:
+          - { from: src, to: rec }
+`
+
+func runRecorder(t *testing.T, r *recorder) *testbed {
+	tb := newTestbed(t, singleYAML, map[string]engine.Processor{"rec": r}, engine.Options{})
+	tb.eng.Start()
+	return tb
+}
+
+func TestInboxFairnessLetsPDataThroughAfter32Controls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		first := true
+		proceed := make(chan struct{})
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			if first {
+				first = false
+				<-proceed // until the second message waits in the channel
+				for range 40 {
+					fx.Post("c")
+				}
+			}
+			fx.NotifyAck(m)
+		}
+		tb := runRecorder(t, r)
+		src := tb.source("src")
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		close(proceed)
+		synctest.Wait()
+		ev := r.Events()
+		second := -1
+		for i, e := range ev[1:] {
+			if e == "pdata" {
+				second = i + 1
+			}
+		}
+		if second < 0 || second > 33 {
+			t.Fatalf("second pdata delivered at position %d of %v, want after at most 32 controls", second, ev)
+		}
+		if len(ev) != 42 {
+			t.Fatalf("%d events, want 42 (2 pdata + 40 posted): nothing lost", len(ev))
+		}
+		tb.shutdown()
+	})
+}
+
+func TestInboxDeliversDueWakeupsAfterBufferedControl(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{slots: 2}
+		var revs []wakeup.Revision
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			rev, _, err := fx.SetWakeup(1, fx.Now()) // due at once
+			if err != nil {
+				t.Errorf("SetWakeup: %v", err)
+			}
+			revs = append(revs, rev)
+			fx.Post("buffered")
+			fx.NotifyAck(m)
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		want := []string{"pdata", "posted:buffered", "wakeup"}
+		if got := r.Events(); !equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+		tb.shutdown()
+	})
+}
+
+func TestWakeupsFireAtTheirDeadlineThroughTheInbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{slots: 3}
+		start := time.Now()
+		var fired []time.Duration
+		var rev2 wakeup.Revision
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			now := fx.Now()
+			fx.SetWakeup(1, now.Add(3*time.Second))
+			fx.SetWakeup(2, now.Add(time.Second))
+			rev2, _, _ = fx.SetWakeup(2, now.Add(2*time.Second)) // replace: moves it later
+			fx.SetWakeup(3, now.Add(time.Second))
+			if !fx.CancelWakeup(3) || fx.CancelWakeup(3) {
+				t.Error("cancel should remove once, then miss")
+			}
+			if _, _, err := fx.SetWakeup(4, now); err != nil {
+				t.Errorf("fourth slot with capacity 3 after a cancel: %v", err)
+			}
+			if _, _, err := fx.SetWakeup(5, now); !errors.Is(err, wakeup.ErrCapacity) {
+				t.Errorf("fifth live slot: err %v, want ErrCapacity", err)
+			}
+			fx.NotifyAck(m)
+		}
+		r.onCtl = func(c engine.Control, fx engine.Effects) {
+			if c.Kind == engine.KindWakeup {
+				fired = append(fired, time.Since(start))
+				if c.Wakeup.Slot == 2 && c.Wakeup.Revision != rev2 {
+					t.Errorf("slot 2 fired with revision %d, want the replacement's %d", c.Wakeup.Revision, rev2)
+				}
+			}
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		time.Sleep(10 * time.Second) // fake time inside the bubble
+		synctest.Wait()
+		want := []time.Duration{0, 2 * time.Second, 3 * time.Second}
+		if len(fired) != 3 || fired[0] != want[0] || fired[1] != want[1] || fired[2] != want[2] {
+			t.Fatalf("wakeups fired at %v, want %v", fired, want)
+		}
+		tb.shutdown()
+	})
+}
+
+func TestWakeupUnsupportedWithoutDeclaredSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		var err error
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			_, _, err = fx.SetWakeup(1, fx.Now())
+			fx.NotifyAck(m)
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		if !errors.Is(err, wakeup.ErrUnsupported) {
+			t.Fatalf("err = %v, want ErrUnsupported", err)
+		}
+		tb.shutdown()
+	})
+}
+
+func TestRequeueLaterResumesAtItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		start := time.Now()
+		var resumedAfter time.Duration
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			if err := fx.RequeueLater(fx.Now().Add(1500*time.Millisecond), m); err != nil {
+				t.Errorf("RequeueLater: %v", err)
+			}
+		}
+		r.onCtl = func(c engine.Control, fx engine.Effects) {
+			if c.Kind == engine.KindResume {
+				resumedAfter = time.Since(start)
+				fx.NotifyAck(c.Msg)
+			}
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if resumedAfter != 1500*time.Millisecond {
+			t.Fatalf("resumed after %v, want 1.5s", resumedAfter)
+		}
+		if acked, _, _ := tb.source("src").counts(); acked != 1 {
+			t.Fatal("resumed message was not acked")
+		}
+		tb.shutdown()
+	})
+}
+
+func TestRequeueLaterRejectionReturnsTheData(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		var rejected int
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			if err := fx.RequeueLater(fx.Now().Add(time.Hour), m); err != nil {
+				rejected++
+				fx.NotifyNack(m, pdata.Nack{Reason: err.Error(), Cause: pdata.CauseCapacity})
+			}
+		}
+		r.onCtl = func(c engine.Control, fx engine.Effects) {
+			if c.Kind == engine.KindResume {
+				fx.NotifyAck(c.Msg)
+			}
+		}
+		tb := runRecorder(t, r) // resume capacity = pdata capacity = 16
+		for range 20 {
+			tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		}
+		synctest.Wait()
+		if rejected != 4 {
+			t.Fatalf("%d requeues rejected, want 4 beyond the capacity of 16", rejected)
+		}
+		// At shutdown the 16 pending resumes become due at once.
+		start := time.Now()
+		tb.shutdown()
+		if time.Since(start) != 0 {
+			t.Fatalf("shutdown waited %v for resumes due in an hour, want them due at once", time.Since(start))
+		}
+		if acked, nacked, _ := tb.source("src").counts(); acked != 16 || nacked != 4 {
+			t.Fatalf("acked=%d nacked=%d, want 16 resumed at shutdown and 4 rejected", acked, nacked)
+		}
+	})
+}
+
+func TestShutdownLatchDropsWakeupsAndRejectsNewOnes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{slots: 1}
+		var afterLatch error
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			fx.SetWakeup(1, fx.Now().Add(time.Hour))
+			fx.NotifyAck(m)
+		}
+		r.onCtl = func(c engine.Control, fx engine.Effects) {
+			if c.Kind == engine.KindShutdown {
+				_, _, afterLatch = fx.SetWakeup(1, fx.Now())
+			}
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		tb.shutdown()
+		if !errors.Is(afterLatch, wakeup.ErrShuttingDown) {
+			t.Fatalf("SetWakeup during Shutdown: %v, want ErrShuttingDown", afterLatch)
+		}
+		for _, e := range r.Events() {
+			if e == "wakeup" {
+				t.Fatal("a pending wakeup fired after the shutdown latch")
+			}
+		}
+	})
+}
+
+func TestPeriodicTimerTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			fx.StartTimer(time.Second)
+			fx.NotifyAck(m)
+		}
+		tb := runRecorder(t, r)
+		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
+		time.Sleep(3500 * time.Millisecond)
+		synctest.Wait()
+		ticks := 0
+		for _, e := range r.Events() {
+			if e == "timer_tick" {
+				ticks++
+			}
+		}
+		if ticks != 3 {
+			t.Fatalf("%d ticks in 3.5s of a 1s timer, want 3", ticks)
+		}
+		tb.shutdown()
+	})
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
