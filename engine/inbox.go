@@ -247,7 +247,7 @@ func (in *inbox) wait(now time.Time, accept bool) {
 		abort = in.abort
 	}
 	var downstream <-chan struct{}
-	if in.state == stateClosing {
+	if in.state == stateClosing && !isClosed(in.downstream) {
 		downstream = in.downstream
 	}
 	var tc <-chan time.Time

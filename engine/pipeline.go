@@ -35,7 +35,7 @@ type pipeline struct {
 	deadline  atomic.Pointer[time.Time]
 	latchC    chan struct{} // closed: every receiver stopped admitting
 	abortOnce sync.Once
-	abortC    chan struct{} // closed: the shutdown deadline is reached
+	abortC    chan struct{}  // closed: the shutdown deadline is reached
 	receivers sync.WaitGroup // receivers still admitting
 	running   sync.WaitGroup
 	doneC     chan struct{} // closed: every node goroutine has returned

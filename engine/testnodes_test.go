@@ -131,7 +131,9 @@ type sink struct {
 	forced  int
 }
 
-func newSink() *sink { return &sink{arrived: make(chan struct{}, 1<<16), release: make(chan struct{}, 1)} }
+func newSink() *sink {
+	return &sink{arrived: make(chan struct{}, 1<<16), release: make(chan struct{}, 1)}
+}
 
 func (s *sink) AcceptPData() bool {
 	s.mu.Lock()
@@ -274,4 +276,3 @@ func (tb *testbed) shutdown() {
 		tb.t.Fatalf("shutdown: %v", err)
 	}
 }
-

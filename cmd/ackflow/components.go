@@ -8,7 +8,10 @@ import (
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/nodes/exporters/console"
 	"github.com/ackflow/ackflow/nodes/exporters/noop"
+	"github.com/ackflow/ackflow/nodes/processors/batch"
 	"github.com/ackflow/ackflow/nodes/processors/debug"
+	"github.com/ackflow/ackflow/nodes/processors/fanout"
+	"github.com/ackflow/ackflow/nodes/processors/retry"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 )
 
@@ -17,7 +20,10 @@ import (
 func components() *engine.Registry {
 	return engine.MustRegistry(
 		trafficgen.NewFactory(),
+		batch.NewFactory(),
 		debug.NewFactory(),
+		fanout.NewFactory(),
+		retry.NewFactory(),
 		noop.NewFactory(),
 		console.NewFactory(),
 	)

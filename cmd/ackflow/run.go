@@ -210,4 +210,3 @@ func printSummary(w io.Writer, e *engine.Engine) {
 			p.Name, f.Admitted, f.Delivered, f.Nacked, f.Dropped, f.InFlight())
 	}
 }
-

@@ -1,0 +1,459 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/wakeup"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// Type is the node type this package provides.
+const Type = "processor:fanout"
+
+// URN is the type's long form, as the reference engine names it.
+const URN = "urn:otel:processor:fanout"
+
+// Wakeup slots. One slot carries every destination timeout (armed at the
+// earliest pending deadline); the other retries copies that found their
+// output full.
+const (
+	slotTimeout wakeup.Slot = iota
+	slotRetry
+	numSlots
+)
+
+// NewFactory returns the factory of processor:fanout nodes.
+func NewFactory() engine.Factory {
+	return engine.Factory{
+		Type:         Type,
+		Description:  "Sends a copy of each input to several outputs: parallel or sequential, awaiting none, the primary or all, with fallbacks and exact timeouts.",
+		Validate:     validate,
+		NewProcessor: newProcessor,
+	}
+}
+
+func validate(n *config.Node) error {
+	_, err := decodeConfig(n)
+	return err
+}
+
+func newProcessor(nc engine.NodeContext) (engine.Processor, error) {
+	cfg, err := decodeConfig(nc.Node)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
+	}
+	log := nc.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pl := newPlan(cfg)
+	if pl.await == AwaitNone && pl.mode == ModeSequential {
+		// Sequencing needs to see each destination's outcome, which
+		// await_ack: none never does; the reference behaves the same.
+		log.Warn("fanout: mode sequential has no effect with await_ack none: every destination is sent at once",
+			"node", nc.Node.Name)
+	}
+	return newCore(pl, newMetrics(nc.Metrics, nc.Labels, pl), log), nil
+}
+
+// processor is the fan-out's synchronous core. It is not safe for
+// concurrent use: the engine calls it from the node goroutine only.
+type processor struct {
+	pl  *plan
+	m   *metrics
+	log *slog.Logger
+
+	slim slab[slimRequest] // pathSlim
+	full slab[request]     // pathFull
+
+	// backlog holds, per destination, subscribed copies that found the
+	// output full, in send order.
+	backlog    []fifo
+	queued     int // copies in every backlog
+	retry      armedWakeup
+	retryDelay time.Duration
+
+	dl deadlines
+
+	throttled bool
+	// draining: Shutdown was handled, or the engine refused a wakeup
+	// because it is shutting down. No wakeup is armed any more; deadlines
+	// are checked whenever the node runs.
+	draining bool
+	// stopped: the forced Shutdown answered everything; nothing is
+	// tracked any more.
+	stopped bool
+}
+
+// armedWakeup remembers the current arming of one slot, so that a stale
+// delivery (an older revision) is recognised and ignored.
+type armedWakeup struct {
+	armed bool
+	at    time.Time
+	rev   wakeup.Revision
+}
+
+var (
+	_ engine.Processor  = (*processor)(nil)
+	_ engine.Gate       = (*processor)(nil)
+	_ engine.Drainer    = (*processor)(nil)
+	_ engine.WakeupUser = (*processor)(nil)
+)
+
+func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
+	p := &processor{
+		pl:         pl,
+		m:          m,
+		log:        log,
+		backlog:    make([]fifo, len(pl.dests)),
+		retryDelay: backlogRetryMin,
+	}
+	p.dl.init(len(pl.dests))
+	return p
+}
+
+// WakeupSlots implements engine.WakeupUser.
+func (p *processor) WakeupSlots() int {
+	if p.pl.path == pathFireAndForget {
+		return 0
+	}
+	return int(numSlots)
+}
+
+// AcceptPData implements engine.Gate: false while max_inflight requests
+// are tracked, or max_inflight copies wait for room on their outputs.
+// Intake pauses; nothing is nacked for it.
+func (p *processor) AcceptPData() bool {
+	if p.pl.path == pathFireAndForget || p.pl.maxInflight == 0 {
+		return true
+	}
+	return p.active() < p.pl.maxInflight && p.queued < p.pl.maxInflight
+}
+
+// Pending implements engine.Drainer: tracked requests plus copies still
+// waiting for room.
+func (p *processor) Pending() int { return p.active() + p.queued }
+
+func (p *processor) active() int { return p.slim.live + p.full.live }
+
+// OnPData implements engine.Processor.
+func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
+	if p.stopped {
+		// Cannot happen with the engine (no pdata after Shutdown); answer
+		// rather than lose it.
+		p.m.upstreamNack(pdata.CauseNodeShutdown)
+		fx.NotifyNack(m, pdata.Nack{Reason: "fanout: node already shut down", Cause: pdata.CauseNodeShutdown})
+		return nil
+	}
+	if p.queued > 0 {
+		p.flush(fx) // older copies first, so each output keeps input order
+	}
+	switch p.pl.path {
+	case pathFireAndForget:
+		p.fireAndForget(m, fx)
+	case pathSlim:
+		p.slimPData(m, fx)
+	default:
+		p.fullPData(m, fx)
+	}
+	return p.settle(fx)
+}
+
+// OnControl implements engine.Processor.
+func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
+	switch c.Kind {
+	case engine.KindAck, engine.KindNack:
+		if p.queued > 0 {
+			p.flush(fx) // an outcome often means the output drained
+		}
+		p.outcome(c, fx)
+	case engine.KindWakeup:
+		p.onWakeup(c.Wakeup, fx)
+	case engine.KindShutdown:
+		if c.Forced {
+			p.abandon(fx)
+			return nil
+		}
+		p.beginShutdown(fx)
+	case engine.KindResume:
+		// The fan-out never calls RequeueLater: data coming back this way
+		// would be an engine bug, and failing loudly beats guessing.
+		return fmt.Errorf("fanout: unexpected resume of %v", c.Msg)
+	default:
+		// Timer ticks and posts are never requested.
+	}
+	return p.settle(fx)
+}
+
+// outcome routes a destination's ack or nack to its path.
+func (p *processor) outcome(c engine.Control, fx engine.Effects) {
+	slot, gen, d, ok := decodeCallData(c.CallData, len(p.pl.dests))
+	if !ok {
+		p.log.Error("fanout: outcome with foreign call data ignored", "call_data", c.CallData)
+		return
+	}
+	ack := c.Kind == engine.KindAck
+	switch p.pl.path {
+	case pathSlim:
+		p.slimOutcome(fx, slot, gen, d, ack, c.Nack)
+	case pathFull:
+		p.fullOutcome(fx, slot, gen, d, ack, c.Nack)
+	default:
+		// Fire-and-forget subscribes to nothing.
+	}
+}
+
+// onWakeup handles a due wakeup, ignoring deliveries of an older arming.
+func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
+	switch due.Slot {
+	case slotTimeout:
+		if !p.dl.wake.armed || due.Revision != p.dl.wake.rev {
+			return // stale: the slot was re-armed or cancelled since
+		}
+		p.dl.wake.armed = false
+		p.dl.dirty = true
+		p.expire(fx, fx.Now())
+	case slotRetry:
+		if !p.retry.armed || due.Revision != p.retry.rev {
+			return
+		}
+		p.retry.armed = false
+		before := p.queued
+		p.flush(fx)
+		if p.queued > 0 && p.queued == before {
+			p.retryDelay = min(2*p.retryDelay, backlogRetryMax)
+		} else {
+			p.retryDelay = backlogRetryMin
+		}
+	}
+}
+
+// settle runs after every call: deadlines that passed without their
+// wakeup (control queued ahead of it, or wakeups dropped at shutdown) are
+// expired, the wakeups are aimed, and the throttle state is published.
+func (p *processor) settle(fx engine.Effects) error {
+	if p.dl.count > 0 {
+		p.expire(fx, fx.Now())
+	}
+	if err := p.aimTimeout(fx); err != nil {
+		return err
+	}
+	switch {
+	case p.queued > 0 && !p.retry.armed:
+		if err := p.arm(fx, slotRetry, &p.retry, fx.Now().Add(p.retryDelay)); err != nil {
+			return err
+		}
+	case p.queued == 0 && p.retry.armed:
+		fx.CancelWakeup(slotRetry)
+		p.retry.armed = false
+		p.retryDelay = backlogRetryMin
+	}
+	if t := !p.AcceptPData(); t != p.throttled {
+		p.throttled = t
+		if t {
+			p.m.throttled.Set(1)
+			p.m.throttleEpisodes.Inc()
+		} else {
+			p.m.throttled.Set(0)
+		}
+	}
+	return nil
+}
+
+// arm sets slot at when and records the arming in w. When the engine is
+// shutting down (wakeups are dropped), the node switches to checking
+// deadlines whenever it runs.
+func (p *processor) arm(fx engine.Effects, slot wakeup.Slot, w *armedWakeup, when time.Time) error {
+	if p.draining {
+		return nil
+	}
+	rev, _, err := fx.SetWakeup(slot, when)
+	switch {
+	case err == nil:
+		w.armed, w.at, w.rev = true, when, rev
+		return nil
+	case errors.Is(err, wakeup.ErrShuttingDown):
+		p.draining = true
+		w.armed = false
+		return nil
+	default:
+		return fmt.Errorf("fanout: arm wakeup slot %d at %s: %w", slot, when.Format(time.RFC3339Nano), err)
+	}
+}
+
+// put sends c to destination d without waiting, or queues it behind the
+// copies already waiting for that output. queued reports the latter; an
+// error (closed output) leaves c with the caller as a failed send.
+func (p *processor) put(fx engine.Effects, d int, c *pdata.Message, slot, gen uint32) (queued bool, err error) {
+	q := &p.backlog[d]
+	if q.len() == 0 {
+		err := fx.TrySendTo(p.pl.dests[d].port, c)
+		switch {
+		case err == nil:
+			p.m.dests[d].sent.Inc()
+			return false, nil
+		case !errors.Is(err, engine.ErrFull):
+			return false, err
+		}
+	}
+	q.push(waiting{m: c, slot: slot, gen: gen})
+	p.queued++
+	p.m.dests[d].queued.Add(1)
+	return true, nil
+}
+
+// flush sends waiting copies while their outputs have room.
+func (p *processor) flush(fx engine.Effects) {
+	for d := range p.backlog {
+		q := &p.backlog[d]
+		for q.len() > 0 {
+			w := q.front()
+			if !p.waitingLive(d, w) {
+				p.dequeue(d)
+				continue
+			}
+			err := fx.TrySendTo(p.pl.dests[d].port, w.m)
+			if errors.Is(err, engine.ErrFull) {
+				break
+			}
+			p.dequeue(d)
+			p.unqueued(fx, d, w, err)
+		}
+	}
+}
+
+// flushBlocking sends every waiting copy, waiting for room: used while
+// handling Shutdown, after which the outputs close. The wait is bounded by
+// the shutdown deadline (ErrAborted).
+func (p *processor) flushBlocking(fx engine.Effects) {
+	for p.queued > 0 {
+		for d := range p.backlog {
+			for p.backlog[d].len() > 0 {
+				w := p.backlog[d].front()
+				p.dequeue(d)
+				if p.waitingLive(d, w) {
+					p.unqueued(fx, d, w, fx.SendTo(p.pl.dests[d].port, w.m))
+				}
+			}
+		}
+	}
+}
+
+func (p *processor) dequeue(d int) {
+	p.backlog[d].pop()
+	p.queued--
+	p.m.dests[d].queued.Add(-1)
+}
+
+// waitingLive reports whether a waiting copy is still wanted: on the full
+// path its destination may have timed out meanwhile.
+func (p *processor) waitingLive(d int, w waiting) bool {
+	if p.pl.path != pathFull {
+		return true
+	}
+	r, ok := p.full.lookup(w.slot, w.gen)
+	return ok && r.dests[d].state == destQueued
+}
+
+// unqueued records the result of sending a copy taken from the backlog.
+func (p *processor) unqueued(fx engine.Effects, d int, w waiting, err error) {
+	if err == nil {
+		p.m.dests[d].sent.Inc()
+		if p.pl.path == pathFull {
+			p.delivered(w.slot, d)
+		}
+		return
+	}
+	p.m.dests[d].nacked.Inc()
+	nack := p.sendFailure(d, err)
+	switch p.pl.path {
+	case pathSlim:
+		if d == p.pl.primary {
+			p.slimAnswer(fx, w.slot, false, nack)
+		}
+	case pathFull:
+		p.fail(fx, w.slot, d, destNacked, nack)
+		p.maybeFinish(fx, w.slot)
+	}
+}
+
+// sendFailure is the failure recorded when destination d's output refused
+// a copy.
+func (p *processor) sendFailure(d int, err error) pdata.Nack {
+	cause := pdata.CauseUnspecified
+	switch {
+	case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrUnknownPort):
+		cause = pdata.CauseRouteClosed
+	case errors.Is(err, engine.ErrAborted):
+		cause = pdata.CauseNodeShutdown
+	case errors.Is(err, engine.ErrFull):
+		cause = pdata.CauseRouteFull
+	}
+	return pdata.Nack{Reason: p.pl.dests[d].prefix + ": send: " + err.Error(), Cause: cause}
+}
+
+// beginShutdown handles the (unforced) Shutdown: the input is drained and
+// the outputs close when this call returns. Copies still waiting are sent
+// now; requests keep resolving from the outcomes that arrive until Pending
+// is zero or the forced Shutdown comes. Anything dispatched later (a
+// fallback, the next destination in sequence) fails with route_closed and
+// is answered as such.
+func (p *processor) beginShutdown(fx engine.Effects) {
+	p.draining = true
+	p.flushBlocking(fx)
+	if p.dl.count > 0 {
+		p.expire(fx, fx.Now())
+	}
+}
+
+// abandon handles the forced Shutdown (the deadline): every tracked input
+// still awaiting its outcome is nacked upstream with cause node_shutdown,
+// and every copy not sent yet is counted as skipped. Afterwards nothing is
+// tracked.
+func (p *processor) abandon(fx engine.Effects) {
+	p.draining, p.stopped = true, true
+	for d := range p.backlog {
+		q := &p.backlog[d]
+		for q.len() > 0 {
+			w := q.front()
+			if p.waitingLive(d, w) {
+				if p.pl.path == pathFull {
+					p.skip(w.slot, d, skipShutdown)
+				} else {
+					p.m.dests[d].skipped[skipShutdown].Inc()
+				}
+			}
+			p.dequeue(d)
+		}
+	}
+	nack := pdata.Nack{
+		Reason: "fanout: shutdown deadline reached before the destinations answered",
+		Cause:  pdata.CauseNodeShutdown,
+	}
+	p.slim.each(func(slot uint32) { p.slimAnswer(fx, slot, false, nack) })
+	p.full.each(func(slot uint32) { p.drop(fx, slot, nack) })
+	p.m.active.Set(0)
+	p.retry.armed, p.dl.wake.armed = false, false
+	if p.throttled {
+		p.throttled = false
+		p.m.throttled.Set(0)
+	}
+}
+
+// callData encodes (request index, generation, destination) in a copy's
+// frame, so that its outcome is matched without looking at the payload.
+func callData(slot, gen uint32, d int) pdata.CallData {
+	return pdata.CallData{uint64(slot), uint64(gen), uint64(d)}
+}
+
+func decodeCallData(cd pdata.CallData, dests int) (slot, gen uint32, d int, ok bool) {
+	if cd[0] > 0xFFFFFFFF || cd[1] > 0xFFFFFFFF || cd[2] >= uint64(dests) {
+		return 0, 0, 0, false
+	}
+	return uint32(cd[0]), uint32(cd[1]), int(cd[2]), true
+}

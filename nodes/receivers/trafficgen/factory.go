@@ -1,0 +1,51 @@
+package trafficgen
+
+import (
+	"fmt"
+	"log/slog"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/ackflow/ackflow/clock"
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine"
+)
+
+// Type is the node type this package provides.
+const Type = "receiver:traffic_generator"
+
+// NewFactory returns the factory of receiver:traffic_generator nodes.
+func NewFactory() engine.Factory {
+	return engine.Factory{
+		Type:        Type,
+		Description: "Generates synthetic logs, metrics and traces at a set rate or as fast as possible, for demos and benchmarks.",
+		Validate:    validate,
+		NewReceiver: newReceiver,
+	}
+}
+
+func validate(n *config.Node) error {
+	_, err := decodeConfig(n)
+	return err
+}
+
+func newReceiver(nc engine.NodeContext) (engine.Receiver, error) {
+	cfg, err := decodeConfig(nc.Node)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
+	}
+	clk, log := nc.Clock, nc.Logger
+	if clk == nil {
+		clk = clock.Real()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := cfg.settings()
+	g := synth{base: pcommon.NewTimestampFromTime(clk.Now()), node: nc.Node.Name, bodySize: s.bodySize}
+	p, err := newPool(g, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: generate payloads: %w", Type, nc.Node.Name, err)
+	}
+	return newGenerator(nc.Node.Name, s, p, clk, log, newMetrics(nc.Metrics, nc.Labels)), nil
+}

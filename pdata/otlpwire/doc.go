@@ -1,0 +1,89 @@
+// Package otlpwire checks, counts and splits serialized OTLP export requests
+// without decoding them.
+//
+// ackflow forwards OTLP as the bytes it received (DESIGN.md §4, "Why bytes
+// first"): decoding a request into pdata costs about 1 µs per log record,
+// while walking its protobuf framing costs about 10 ns. This package is that
+// walk. It never builds objects, and Scan, AppendEntries and AppendSplit do
+// not allocate (beyond growing the caller's slice) unless they fail.
+//
+//	st, err := otlpwire.Scan(otlpwire.Logs, body) // validate and count
+//	chunks, err := otlpwire.Split(otlpwire.Logs, body, 4<<20)
+//
+// # What Scan checks
+//
+// It walks ExportLogsServiceRequest, ExportMetricsServiceRequest or
+// ExportTraceServiceRequest from the top down to the item records:
+//
+//	request   resource entries (field 1)
+//	resource  resource (1), scope entries (2), schema_url (3), deprecated scope entries (1000)
+//	scope     scope (1), items (2: log records, metrics or spans), schema_url (3)
+//	metric    name, description, unit (1-3), gauge (5), sum (7), histogram (9),
+//	          exponential_histogram (10), summary (11), metadata (12)
+//	data      data_points (1), aggregation_temporality (2), is_monotonic (3)
+//
+// At every level it walks, known fields must have the wire type pdata expects
+// (messages and strings length-delimited, enums and bools varint), and unknown
+// fields are skipped once their framing is checked, as protobuf forward
+// compatibility requires. The messages below that level (Resource,
+// InstrumentationScope, LogRecord, Span, the data points, metric metadata)
+// are opaque: every field of theirs is framing-checked, none is interpreted.
+// Framing means: a tag is a varint of at most 10 bytes with a field number in
+// [1, 2^29-1] and wire type 0, 1, 2 or 5; a varint ends within 10 bytes and
+// within its message; fixed-size values and length-delimited payloads end
+// within their message (lengths are compared as uint64, so no length can
+// wrap around int). Groups (wire types 3 and 4) are rejected: OTLP is proto3
+// and never contains them.
+//
+// Every failure wraps ErrMalformed and names the byte offset in the request,
+// the message and what was wrong.
+//
+// # What Scan does not check
+//
+// Scan is a gate for forwarding, not a decoder, so a request it accepts may
+// still be rejected by a full decoder such as pdata's:
+//
+//   - strings are not checked to be UTF-8 (pdata does not check either);
+//   - fields inside the opaque messages are not checked against their
+//     schema: a LogRecord whose time_unix_nano is a varint, or an attribute
+//     whose AnyValue is malformed, passes Scan;
+//   - field values are not range-checked (enums, trace ids of wrong length).
+//
+// The converse is narrower: Scan rejects a few encodings that pdata's
+// decoder tolerates, all of which protowire rejects too and no valid encoder
+// emits: groups in unknown fields, a tenth varint byte above 1, and field
+// numbers above 2^29-1. The fuzz tests check that these are the only cases,
+// and that whatever Scan accepts, pdata accepts once the opaque messages are
+// emptied, with the same counts.
+//
+// # Counting
+//
+// Stats.Items counts log records, spans, or metric data points. It counts
+// what pdata's gRPC receivers (plogotlp, pmetricotlp, ptraceotlp) see after
+// decoding:
+//
+//   - deprecated scope entries (field 1000, the pre-1.0
+//     instrumentation_library_*) count only in a resource that has no scope
+//     entry (field 2), because that is when pdata migrates them;
+//   - a metric's data is a oneof, and pdata keeps only its last occurrence
+//     (it does not merge repeated occurrences of the same field), so only the
+//     data points of the last gauge, sum, histogram, exponential_histogram or
+//     summary field count; a metric with none counts 0.
+//
+// For requests written by a current encoder these rules change nothing: the
+// counts equal LogRecordCount, DataPointCount and SpanCount.
+//
+// # Concatenation and splitting
+//
+// The top-level field of every export request is repeated, so two valid
+// requests concatenated are one valid request holding the entries of both:
+// batching is appending bytes, and Scan(a+b) counts Scan(a)+Scan(b). Split
+// goes the other way, cutting a request between top-level entries into
+// chunks that alias it; an entry larger than the limit stays whole, and the
+// caller decides whether to decode it to split further.
+//
+// # Concurrency
+//
+// All functions are pure: they only read b, and may run concurrently on the
+// same buffer.
+package otlpwire
