@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // ctrlQueue is a node's control queue: many producers (ack routing from any
 // goroutine, Post), one consumer (the node goroutine).
@@ -13,6 +16,7 @@ import "sync"
 // the queue cannot grow without bound either (DESIGN §3).
 type ctrlQueue struct {
 	mu     sync.Mutex
+	size   atomic.Int32 // len(items), read without the lock on the hot path
 	items  []Control
 	closed bool
 	signal chan struct{} // holds one token while items is non-empty
@@ -34,6 +38,7 @@ func (q *ctrlQueue) push(c Control) {
 		return
 	}
 	q.items = append(q.items, c)
+	q.size.Store(int32(len(q.items)))
 	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:
@@ -44,10 +49,14 @@ func (q *ctrlQueue) push(c Control) {
 // takeAll moves every queued message into dst (which it returns, grown),
 // leaving the queue empty. Swapping whole slices keeps the lock short.
 func (q *ctrlQueue) takeAll(dst []Control) []Control {
+	if q.size.Load() == 0 {
+		return dst
+	}
 	q.mu.Lock()
 	dst = append(dst, q.items...)
 	clear(q.items)
 	q.items = q.items[:0]
+	q.size.Store(0)
 	q.mu.Unlock()
 	return dst
 }
@@ -59,5 +68,6 @@ func (q *ctrlQueue) close() []Control {
 	q.closed = true
 	rest := q.items
 	q.items = nil
+	q.size.Store(0)
 	return rest
 }
