@@ -8,10 +8,13 @@ import (
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/nodes/exporters/console"
 	"github.com/ackflow/ackflow/nodes/exporters/noop"
+	"github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
+	"github.com/ackflow/ackflow/nodes/exporters/otlphttp"
 	"github.com/ackflow/ackflow/nodes/processors/batch"
 	"github.com/ackflow/ackflow/nodes/processors/debug"
 	"github.com/ackflow/ackflow/nodes/processors/fanout"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
+	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 )
 
@@ -19,12 +22,15 @@ import (
 // explicit list, not init() side effects, so the build says what it has.
 func components() *engine.Registry {
 	return engine.MustRegistry(
+		otlp.NewFactory(),
 		trafficgen.NewFactory(),
 		batch.NewFactory(),
 		debug.NewFactory(),
 		fanout.NewFactory(),
 		retry.NewFactory(),
 		noop.NewFactory(),
+		otlpgrpc.NewFactory(),
+		otlphttp.NewFactory(),
 		console.NewFactory(),
 	)
 }

@@ -1,0 +1,341 @@
+package otlphttp
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine"
+	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// Type is the node type.
+const Type = "exporter:otlp_http"
+
+// name prefixes nack reasons and logs.
+const name = "otlp_http"
+
+// Transport limits. Responses are small (empty, a partial success or a
+// Status); a larger one is read only in part. The buffers are larger than
+// net/http's 4 KiB defaults: requests are hundreds of KiB.
+const (
+	maxResponseBody = 64 << 10
+	writeBufferSize = 64 << 10
+	readBufferSize  = 32 << 10
+	dialTimeout     = 10 * time.Second
+	idleConnTimeout = 90 * time.Second
+)
+
+// NewFactory returns the factory of exporter:otlp_http.
+func NewFactory() engine.Factory {
+	return engine.Factory{
+		Type:        Type,
+		Description: "sends OTLP/HTTP protobuf, bytes as received; acks on success, nacks (permanent or transient) on failure",
+		Validate: func(n *config.Node) error {
+			cfg, err := Decode(n)
+			if err != nil {
+				return err
+			}
+			return cfg.Validate(n.Path.Key("config"))
+		},
+		NewProcessor: func(nc engine.NodeContext) (engine.Processor, error) {
+			cfg, err := Decode(nc.Node)
+			if err != nil {
+				return nil, err
+			}
+			if err := cfg.Validate(nc.Node.Path.Key("config")); err != nil {
+				return nil, err
+			}
+			return New(nc, cfg)
+		},
+	}
+}
+
+// Exporter is exporter:otlp_http: the shared in-flight driver over an
+// HTTP transport.
+type Exporter struct {
+	*iotlp.Driver
+	metrics *iotlp.Metrics
+}
+
+// New builds the exporter from a validated config.
+func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
+	t, err := newTransport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
+	}
+	m := newMetrics(nc)
+	d := iotlp.NewDriver(iotlp.DriverConfig{
+		Name:        name,
+		Timeout:     time.Duration(cfg.Timeout),
+		MaxInFlight: cfg.MaxInFlight,
+		Logger:      nc.Logger,
+		Metrics:     m,
+	}, t)
+	return &Exporter{Driver: d, metrics: m}, nil
+}
+
+// Metrics returns the exporter's metrics, for tests and status pages.
+func (e *Exporter) Metrics() *iotlp.Metrics { return e.metrics }
+
+// transport posts exports with one http.Client. Its header map is shared
+// by every request, read-only: net/http copies a request before changing
+// its headers.
+type transport struct {
+	client      *http.Client
+	tr          *http.Transport
+	urls        [3]string
+	header      http.Header
+	compression string
+}
+
+func newTransport(cfg Config) (*transport, error) {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment, // never used for loopback
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxInFlight * 3,
+		MaxIdleConnsPerHost:   cfg.MaxInFlight, // one per export in flight: no connection churn
+		IdleConnTimeout:       idleConnTimeout,
+		TLSHandshakeTimeout:   dialTimeout,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       writeBufferSize,
+		ReadBufferSize:        readBufferSize,
+	}
+	for _, u := range cfg.URLs() {
+		if strings.HasPrefix(u, "https://") {
+			tlsCfg, err := cfg.TLS.Load()
+			if err != nil {
+				return nil, err
+			}
+			tr.TLSClientConfig = tlsCfg
+			break
+		}
+	}
+	h := http.Header{}
+	for k, v := range cfg.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/x-protobuf")
+	h.Set("User-Agent", "ackflow")
+	if cfg.Compression != "none" {
+		h.Set("Content-Encoding", cfg.Compression)
+	}
+	return &transport{
+		client:      &http.Client{Transport: tr},
+		tr:          tr,
+		urls:        cfg.URLs(),
+		header:      h,
+		compression: cfg.Compression,
+	}, nil
+}
+
+// Export implements iotlp.Transport.
+func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) iotlp.Result {
+	url := t.urls[s]
+	if url == "" {
+		return iotlp.Result{Status: "no_endpoint", Permanent: true,
+			Err: fmt.Errorf("no endpoint for %s: set endpoint or %s", s, signalKeys[s])}
+	}
+	req, err := t.request(ctx, url, chunks)
+	if err != nil {
+		return iotlp.Result{Status: "encode_error", Err: err, Permanent: true}
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return iotlp.Result{Status: "connection_error", Err: err}
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // let the connection be reused
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return iotlp.Result{Status: "ok", Partial: partialSuccess(resp, body)}
+	}
+	return iotlp.Result{
+		Status:    strconv.Itoa(resp.StatusCode),
+		Err:       httpError(resp, body),
+		Permanent: !retryable(resp.StatusCode),
+	}
+}
+
+// request builds the POST. An uncompressed body reads the chunks in
+// place; a compressed one is built once, so that net/http can replay it
+// (GetBody) on a connection that closed under it.
+func (t *transport) request(ctx context.Context, url string, chunks [][]byte) (*http.Request, error) {
+	var body io.Reader
+	var length int64
+	var getBody func() (io.ReadCloser, error)
+	if t.compression == "none" {
+		for _, c := range chunks {
+			length += int64(len(c))
+		}
+		body = newChunkReader(chunks)
+		getBody = func() (io.ReadCloser, error) { return io.NopCloser(newChunkReader(chunks)), nil }
+	} else {
+		b, err := compress(t.compression, chunks)
+		if err != nil {
+			return nil, err
+		}
+		body, length = bytes.NewReader(b), int64(len(b))
+		getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = length
+	req.GetBody = getBody
+	req.Header = t.header
+	return req, nil
+}
+
+// Close implements iotlp.Transport.
+func (t *transport) Close() error {
+	t.tr.CloseIdleConnections()
+	return nil
+}
+
+// retryable reports whether OTLP/HTTP lets a client retry after status:
+// 429, 502, 503 and 504 per the specification. Everything else is
+// permanent (400, 401, 403, 404, 413, 500, ...): the same request would
+// fail again.
+func retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// partialSuccess reads the partial success of a 2xx protobuf response.
+// Anything else (no body, another media type) is a full success.
+func partialSuccess(resp *http.Response, body []byte) iotlp.PartialSuccess {
+	if len(body) == 0 || !isProtobuf(resp) {
+		return iotlp.PartialSuccess{}
+	}
+	ps, err := iotlp.ParsePartialSuccess(body)
+	if err != nil {
+		return iotlp.PartialSuccess{Message: "unreadable response: " + err.Error()}
+	}
+	return ps
+}
+
+func isProtobuf(resp *http.Response) bool {
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/x-protobuf" || mt == "application/protobuf")
+}
+
+// httpError describes a failed response for the nack reason: the status,
+// the destination's message (a google.rpc.Status in protobuf or JSON, or
+// the start of a text body) and the Retry-After it asked for, if any.
+func httpError(resp *http.Response, body []byte) error {
+	msg := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	if detail := statusMessage(resp, body); detail != "" {
+		msg += ": " + detail
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		msg += " (retry after " + ra + ")"
+	}
+	return errors.New(msg)
+}
+
+func statusMessage(resp *http.Response, body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
+	if isProtobuf(resp) {
+		if _, m, err := iotlp.ParseStatus(body); err == nil {
+			return m
+		}
+	}
+	var js struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &js) == nil && js.Message != "" {
+		return js.Message
+	}
+	const maxText = 256
+	text := strings.TrimSpace(strings.ToValidUTF8(string(body[:min(len(body), maxText)]), "?"))
+	return text
+}
+
+// compress encodes the concatenated chunks with the named compression.
+func compress(name string, chunks [][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch name {
+	case iotlp.Gzip:
+		w = gzip.NewWriter(&buf)
+	case iotlp.Zstd:
+		zw, err := iotlp.NewZstdWriter(&buf)
+		if err != nil {
+			return nil, err
+		}
+		w = zw
+	default:
+		return nil, fmt.Errorf("unknown compression %q", name)
+	}
+	for _, c := range chunks {
+		if _, err := w.Write(c); err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// chunkReader reads a list of chunks as one stream, without copying them
+// into one buffer first. It never writes to the list: the chunks belong to
+// a payload that other nodes may be reading.
+type chunkReader struct {
+	chunks [][]byte
+	i, off int // next byte: chunks[i][off]
+}
+
+func newChunkReader(chunks [][]byte) *chunkReader { return &chunkReader{chunks: chunks} }
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && r.i < len(r.chunks) {
+		c := copy(p[n:], r.chunks[r.i][r.off:])
+		n += c
+		r.off += c
+		if r.off == len(r.chunks[r.i]) {
+			r.i, r.off = r.i+1, 0
+		}
+	}
+	if n == 0 && r.i >= len(r.chunks) {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo writes the chunks straight to w (net/http uses it when it can).
+func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.i < len(r.chunks) {
+		n, err := w.Write(r.chunks[r.i][r.off:])
+		total += int64(n)
+		if err != nil {
+			r.off += n
+			return total, err
+		}
+		r.i, r.off = r.i+1, 0
+	}
+	return total, nil
+}

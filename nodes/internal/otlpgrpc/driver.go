@@ -1,0 +1,288 @@
+package otlpgrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// Transport performs the exports of a Driver: one OTLP request to one
+// destination.
+type Transport interface {
+	// Export sends the export request of signal s made of chunks (their
+	// concatenation is the serialized request) and reports the outcome.
+	// It runs on a goroutine of its own, several at once, and must return
+	// soon after ctx ends. It must not modify chunks.
+	Export(ctx context.Context, s pdata.Signal, chunks [][]byte) Result
+	// Close releases the transport's connections. The driver calls it once,
+	// after the last Export has returned.
+	Close() error
+}
+
+// Result is the outcome of one export.
+type Result struct {
+	// Status names the outcome in metrics: "ok" on success, otherwise the
+	// gRPC code ("unavailable"), the HTTP status ("503") or a transport
+	// failure ("connection_error"). Its set of values is closed.
+	Status string
+	// Err is nil when the destination accepted the request (perhaps
+	// partially); otherwise it says what failed, for the nack reason.
+	Err error
+	// Permanent says the destination refused the data itself: sending it
+	// again cannot succeed.
+	Permanent bool
+	// Partial is what the destination rejected of an accepted request.
+	Partial PartialSuccess
+}
+
+// Nack causes detected by the driver from how an export's context ended.
+var (
+	errTimeout  = errors.New("export timeout")
+	errShutdown = errors.New("node shut down with the export in flight")
+)
+
+// warnEvery is the least time between two warnings of one kind: a failing
+// destination nacks every message, and the nacks already carry the reasons.
+const warnEvery = 10 * time.Second
+
+// DriverConfig configures a Driver.
+type DriverConfig struct {
+	// Name prefixes nack reasons and logs: the node type, "otlp_grpc".
+	Name string
+	// Timeout bounds each export, from its start to the destination's answer.
+	Timeout time.Duration
+	// MaxInFlight is the most exports at once; beyond it the inbox gate
+	// holds pdata back.
+	MaxInFlight int
+	Logger      *slog.Logger
+	Metrics     *Metrics
+}
+
+// Driver is the in-flight core of an OTLP exporter. Each message becomes
+// one export on a goroutine of its own; the goroutine acks or nacks the
+// message (safe from any goroutine) and then posts its completion to the
+// node goroutine, which alone owns the table of exports in flight. So the
+// table needs no lock, and an export's slot is freed exactly once, in
+// order with the node's other work.
+//
+// A Driver implements engine.Processor, engine.Gate and engine.Drainer. It
+// is not safe for concurrent use: one node goroutine drives it.
+type Driver struct {
+	cfg       DriverConfig
+	transport Transport
+
+	calls    map[uint64]*call // exports in flight, by id
+	nextID   uint64
+	shutdown bool // Shutdown received: no new exports
+	closed   bool // transport closed
+	wg       sync.WaitGroup
+
+	partialWarn warnLimiter
+	failWarn    warnLimiter
+}
+
+// call is one export in flight. settled makes the outcome exactly-once
+// between the export goroutine and a forced shutdown.
+type call struct {
+	m       *pdata.Message
+	cancel  context.CancelCauseFunc
+	settled atomic.Bool
+}
+
+// callDone is what an export goroutine posts to the node goroutine.
+type callDone struct {
+	id     uint64
+	signal pdata.Signal
+	res    Result
+}
+
+var (
+	_ engine.Processor = (*Driver)(nil)
+	_ engine.Gate      = (*Driver)(nil)
+	_ engine.Drainer   = (*Driver)(nil)
+)
+
+// NewDriver returns a driver exporting through t.
+func NewDriver(cfg DriverConfig, t Transport) *Driver {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil, "ackflow_exporter_otlp", nil)
+	}
+	return &Driver{cfg: cfg, transport: t, calls: make(map[uint64]*call, cfg.MaxInFlight)}
+}
+
+// AcceptPData implements engine.Gate: pdata waits while max_in_flight
+// exports are out.
+func (d *Driver) AcceptPData() bool { return len(d.calls) < d.cfg.MaxInFlight }
+
+// Pending implements engine.Drainer: the exports still in flight.
+func (d *Driver) Pending() int { return len(d.calls) }
+
+// OnPData starts the export of m.
+func (d *Driver) OnPData(m *pdata.Message, fx engine.Effects) error {
+	p := m.Payload()
+	switch {
+	case p == nil:
+		fx.NotifyNack(m, pdata.Nack{Reason: d.cfg.Name + ": message carries no payload", Permanent: true})
+		return nil
+	case d.shutdown:
+		fx.NotifyNack(m, pdata.Nack{Reason: d.cfg.Name + ": exporter is shut down", Cause: pdata.CauseNodeShutdown})
+		return nil
+	}
+	d.nextID++
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &call{m: m, cancel: cancel}
+	d.calls[d.nextID] = c
+	d.cfg.Metrics.inFlight.Set(int64(len(d.calls)))
+	d.wg.Add(1)
+	go d.export(ctx, d.nextID, c, p, fx)
+	return nil
+}
+
+// export runs one export on its own goroutine and reports it: the outcome
+// upstream, then the completion to the node goroutine. A decoded payload
+// is encoded here, off the node goroutine (Payload caches it, safely).
+func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payload, fx engine.Effects) {
+	defer d.wg.Done()
+	s := p.Signal()
+	chunks, err := p.Chunks()
+	if err != nil {
+		res := Result{Status: "encode_error", Err: fmt.Errorf("encode %s as OTLP: %w", s, err), Permanent: true}
+		if c.settled.CompareAndSwap(false, true) {
+			fx.NotifyNack(c.m, d.nack(res, nil))
+		}
+		c.cancel(nil)
+		fx.Post(callDone{id: id, signal: s, res: res})
+		return
+	}
+	tctx, stop := context.WithTimeoutCause(ctx, d.cfg.Timeout, errTimeout)
+	res := d.transport.Export(tctx, s, chunks)
+	cause := context.Cause(tctx)
+	stop()
+	c.cancel(nil) // release the context's resources
+	// Settled already means a forced shutdown nacked the message.
+	if c.settled.CompareAndSwap(false, true) {
+		if res.Err != nil {
+			fx.NotifyNack(c.m, d.nack(res, cause))
+		} else {
+			fx.NotifyAck(c.m)
+		}
+	}
+	fx.Post(callDone{id: id, signal: s, res: res})
+}
+
+// nack builds the nack of a failed export. An export cut short by the
+// timeout or by shutdown is transient whatever the transport made of it:
+// the destination never judged the data.
+func (d *Driver) nack(res Result, cause error) pdata.Nack {
+	n := pdata.Nack{Reason: d.cfg.Name + ": " + res.Err.Error(), Permanent: res.Permanent}
+	switch {
+	case errors.Is(cause, errShutdown):
+		n = pdata.Nack{Reason: d.cfg.Name + ": " + errShutdown.Error(), Cause: pdata.CauseNodeShutdown}
+	case errors.Is(cause, errTimeout):
+		n = pdata.Nack{Reason: fmt.Sprintf("%s: no answer within %s (%v)", d.cfg.Name, d.cfg.Timeout, res.Err), Cause: pdata.CauseTimeout}
+	}
+	return n
+}
+
+// OnControl handles completions (posted by export goroutines) and
+// Shutdown. The driver subscribes to nothing, so acks and nacks never
+// reach it.
+func (d *Driver) OnControl(c engine.Control, fx engine.Effects) error {
+	switch c.Kind {
+	case engine.KindPosted:
+		if done, ok := c.Value.(callDone); ok {
+			d.complete(done, fx)
+		}
+	case engine.KindShutdown:
+		d.shutdown = true
+		if c.Forced {
+			d.abort(fx)
+		}
+		d.closeIfIdle()
+	}
+	return nil
+}
+
+// complete frees the slot of a finished export and records its outcome.
+func (d *Driver) complete(done callDone, fx engine.Effects) {
+	if _, ok := d.calls[done.id]; ok {
+		delete(d.calls, done.id)
+		d.cfg.Metrics.inFlight.Set(int64(len(d.calls)))
+	}
+	d.cfg.Metrics.requests(done.signal, done.res.Status).Inc()
+	now := fx.Now()
+	if ps := done.res.Partial; ps.Partial() {
+		d.cfg.Metrics.rejected[done.signal].Add(uint64(max(ps.Rejected, 0)))
+		if n, ok := d.partialWarn.allow(now); ok {
+			d.cfg.Logger.Warn(d.cfg.Name+": destination rejected part of an export",
+				"signal", done.signal.String(), "rejected", ps.Rejected, "message", ps.Message, "suppressed_since_last", n)
+		}
+	}
+	if done.res.Err != nil {
+		if n, ok := d.failWarn.allow(now); ok {
+			d.cfg.Logger.Warn(d.cfg.Name+": export failed",
+				"signal", done.signal.String(), "status", done.res.Status, "permanent", done.res.Permanent,
+				"error", done.res.Err.Error(), "suppressed_since_last", n)
+		}
+	}
+	d.closeIfIdle()
+}
+
+// abort is the forced shutdown: every export still in flight is nacked
+// (node_shutdown) and cancelled, and the driver waits for their goroutines,
+// which return as soon as their transport sees the cancellation. Nothing
+// touches the effects after Shutdown returns.
+func (d *Driver) abort(fx engine.Effects) {
+	for _, c := range d.calls {
+		if c.settled.CompareAndSwap(false, true) {
+			fx.NotifyNack(c.m, pdata.Nack{
+				Reason: d.cfg.Name + ": shutdown deadline reached with the export in flight",
+				Cause:  pdata.CauseNodeShutdown,
+			})
+		}
+		c.cancel(errShutdown)
+	}
+	d.wg.Wait()
+	clear(d.calls)
+	d.cfg.Metrics.inFlight.Set(0)
+}
+
+// closeIfIdle closes the transport once shut down with nothing in flight.
+func (d *Driver) closeIfIdle() {
+	if !d.shutdown || d.closed || len(d.calls) > 0 {
+		return
+	}
+	d.closed = true
+	d.wg.Wait() // completions are posted last: the goroutines are ending
+	if err := d.transport.Close(); err != nil {
+		d.cfg.Logger.Warn(d.cfg.Name+": close connections", "error", err.Error())
+	}
+}
+
+// warnLimiter lets one warning through per warnEvery and counts the rest.
+type warnLimiter struct {
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether a warning may be logged now, and how many were
+// suppressed since the last one.
+func (w *warnLimiter) allow(now time.Time) (int, bool) {
+	if !w.last.IsZero() && now.Sub(w.last) < warnEvery {
+		w.suppressed++
+		return 0, false
+	}
+	n := w.suppressed
+	w.last, w.suppressed = now, 0
+	return n, true
+}

@@ -1,0 +1,124 @@
+package otlpgrpc
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// Transport tuning shared by the OTLP gRPC server and client. grpc-go's
+// defaults (64 KiB windows grown by BDP probing, 32 KiB read and write
+// buffers) cost up to a quarter of the throughput on large OTLP requests
+// here (DESIGN §4). Static windows stop the BDP pings too. Memory is only
+// used by data actually in flight; the windows are allowances.
+const (
+	// StreamWindow is the initial HTTP/2 flow-control window per stream.
+	StreamWindow = 4 << 20
+	// ConnWindow is the initial HTTP/2 flow-control window per connection.
+	ConnWindow = 16 << 20
+	// ReadBufferSize is the size of each connection's read buffer.
+	ReadBufferSize = 128 << 10
+	// WriteBufferSize is how much a connection batches before writing.
+	WriteBufferSize = 128 << 10
+)
+
+// serviceNames are the fully qualified OTLP collector services, by signal.
+var serviceNames = [...]string{
+	pdata.Logs:    "opentelemetry.proto.collector.logs.v1.LogsService",
+	pdata.Metrics: "opentelemetry.proto.collector.metrics.v1.MetricsService",
+	pdata.Traces:  "opentelemetry.proto.collector.trace.v1.TraceService",
+}
+
+// FullMethod returns the gRPC method of signal s's Export call, such as
+// "/opentelemetry.proto.collector.logs.v1.LogsService/Export".
+func FullMethod(s pdata.Signal) string { return "/" + serviceNames[s] + "/Export" }
+
+// Server serves the OTLP Export calls of all three signals.
+type Server interface {
+	// Export answers one call of signal s. read reads the request body;
+	// the server calls it at most once and may refuse the call before
+	// reading (for example when it is over its concurrency limit). A
+	// returned error should be a gRPC status error.
+	Export(ctx context.Context, s pdata.Signal, read func(*Request) error) (*Response, error)
+}
+
+// RegisterServer registers srv for the three OTLP services on gs. gs must
+// use the raw codec (see ServerOptions).
+func RegisterServer(gs *grpc.Server, srv Server) {
+	for _, s := range pdata.Signals() {
+		gs.RegisterService(serviceDesc(s), srv)
+	}
+}
+
+func serviceDesc(s pdata.Signal) *grpc.ServiceDesc {
+	return &grpc.ServiceDesc{
+		ServiceName: serviceNames[s],
+		HandlerType: (*Server)(nil),
+		Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: exportHandler(s)}},
+		Metadata:    "opentelemetry/proto/collector/" + s.String() + "/v1/" + s.String() + "_service.proto",
+	}
+}
+
+// exportHandler adapts Server.Export to grpc-go's unary handler. Without an
+// interceptor the body is read only when the server asks for it, so a call
+// refused up front costs no read.
+func exportHandler(s pdata.Signal) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+	return func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+		h := srv.(Server)
+		if ic == nil {
+			return h.Export(ctx, s, func(r *Request) error { return dec(r) })
+		}
+		req := new(Request)
+		if err := dec(req); err != nil {
+			return nil, err
+		}
+		info := &grpc.UnaryServerInfo{Server: srv, FullMethod: FullMethod(s)}
+		return ic(ctx, req, info, func(ctx context.Context, v any) (any, error) {
+			return h.Export(ctx, s, func(r *Request) error { *r = *v.(*Request); return nil })
+		})
+	}
+}
+
+// ServerOptions are the options every OTLP gRPC server of ackflow uses:
+// the raw codec, the message size limit and the transport tuning.
+func ServerOptions(maxRecvMsgSize int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(Codec{}),
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+		grpc.InitialWindowSize(StreamWindow),
+		grpc.InitialConnWindowSize(ConnWindow),
+		grpc.ReadBufferSize(ReadBufferSize),
+		grpc.WriteBufferSize(WriteBufferSize),
+	}
+}
+
+// DialOptions are the transport tuning options of an OTLP gRPC client.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(StreamWindow),
+		grpc.WithInitialConnWindowSize(ConnWindow),
+		grpc.WithReadBufferSize(ReadBufferSize),
+		grpc.WithWriteBufferSize(WriteBufferSize),
+	}
+}
+
+// Client calls the OTLP Export methods with the raw codec.
+type Client struct {
+	cc   grpc.ClientConnInterface
+	opts []grpc.CallOption
+}
+
+// NewClient returns a client on cc; opts (compression, ...) apply to every
+// call, after the forced raw codec.
+func NewClient(cc grpc.ClientConnInterface, opts ...grpc.CallOption) *Client {
+	all := append([]grpc.CallOption{grpc.ForceCodecV2(Codec{})}, opts...)
+	return &Client{cc: cc, opts: all}
+}
+
+// Export sends req as signal s's Export call and fills resp with the
+// response body. Errors are gRPC status errors.
+func (c *Client) Export(ctx context.Context, s pdata.Signal, req *ExportRequest, resp *Response) error {
+	return c.cc.Invoke(ctx, FullMethod(s), req, resp, c.opts...)
+}

@@ -1,0 +1,264 @@
+package otlp
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+)
+
+// Defaults.
+const (
+	// DefaultWaitForResult: the answer to a client means "delivered".
+	DefaultWaitForResult = true
+	// DefaultTimeout bounds a request from admission to outcome.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxConcurrentRequests bounds the requests each protocol holds
+	// at once. With wait_for_result a request is held for the whole
+	// pipeline latency: 1024 covers about 2.7 M logs/s of 1,000-log requests
+	// at 400 ms end to end, while keeping memory bounded (1024 × the
+	// average request) when a destination stalls.
+	DefaultMaxConcurrentRequests = 1024
+	// DefaultMaxRequestSize is the largest request body, after decompression.
+	DefaultMaxRequestSize = 64 << 20
+	// maxRequestSizeLimit is what gRPC can frame (int32 lengths).
+	maxRequestSizeLimit = 2<<30 - 1
+)
+
+// Compression methods a receiver can accept.
+var knownCompressions = []string{otlpgrpc.Gzip, otlpgrpc.Zstd}
+
+// Config is the `config` block of receiver:otlp. The keys below
+// `protocols.*` other than listening_addr override the top-level ones for
+// that protocol: the reference engine sets them per protocol, ackflow
+// allows both.
+type Config struct {
+	Protocols Protocols `yaml:"protocols"`
+	Settings  `yaml:",inline"`
+}
+
+// Protocols enables gRPC, HTTP or both.
+type Protocols struct {
+	GRPC *Protocol `yaml:"grpc"`
+	HTTP *Protocol `yaml:"http"`
+}
+
+// Protocol is one protocol's listener and overrides.
+type Protocol struct {
+	ListeningAddr string `yaml:"listening_addr"`
+	Overrides     `yaml:",inline"`
+}
+
+// Settings are the receiver's behaviour, set at the top level.
+type Settings struct {
+	// WaitForResult makes the answer wait for the pipeline's ack or nack.
+	WaitForResult bool `yaml:"wait_for_result"`
+	// Timeout bounds a request: admission (backpressure) plus outcome.
+	Timeout config.Duration `yaml:"timeout"`
+	// MaxConcurrentRequests bounds the requests a protocol holds at once;
+	// 0 means unlimited. Beyond it requests are refused as retryable.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// MaxRequestSize bounds a request body, compressed and decompressed.
+	MaxRequestSize config.Size `yaml:"max_request_size"`
+	// RequestCompression lists the accepted request encodings.
+	RequestCompression Compressions `yaml:"request_compression"`
+	// TLS serves over TLS (mTLS with client_ca_file).
+	TLS *otlpgrpc.ServerTLS `yaml:"tls"`
+}
+
+// Overrides are Settings given per protocol; nil keeps the top-level value.
+type Overrides struct {
+	WaitForResult         *bool               `yaml:"wait_for_result"`
+	Timeout               *config.Duration    `yaml:"timeout"`
+	MaxConcurrentRequests *int                `yaml:"max_concurrent_requests"`
+	MaxRequestSize        *config.Size        `yaml:"max_request_size"`
+	RequestCompression    *Compressions       `yaml:"request_compression"`
+	TLS                   *otlpgrpc.ServerTLS `yaml:"tls"`
+}
+
+// Compressions is a list of compression names; YAML may give one name as
+// a plain string ("gzip") or a list ([gzip, zstd]). An empty list accepts
+// only uncompressed requests.
+type Compressions []string
+
+// UnmarshalYAML reads a string or a list of strings.
+func (c *Compressions) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*c = Compressions{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*c = list
+	return nil
+}
+
+// DefaultConfig returns the defaults; no protocol is enabled.
+func DefaultConfig() Config {
+	return Config{Settings: Settings{
+		WaitForResult:         DefaultWaitForResult,
+		Timeout:               config.Duration(DefaultTimeout),
+		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		MaxRequestSize:        DefaultMaxRequestSize,
+		RequestCompression:    slices.Clone(knownCompressions),
+	}}
+}
+
+// Decode reads a node's config block over the defaults.
+func Decode(n *config.Node) (Config, error) {
+	cfg := DefaultConfig()
+	if err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config")); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem, each under its YAML path below p (the
+// node's `config` path).
+func (c *Config) Validate(p config.Path) error {
+	var errs []error
+	pp := p.Key("protocols")
+	if c.Protocols.GRPC == nil && c.Protocols.HTTP == nil {
+		errs = append(errs, config.Errorf(pp,
+			"add protocols.grpc.listening_addr (OTLP/gRPC, usually port 4317) and/or protocols.http.listening_addr (OTLP/HTTP, usually 4318)",
+			"enable at least one protocol"))
+	}
+	errs = append(errs, c.Settings.validate(p))
+	for _, pr := range []struct {
+		name string
+		p    *Protocol
+	}{{"grpc", c.Protocols.GRPC}, {"http", c.Protocols.HTTP}} {
+		if pr.p != nil {
+			errs = append(errs, pr.p.validate(pp.Key(pr.name)))
+		}
+	}
+	if g, h := c.Protocols.GRPC, c.Protocols.HTTP; g != nil && h != nil && conflict(g.ListeningAddr, h.ListeningAddr) {
+		errs = append(errs, config.Errorf(pp.Key("http").Key("listening_addr"),
+			"give gRPC and HTTP different ports (4317 and 4318 by convention)",
+			"%q conflicts with protocols.grpc.listening_addr %q", h.ListeningAddr, g.ListeningAddr))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Settings) validate(p config.Path) error {
+	o := Overrides{
+		Timeout: &s.Timeout, MaxConcurrentRequests: &s.MaxConcurrentRequests,
+		MaxRequestSize: &s.MaxRequestSize, RequestCompression: &s.RequestCompression, TLS: s.TLS,
+	}
+	return o.validate(p)
+}
+
+func (o *Overrides) validate(p config.Path) error {
+	var errs []error
+	if o.Timeout != nil && *o.Timeout <= 0 {
+		errs = append(errs, config.Errorf(p.Key("timeout"), "use a positive duration such as 30s",
+			"timeout must be positive, got %s", *o.Timeout))
+	}
+	if o.MaxConcurrentRequests != nil && *o.MaxConcurrentRequests < 0 {
+		errs = append(errs, config.Errorf(p.Key("max_concurrent_requests"), "use 0 for no limit or a positive count",
+			"max_concurrent_requests cannot be negative, got %d", *o.MaxConcurrentRequests))
+	}
+	if o.MaxRequestSize != nil && (*o.MaxRequestSize <= 0 || *o.MaxRequestSize > maxRequestSizeLimit) {
+		errs = append(errs, config.Errorf(p.Key("max_request_size"), "use a size between 1B and 2GiB-1, such as 64MiB",
+			"max_request_size %s is out of range", *o.MaxRequestSize))
+	}
+	if o.RequestCompression != nil {
+		for i, name := range *o.RequestCompression {
+			if !slices.Contains(knownCompressions, name) {
+				errs = append(errs, config.Errorf(p.Key("request_compression").Index(i),
+					"accepted values are "+strings.Join(knownCompressions, ", ")+" (uncompressed requests are always accepted)",
+					"unknown compression %q", name))
+			}
+		}
+	}
+	errs = append(errs, o.TLS.Validate(p.Key("tls")))
+	return errors.Join(errs...)
+}
+
+func (pr *Protocol) validate(p config.Path) error {
+	errs := []error{pr.Overrides.validate(p)}
+	ap := p.Key("listening_addr")
+	if pr.ListeningAddr == "" {
+		errs = append(errs, config.Errorf(ap, "set the address to listen on, such as 127.0.0.1:4317 (or 0.0.0.0:4317 for every interface)",
+			"listening_addr is required"))
+	} else if _, port, err := net.SplitHostPort(pr.ListeningAddr); err != nil {
+		errs = append(errs, config.Errorf(ap, "write host:port, such as 127.0.0.1:4317 or [::1]:4317",
+			"invalid address %q: %v", pr.ListeningAddr, err))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		errs = append(errs, config.Errorf(ap, "the port is a number from 0 to 65535 (0 picks a free one)",
+			"invalid port %q in %q", port, pr.ListeningAddr))
+	}
+	return errors.Join(errs...)
+}
+
+// conflict reports whether two listening addresses would claim the same
+// socket: same port, and the same host or either one all interfaces.
+// Port 0 never conflicts (each listener gets a free port).
+func conflict(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	all := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || all(ha) || all(hb)
+}
+
+// settings are one protocol's effective settings.
+type settings struct {
+	addr          string
+	waitForResult bool
+	timeout       time.Duration
+	maxConcurrent int
+	maxSize       int
+	compression   []string
+	tls           *otlpgrpc.ServerTLS
+}
+
+// resolve returns the effective settings of protocol pr.
+func (c *Config) resolve(pr *Protocol) settings {
+	s := settings{
+		addr:          pr.ListeningAddr,
+		waitForResult: c.WaitForResult,
+		timeout:       time.Duration(c.Timeout),
+		maxConcurrent: c.MaxConcurrentRequests,
+		maxSize:       int(c.MaxRequestSize),
+		compression:   c.RequestCompression,
+		tls:           c.TLS,
+	}
+	o := pr.Overrides
+	if o.WaitForResult != nil {
+		s.waitForResult = *o.WaitForResult
+	}
+	if o.Timeout != nil {
+		s.timeout = time.Duration(*o.Timeout)
+	}
+	if o.MaxConcurrentRequests != nil {
+		s.maxConcurrent = *o.MaxConcurrentRequests
+	}
+	if o.MaxRequestSize != nil {
+		s.maxSize = int(*o.MaxRequestSize)
+	}
+	if o.RequestCompression != nil {
+		s.compression = *o.RequestCompression
+	}
+	if o.TLS != nil {
+		s.tls = o.TLS
+	}
+	return s
+}
+
+// accepts reports whether the settings accept requests encoded with enc
+// ("" and "identity" mean uncompressed).
+func (s *settings) accepts(enc string) bool {
+	return enc == "" || enc == "identity" || slices.Contains(s.compression, enc)
+}

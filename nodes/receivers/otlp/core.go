@@ -1,0 +1,354 @@
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ackflow/ackflow/clock"
+	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// verdict is how a request is answered. Each protocol maps it to its own
+// status (grpc.go, http.go); metrics name it with String.
+type verdict uint8
+
+const (
+	vOK            verdict = iota // delivered (or admitted, without wait_for_result)
+	vMalformed                    // not a valid request: never forwarded
+	vTooLarge                     // over max_request_size
+	vUnsupported                  // content type or encoding not accepted
+	vBusy                         // over max_concurrent_requests: refused before reading
+	vBackpressure                 // the pipeline stayed full until the timeout
+	vNackTransient                // the pipeline nacked; retrying may work
+	vNackPermanent                // the pipeline nacked; retrying cannot work
+	vTimeout                      // admitted, no outcome within the timeout
+	vShutdown                     // the receiver is draining or was aborted
+	vCanceled                     // the client went away or its deadline passed
+	vUnroutable                   // the pipeline refused the message (no output port)
+	numVerdicts
+)
+
+var verdictNames = [numVerdicts]string{
+	"ok", "malformed", "too_large", "unsupported", "busy", "backpressure",
+	"nack_transient", "nack_permanent", "timeout", "shutdown", "canceled", "unroutable",
+}
+
+func (v verdict) String() string { return verdictNames[v] }
+
+// refusesItems reports whether a request answered with v had been parsed,
+// so that its items are known and were refused.
+func (v verdict) refusesItems() bool {
+	switch v {
+	case vBackpressure, vNackTransient, vNackPermanent, vTimeout, vShutdown, vCanceled, vUnroutable:
+		return true
+	}
+	return false
+}
+
+// result is a verdict and the message for the client.
+type result struct {
+	v   verdict
+	msg string
+}
+
+// outcome is an ack or nack delivered to a waiting request.
+type outcome struct {
+	ack  bool
+	nack pdata.Nack
+}
+
+// waiters maps request ids to the requests awaiting their outcome.
+// OnOutcome runs on other goroutines, hence the lock; it is held only for a
+// map operation.
+type waiters struct {
+	mu sync.Mutex
+	m  map[uint64]chan outcome
+}
+
+// chanPool recycles outcome channels. A channel returns to the pool only
+// once its request is answered: out of the map and drained, so no sender
+// can still hold it.
+var chanPool = sync.Pool{New: func() any { return make(chan outcome, 1) }}
+
+func (w *waiters) add(id uint64) chan outcome {
+	ch := chanPool.Get().(chan outcome)
+	w.mu.Lock()
+	w.m[id] = ch
+	w.mu.Unlock()
+	return ch
+}
+
+// take removes id and returns its channel, or nil if the request was
+// answered already (a late outcome).
+func (w *waiters) take(id uint64) chan outcome {
+	w.mu.Lock()
+	ch, ok := w.m[id]
+	delete(w.m, id)
+	w.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return ch
+}
+
+// len returns the number of requests awaiting an outcome.
+func (w *waiters) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m)
+}
+
+// callData is what the receiver stores in its frame: the request id, and
+// the protocol and signal so that a late outcome is counted where it
+// belongs.
+func callData(id uint64, p protocol, s pdata.Signal) pdata.CallData {
+	return pdata.CallData{id, uint64(p)<<8 | uint64(s)}
+}
+
+func fromCallData(cd pdata.CallData) (id uint64, p protocol, s pdata.Signal, ok bool) {
+	p, s = protocol(cd[1]>>8), pdata.Signal(cd[1]&0xff)
+	return cd[0], p, s, p < numProtocols && s <= pdata.Traces
+}
+
+// core admits requests into the pipeline and resolves them from outcomes.
+// It is shared by the gRPC and HTTP servers and safe for concurrent use.
+type core struct {
+	clock   clock.Clock
+	metrics *metrics
+	fx      engine.ReceiverEffects // set by Run before any request is served
+
+	nextID   atomic.Uint64
+	waiters  waiters
+	draining atomic.Bool
+
+	// admitting tracks requests inside admit, serving every request
+	// handler: the drain waits on them.
+	admitting, serving tracker
+}
+
+func newCore(clk clock.Clock, m *metrics) *core {
+	return &core{clock: clk, metrics: m, waiters: waiters{m: map[uint64]chan outcome{}}}
+}
+
+// admit sends a parsed request into the pipeline and, with
+// wait_for_result, waits for its outcome, the timeout, the client or the
+// shutdown deadline, whichever comes first. The timeout covers the whole
+// request: time spent blocked on a full pipeline counts against it.
+//
+// size is the request body's size after decompression, for metrics.
+//
+// Callers bracket admit and the writing of its answer with
+// admitting.enter and admitting.leave, so that at the shutdown deadline
+// the drain closes connections only after the answers are out.
+func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int) result {
+	items := p.Items()
+	c.metrics.bytes[pr][s].Add(uint64(size))
+	res := c.admitAndWait(ctx, pr, st, s, p)
+	c.metrics.answered(pr, s, res.v, items)
+	return res
+}
+
+func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload) result {
+	if c.draining.Load() || closed(c.fx.Aborted()) {
+		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}
+	}
+	if p.Items() == 0 {
+		return result{v: vOK} // nothing to deliver
+	}
+	m := pdata.New(p)
+	var id uint64
+	var ch chan outcome
+	var timer clock.Timer // without wait_for_result, only a blocked send needs one
+	if st.waitForResult {
+		timer = c.clock.NewTimer(st.timeout)
+		defer timer.Stop()
+		id = c.nextID.Add(1)
+		ch = c.waiters.add(id)
+		c.fx.Subscribe(m, pdata.AcksAndNacks, callData(id, pr, s))
+	}
+	c.metrics.inFlight[pr][s].Add(1)
+	defer c.metrics.inFlight[pr][s].Add(-1)
+
+	timedOut, err := c.send(ctx, m, timer, st.timeout)
+	if err != nil {
+		if st.waitForResult {
+			c.waiters.take(id) // never admitted: no outcome can come
+			chanPool.Put(ch)
+		}
+		return sendFailure(err, timedOut, st)
+	}
+	c.metrics.items[pr][s].Add(uint64(p.Items()))
+	if !st.waitForResult {
+		return result{v: vOK}
+	}
+	if timedOut {
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("admitted, but no outcome within %s", st.timeout)})
+	}
+	select {
+	case o := <-ch:
+		chanPool.Put(ch)
+		return fromOutcome(o)
+	case <-timer.C():
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("no outcome within %s; the data may still be delivered", st.timeout)})
+	case <-ctx.Done():
+		return c.giveUp(id, ch, result{vCanceled, "client went away: " + context.Cause(ctx).Error()})
+	case <-c.fx.Aborted():
+		return c.giveUp(id, ch, result{vShutdown, "shutdown deadline reached before the outcome; the data may still be delivered"})
+	}
+}
+
+// giveUp answers a request with r unless its outcome won the race: the
+// waiter is removed so that a later outcome is counted as late and
+// dropped, and nothing is left behind for the request.
+func (c *core) giveUp(id uint64, ch chan outcome, r result) result {
+	if c.waiters.take(id) == nil {
+		// OnOutcome took the waiter first and is about to deliver.
+		r = fromOutcome(<-ch)
+	}
+	chanPool.Put(ch)
+	return r
+}
+
+// send admits m, waiting while the pipeline is full until the timer fires
+// (a nil timer is armed with timeout here), the client goes away or the
+// shutdown deadline. The common case (room in the channel) costs no
+// goroutine; only a blocked send gets one, so that the handler can watch
+// the timer meanwhile.
+func (c *core) send(ctx context.Context, m *pdata.Message, timer clock.Timer, timeout time.Duration) (timedOut bool, err error) {
+	err = c.fx.TrySend(m)
+	if !errors.Is(err, engine.ErrFull) {
+		return false, err
+	}
+	if timer == nil {
+		timer = c.clock.NewTimer(timeout)
+		defer timer.Stop()
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.fx.Send(sctx, m) }()
+	select {
+	case err = <-done:
+		return false, err
+	case <-timer.C():
+		cancel()
+		return true, <-done // nil if the send won the race: admitted after all
+	}
+}
+
+// sendFailure is the verdict of a request the pipeline did not take.
+func sendFailure(err error, timedOut bool, st *settings) result {
+	switch {
+	case timedOut:
+		return result{vBackpressure, fmt.Sprintf("pipeline full for %s; retry later", st.timeout)}
+	case errors.Is(err, engine.ErrAborted), errors.Is(err, engine.ErrClosed):
+		return result{vShutdown, "receiver is shutting down: " + err.Error()}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return result{vCanceled, "client went away: " + err.Error()}
+	}
+	return result{vUnroutable, "pipeline refused the request: " + err.Error()}
+}
+
+func fromOutcome(o outcome) result {
+	switch {
+	case o.ack:
+		return result{v: vOK}
+	case o.nack.Permanent:
+		return result{vNackPermanent, "rejected by the pipeline: " + o.nack.Reason}
+	}
+	return result{vNackTransient, "not delivered, retry later: " + o.nack.Reason}
+}
+
+// onOutcome delivers an ack or nack to its waiting request, or counts it
+// as late. It never blocks: the channel has room for its one outcome.
+func (c *core) onOutcome(ctl engine.Control) {
+	id, pr, s, ok := fromCallData(ctl.CallData)
+	if !ok {
+		return // not a frame of ours
+	}
+	ch := c.waiters.take(id)
+	if ch == nil {
+		c.metrics.late[pr][s].Inc()
+		return
+	}
+	ch <- outcome{ack: ctl.Kind == engine.KindAck, nack: ctl.Nack}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// tracker counts goroutines inside a section and lets the drain wait until
+// none is left. (A WaitGroup cannot: new requests may enter while the drain
+// waits.)
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil if nobody waits
+}
+
+func (t *tracker) enter() {
+	t.mu.Lock()
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) leave() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+	t.mu.Unlock()
+}
+
+// wait returns a channel closed once no goroutine is inside.
+func (t *tracker) wait() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	return t.idle
+}
+
+// limiter bounds concurrent requests without waiting: a request over the
+// limit is refused at once, before its body is read, so refused load
+// costs no memory. A zero limit admits everything.
+type limiter struct {
+	max int64
+	n   atomic.Int64
+}
+
+func (l *limiter) tryAcquire() bool {
+	if l.max <= 0 {
+		return true
+	}
+	if l.n.Add(1) > l.max {
+		l.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *limiter) release() {
+	if l.max > 0 {
+		l.n.Add(-1)
+	}
+}
