@@ -2,6 +2,7 @@ package otlpwire_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ackflow/ackflow/pdata/otlpwire"
@@ -49,4 +50,22 @@ func BenchmarkSplitLogs(b *testing.B) {
 
 func reportPerItem(b *testing.B, items int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
+}
+
+// BenchmarkScanRandom scans the random requests of the tests (every metric
+// type, nested attributes, events and links), for a per-kind comparison.
+func BenchmarkScanRandom(b *testing.B) {
+	for _, k := range kinds {
+		b.Run(k.String(), func(b *testing.B) {
+			req := genRequest(b, rand.New(rand.NewPCG(9, 9)), k, shape{resources: 8, scopes: 8, items: 60})
+			b.SetBytes(int64(len(req.b)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := otlpwire.Scan(k, req.b); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerItem(b, req.items)
+		})
+	}
 }

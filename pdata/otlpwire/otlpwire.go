@@ -53,6 +53,7 @@ type Stats struct {
 // encoding, tag and length prefix included, is b[Start:End], so b[Start:End]
 // alone is a valid request of the same Kind.
 type Entry struct {
+	// Start and End are byte offsets into the request.
 	Start, End int
 	// Items is the number of items in the entry, counted as Stats.Items.
 	Items int

@@ -111,8 +111,6 @@ func scanScope(k Kind, b []byte, pos int) (int, error) {
 		var err error
 		switch v >> 3 {
 		case fieldScopeItems:
-			// The per-item path: no helper calls beyond length's slow path
-			// and the item's own walk.
 			if v != itemTag {
 				return 0, wrongType(tagPos, s.scope, v>>3, s.item, uint8(v&7), wireBytes)
 			}
@@ -162,7 +160,7 @@ func scanMetric(b []byte, pos int) (int, error) {
 		case fieldMetricName, fieldMetricDescription, fieldMetricUnit:
 			_, pos, err = payload(b, tagPos, p, v, msg, "string")
 		case fieldMetricGauge, fieldMetricSum, fieldMetricHistogram, fieldMetricExpHistogram, fieldMetricSummary:
-			d, _ := metricData(num)
+			d := &dataKinds[num]
 			var start int
 			if start, pos, err = payload(b, tagPos, p, v, msg, d.container); err != nil {
 				return 0, err
@@ -187,7 +185,7 @@ const pointTag = fieldDataPoints<<3 | wireBytes
 
 // scanData walks a Gauge, Sum, Histogram, ExponentialHistogram or Summary
 // message and returns its data point count.
-func scanData(b []byte, pos int, d dataKind) (int, error) {
+func scanData(b []byte, pos int, d *dataKind) (int, error) {
 	points := 0
 	for pos < len(b) {
 		tagPos := pos

@@ -72,18 +72,11 @@ type dataKind struct {
 	temporality, monotonic bool
 }
 
-func metricData(num uint64) (dataKind, bool) {
-	switch num {
-	case fieldMetricGauge:
-		return dataKind{container: "Gauge", point: "NumberDataPoint"}, true
-	case fieldMetricSum:
-		return dataKind{container: "Sum", point: "NumberDataPoint", temporality: true, monotonic: true}, true
-	case fieldMetricHistogram:
-		return dataKind{container: "Histogram", point: "HistogramDataPoint", temporality: true}, true
-	case fieldMetricExpHistogram:
-		return dataKind{container: "ExponentialHistogram", point: "ExponentialHistogramDataPoint", temporality: true}, true
-	case fieldMetricSummary:
-		return dataKind{container: "Summary", point: "SummaryDataPoint"}, true
-	}
-	return dataKind{}, false
+// dataKinds describes the Metric.data fields, indexed by field number.
+var dataKinds = [...]dataKind{
+	fieldMetricGauge:        {container: "Gauge", point: "NumberDataPoint"},
+	fieldMetricSum:          {container: "Sum", point: "NumberDataPoint", temporality: true, monotonic: true},
+	fieldMetricHistogram:    {container: "Histogram", point: "HistogramDataPoint", temporality: true},
+	fieldMetricExpHistogram: {container: "ExponentialHistogram", point: "ExponentialHistogramDataPoint", temporality: true},
+	fieldMetricSummary:      {container: "Summary", point: "SummaryDataPoint"},
 }

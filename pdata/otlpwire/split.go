@@ -8,8 +8,8 @@ package otlpwire
 //
 // The chunks alias b and concatenate back to exactly b; an empty b yields no
 // chunks. Each chunk's capacity ends where it does, so appending to one
-// cannot overwrite the next. b is validated as by Scan first: on error no
-// chunk is returned.
+// cannot overwrite the next. Split validates b as Scan does and returns
+// either every chunk or, on error, none.
 func Split(k Kind, b []byte, maxBytes int) ([][]byte, error) {
 	chunks, err := AppendSplit(nil, k, b, maxBytes)
 	if err != nil {
