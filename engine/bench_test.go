@@ -16,7 +16,7 @@ import (
 type pass struct{}
 
 func (pass) OnPData(m *pdata.Message, fx engine.Effects) error { return fx.Send(m) }
-func (pass) OnControl(engine.Control, engine.Effects) error  { return nil }
+func (pass) OnControl(engine.Control, engine.Effects) error    { return nil }
 
 // BenchmarkEngineMessagePath measures the engine's per-message cost:
 // traffic_generator → 3 pass-through processors → noop, with acks routed

@@ -32,6 +32,7 @@ type outputs struct {
 	names   []string // sorted
 	def     *edge
 	defName string
+	defErr  error // why there is no default port
 
 	// closing guards sends against the release of the edges: a sender holds
 	// the read lock while it sends, release takes the write lock. Receivers
@@ -49,9 +50,17 @@ func newOutputs(ports map[string]*edge, defaultOutput string) *outputs {
 	switch {
 	case defaultOutput != "" && ports[defaultOutput] != nil:
 		o.def, o.defName = ports[defaultOutput], defaultOutput
+	case defaultOutput != "":
+		// An explicit default that is not wired must not fall back to
+		// another port: that would send data where nobody asked.
+		o.defErr = fmt.Errorf("%w: default_output %q is not connected (connected: %v)", ErrNoDefaultPort, defaultOutput, o.names)
 	case len(ports) == 1:
 		o.defName = o.names[0]
 		o.def = ports[o.defName]
+	case len(ports) == 0:
+		o.defErr = fmt.Errorf("%w: the node has no connected output", ErrNoDefaultPort)
+	default:
+		o.defErr = fmt.Errorf("%w: ports %v are connected; set default_output or send to a named port", ErrNoDefaultPort, o.names)
 	}
 	return o
 }
@@ -59,10 +68,7 @@ func newOutputs(ports map[string]*edge, defaultOutput string) *outputs {
 func (o *outputs) port(name string) (*edge, error) {
 	if name == "" {
 		if o.def == nil {
-			if len(o.names) == 0 {
-				return nil, fmt.Errorf("%w: the node has no connected output", ErrNoDefaultPort)
-			}
-			return nil, fmt.Errorf("%w: ports %v are connected; set default_output or send to a named port", ErrNoDefaultPort, o.names)
+			return nil, o.defErr
 		}
 		return o.def, nil
 	}
@@ -80,10 +86,22 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, port string, 
 	if err != nil {
 		return err
 	}
-	o.closing.RLock()
+	if try {
+		// A try send never waits, not even for a close in progress.
+		if !o.closing.TryRLock() {
+			return ErrClosed
+		}
+	} else {
+		o.closing.RLock()
+	}
 	defer o.closing.RUnlock()
 	if o.closed {
 		return ErrClosed
+	}
+	if isClosed(abort) {
+		// After the deadline nothing new enters a channel: its consumer
+		// may already have stopped reading.
+		return ErrAborted
 	}
 	select {
 	case e.ch <- m:

@@ -134,10 +134,12 @@ func (e *Engine) fail(err error) {
 // clean drain. Safe to call more than once.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.Start()
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = e.clock.Now().Add(time.Duration(e.doc.Engine.ShutdownTimeout))
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(e.doc.Engine.ShutdownTimeout))
+		defer cancel()
 	}
+	deadline, _ := ctx.Deadline()
 	for _, p := range e.pipelines {
 		p.drain(deadline)
 	}
@@ -215,10 +217,14 @@ func (e *Engine) Status() []PipelineStatus {
 	return out
 }
 
-// Ready reports whether every pipeline is running and none is draining.
+// Ready reports whether every pipeline is running: none draining or done,
+// and no node failed.
 func (e *Engine) Ready() bool {
+	if isClosed(e.failC) {
+		return false
+	}
 	for _, p := range e.pipelines {
-		if isClosed(p.drainC) {
+		if isClosed(p.drainC) || isClosed(p.latchC) {
 			return false
 		}
 	}

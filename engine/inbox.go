@@ -12,13 +12,15 @@ import (
 // delivers before it lets one pdata through (fairness, DESIGN §5).
 const controlBurstLimit = 32
 
-// inboxState is where a node is in its life. Each transition has one home
-// in the inbox (latch, releaseShutdown, abort, finish).
+// inboxState is where a node is in its life. Every transition happens in
+// inbox.next: running → draining when the pipeline's receivers stopped
+// admitting; draining → closing when Shutdown is released (or at the
+// deadline, forced); closing → done when the node may stop.
 type inboxState uint8
 
 const (
 	stateRunning  inboxState = iota // normal operation
-	stateDraining                   // shutdown latched: waiting for the input to close and empty
+	stateDraining                   // receivers stopped admitting: waiting for the input to close and empty
 	stateClosing                    // Shutdown delivered, outputs closed: waiting for Pending to reach zero
 	stateDone                       // nothing more will be delivered
 )
@@ -56,10 +58,14 @@ type inbox struct {
 	burst int // control messages delivered since the last pdata
 	state inboxState
 
-	latch    <-chan struct{} // closed when the pipeline's receivers have drained
-	abort    <-chan struct{} // closed at the shutdown deadline
-	aborted  bool
-	deadline func() time.Time // the drain deadline, once latched
+	latch   <-chan struct{} // closed when the pipeline's receivers have drained
+	abort   <-chan struct{} // closed at the shutdown deadline
+	aborted bool
+	latched bool // the scheduler dropped its wakeups (input closed and empty, or deadline)
+
+	abortSeen bool // the deadline was seen; preAbort controls go before the forced Shutdown
+	preAbort  int
+	deadline  func() time.Time // the drain deadline, once latched
 
 	// downstream is closed when every node that consumes this node's
 	// outputs has stopped. A node stays until then, so the outcomes its
@@ -81,10 +87,18 @@ func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
 		}
 		now := in.now()
 		if in.state == stateRunning && isClosed(in.latch) {
-			in.beginDrain(in.clock.Now())
+			in.state = stateDraining
 		}
 		if !in.aborted && isClosed(in.abort) {
+			// Outcomes already queued go first: a node must not nack, at
+			// its forced Shutdown, data whose ack is waiting in its queue.
+			if c, ok := in.popBeforeAbort(); ok {
+				return event{control: c}, true
+			}
 			return in.abortNow(strand), true
+		}
+		if in.aborted {
+			in.strandInput(strand)
 		}
 		accept := in.state < stateClosing && in.gate()
 
@@ -103,8 +117,6 @@ func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
 			in.state = stateClosing
 			return event{control: Control{Kind: KindShutdown, Deadline: in.deadline()}}, true
 		}
-		// After the forced Shutdown the node has answered everything it
-		// held and waits only for its consumers' last outcomes.
 		if in.state == stateClosing && in.finished() {
 			in.state = stateDone
 			return event{}, false
@@ -116,6 +128,37 @@ func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
 			}
 		}
 		in.wait(now, accept)
+	}
+}
+
+// popBeforeAbort delivers the control messages that were queued when the
+// deadline was first seen, and only those: later arrivals wait until after
+// the forced Shutdown, so the deadline is not postponed indefinitely.
+func (in *inbox) popBeforeAbort() (Control, bool) {
+	if !in.abortSeen {
+		in.abortSeen = true
+		in.queued = append(in.queued[:0], in.queued[in.qnext:]...)
+		in.queued, in.qnext = in.ctrl.takeAll(in.queued), 0
+		in.preAbort = len(in.queued)
+	}
+	if in.preAbort == 0 {
+		return Control{}, false
+	}
+	in.preAbort--
+	c := in.queued[in.qnext]
+	in.qnext++
+	return c, true
+}
+
+// strandInput nacks (through strand) whatever reaches the input after the
+// deadline: upstream nodes may still send until their own forced Shutdown.
+func (in *inbox) strandInput(strand func(*pdata.Message)) {
+	for {
+		m, ok := in.tryPData()
+		if !ok {
+			return
+		}
+		strand(m)
 	}
 }
 
@@ -132,7 +175,12 @@ func (in *inbox) now() time.Time {
 // feeds have stopped, so that their last outcomes still reach it, and once
 // it holds nothing more (after the forced Shutdown it has answered all).
 func (in *inbox) finished() bool {
-	return isClosed(in.downstream) && (in.aborted || in.pending() == 0)
+	if in.aborted {
+		// Its input must be closed too, so nothing sent at the last
+		// moment is left in the channel without an answer.
+		return isClosed(in.downstream) && in.closed && in.resumes.Len() == 0
+	}
+	return isClosed(in.downstream) && in.pending() == 0
 }
 
 // tryPData takes one pdata message without waiting.
@@ -182,31 +230,36 @@ func (in *inbox) popControl(now time.Time) (Control, bool) {
 }
 
 // drained reports whether Shutdown may be released: the input is closed
-// and empty and no resume is left. With the gate closed, one message is
-// received and held so that closure can still be seen.
+// and empty and no resume is left. The first time the input is seen closed
+// and empty the scheduler latches: wakeups are dropped and resumes become
+// due at once (they are delivered before Shutdown). With the gate closed,
+// one message is received and held so that closure can still be seen.
 func (in *inbox) drained() bool {
-	if in.resumes.Len() > 0 || in.held != nil {
+	if in.held != nil {
 		return false
 	}
-	if in.closed || in.input == nil {
-		in.closed = true
-		return true
-	}
-	select {
-	case m, ok := <-in.input:
-		if !ok {
-			in.closed = true
-			return true
+	if !in.closed && in.input != nil {
+		select {
+		case m, ok := <-in.input:
+			if ok {
+				in.held = m
+				return false
+			}
+		default:
+			return false
 		}
-		in.held = m
-	default:
 	}
-	return false
+	in.closed = true
+	if !in.latched {
+		in.latchScheduler(in.clock.Now())
+	}
+	return in.resumes.Len() == 0
 }
 
-// beginDrain latches shutdown: wakeups are dropped, resumes become due now.
-func (in *inbox) beginDrain(now time.Time) {
-	in.state = stateDraining
+// latchScheduler latches shutdown in the scheduler: wakeups are dropped and
+// refused from now on, resumes become due now.
+func (in *inbox) latchScheduler(now time.Time) {
+	in.latched = true
 	in.sched.BeginShutdown()
 	in.resumes.BeginShutdown(now)
 }
@@ -215,26 +268,10 @@ func (in *inbox) beginDrain(now time.Time) {
 // stranded (nacked by the caller) and the node gets a forced Shutdown.
 func (in *inbox) abortNow(strand func(*pdata.Message)) event {
 	in.aborted = true
-	if in.state == stateRunning {
-		in.beginDrain(in.clock.Now())
+	if !in.latched {
+		in.latchScheduler(in.clock.Now())
 	}
-	if in.held != nil {
-		strand(in.held)
-		in.held = nil
-	}
-	for !in.closed && in.input != nil {
-		select {
-		case m, ok := <-in.input:
-			if !ok {
-				in.closed = true
-				continue
-			}
-			strand(m)
-			continue
-		default:
-		}
-		break
-	}
+	in.strandInput(strand)
 	in.state = stateClosing
 	return event{control: Control{Kind: KindShutdown, Deadline: in.deadline(), Forced: true}}
 }
@@ -244,7 +281,7 @@ func (in *inbox) abortNow(strand func(*pdata.Message)) event {
 func (in *inbox) wait(now time.Time, accept bool) {
 	in.armTimer(now)
 	var input <-chan *pdata.Message
-	if (accept || in.state == stateDraining) && !in.closed && in.held == nil {
+	if (accept || in.state == stateDraining || in.aborted) && !in.closed && in.held == nil {
 		input = in.input
 	}
 	var latch <-chan struct{}

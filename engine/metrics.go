@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sync"
+
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/telemetry"
 )
@@ -15,8 +17,8 @@ type nodeMetrics struct {
 	sent     *telemetry.Counter // {item} items the node sent on its outputs
 	acked    *telemetry.Counter // {item} items the node acked upstream
 	nacked   [6]*telemetry.Counter
-	dropped  map[string]*telemetry.Counter // by reason, created on first use
-	lost     *telemetry.Counter            // {message} outcomes that arrived after the node stopped
+	dropped  sync.Map           // reason -> *telemetry.Counter, created on first use
+	lost     *telemetry.Counter // {message} outcomes that arrived after the node stopped
 }
 
 func newNodeMetrics(reg *telemetry.Registry, labels []telemetry.Label) *nodeMetrics {
@@ -26,7 +28,6 @@ func newNodeMetrics(reg *telemetry.Registry, labels []telemetry.Label) *nodeMetr
 		received: reg.Counter("ackflow_node_received_items_total", "Items delivered to the node as pdata.", labels...),
 		sent:     reg.Counter("ackflow_node_sent_items_total", "Items the node sent on its output ports.", labels...),
 		acked:    reg.Counter("ackflow_node_acked_items_total", "Items the node acknowledged upstream.", labels...),
-		dropped:  make(map[string]*telemetry.Counter),
 		lost: reg.Counter("ackflow_node_outcomes_after_stop_total",
 			"Acks and nacks that reached the node after it stopped (it had already answered upstream).", labels...),
 	}
@@ -44,12 +45,16 @@ func (m *nodeMetrics) nack(c pdata.Cause, items int) {
 	m.nacked[c].Add(uint64(items))
 }
 
-// drop is called from the node goroutine or, for receivers, from any
-// goroutine: the map is only written at first use of a reason, under the
-// registry's lock, and read concurrently — so guard it with the registry.
+// drop counts items dropped for reason. Receivers call it from any
+// goroutine; the counter of a reason is registered once and cached.
 func (m *nodeMetrics) drop(reason string, items int) {
-	m.reg.Counter("ackflow_node_dropped_items_total", "Items the node discarded on purpose, by reason.",
-		telemetry.With(m.labels, telemetry.Label{Name: "reason", Value: reason})...).Add(uint64(items))
+	c, ok := m.dropped.Load(reason)
+	if !ok {
+		c, _ = m.dropped.LoadOrStore(reason, m.reg.Counter("ackflow_node_dropped_items_total",
+			"Items the node discarded on purpose, by reason.",
+			telemetry.With(m.labels, telemetry.Label{Name: "reason", Value: reason})...))
+	}
+	c.(*telemetry.Counter).Add(uint64(items))
 }
 
 // flowMetrics account for every item admitted into a pipeline, counted when

@@ -111,8 +111,10 @@ type Effects interface {
 	// Post delivers a KindPosted control carrying v to this node. Safe from
 	// any goroutine; used by nodes whose I/O completes elsewhere.
 	Post(v any)
-	// Drop counts m's items as dropped for reason and releases it. Use it
-	// only for data that is deliberately discarded; the drop is final.
+	// Drop counts m's items as dropped for reason and acks m upstream: the
+	// data was discarded on purpose and its sender is done. The pipeline
+	// accounts it as dropped only if no node between here and the receiver
+	// re-notifies the outcome itself (then it counts as delivered).
 	Drop(m *pdata.Message, reason string)
 	// Ports lists the connected output ports.
 	Ports() []string
@@ -161,8 +163,9 @@ type WakeupUser interface {
 type Receiver interface {
 	// Run admits data until ctx is cancelled (the drain started), then
 	// waits for the outcomes of what it admitted and returns. From the
-	// drain on, sends fail with ErrClosed: the engine closes the receiver's
-	// outputs so the shutdown wave can start downstream. When fx.Aborted()
+	// drain on, sends fail (ErrClosed, or the cancellation of a ctx derived
+	// from Run's): the engine closes the receiver's outputs so the shutdown
+	// wave can start downstream. When fx.Aborted()
 	// is closed (the deadline) Run answers what is left and returns at
 	// once. OnOutcome may still be called after Run returned.
 	Run(ctx context.Context, fx ReceiverEffects) error

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,8 @@ type node struct {
 	proc Processor
 	in   *inbox // processors and exporters only
 
-	state atomic.Uint32 // inboxState, for status
+	state  atomic.Uint32 // inboxState, for status
+	failed error         // set by the node goroutine when the node failed
 
 	consumers  []*node
 	doneC      chan struct{} // closed when the node's goroutine returns
@@ -182,12 +184,13 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 		slots = w.WakeupSlots()
 	}
 	in := &inbox{
-		clock:   p.clock,
-		input:   input,
-		closed:  input == nil,
-		ctrl:    newCtrlQueue(pol.ChannelCapacity.Control.Node, func(Control) { n.metrics.lost.Inc() }),
-		sched:   wakeup.NewScheduler(slots, wakeup.NewMetrics(reg, labels...)),
-		resumes: wakeup.NewResumes[*pdata.Message](pol.ChannelCapacity.PData, wakeup.NewResumeMetrics(reg, labels...)),
+		clock:  p.clock,
+		input:  input,
+		closed: input == nil,
+		ctrl:   newCtrlQueue(pol.ChannelCapacity.Control.Node, func(Control) { n.metrics.lost.Inc() }),
+		// Gauges are per copy (a shared series would be last-writer-wins).
+		sched:   wakeup.NewScheduler(slots, wakeup.NewMetrics(reg, copyLabels(labels, p.copy)...)),
+		resumes: wakeup.NewResumes[*pdata.Message](pol.ChannelCapacity.PData, wakeup.NewResumeMetrics(reg, copyLabels(labels, p.copy)...)),
 		latch:   p.latchC,
 		abort:   p.abortC,
 		deadline: func() time.Time {
@@ -199,13 +202,38 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 		gate:    func() bool { return true },
 		pending: func() int { return 0 },
 	}
+	// After a failure the engine answers in the node's place: the gate is
+	// open (data is nacked) and nothing is pending. A panic in either
+	// method fails the node like one in OnPData.
 	if g, ok := n.proc.(Gate); ok {
-		in.gate = g.AcceptPData
+		in.gate = func() bool {
+			if n.failed != nil {
+				return true
+			}
+			open := true
+			if err := n.protect(func() error { open = g.AcceptPData(); return nil }); err != nil {
+				n.failNode(err, event{}, &procEffects{n: n})
+			}
+			return open
+		}
 	}
 	if d, ok := n.proc.(Drainer); ok {
-		in.pending = d.Pending
+		in.pending = func() int {
+			if n.failed != nil {
+				return 0
+			}
+			pending := 0
+			if err := n.protect(func() error { pending = d.Pending(); return nil }); err != nil {
+				n.failNode(err, event{}, &procEffects{n: n})
+			}
+			return pending
+		}
 	}
 	return in
+}
+
+func copyLabels(labels []telemetry.Label, copyIndex int) []telemetry.Label {
+	return telemetry.With(labels, telemetry.Label{Name: "copy", Value: strconv.Itoa(copyIndex)})
 }
 
 // start launches every node goroutine: downstream nodes first, so that
@@ -363,18 +391,14 @@ func (n *node) runProcessor() {
 	defer p.running.Done()
 	defer close(n.doneC)
 	fx := &procEffects{n: n}
-	var failure error
 	for {
 		ev, ok := n.in.next(n.strand)
 		n.state.Store(uint32(n.in.state))
 		if !ok {
 			break
 		}
-		if failure != nil {
-			n.refuse(ev, failure)
-			if ev.pdata == nil && ev.control.Kind == KindShutdown {
-				n.out.close()
-			}
+		if n.failed != nil {
+			n.passOn(ev, fx)
 			continue
 		}
 		var err error
@@ -388,13 +412,7 @@ func (n *node) runProcessor() {
 			}
 		}
 		if err != nil {
-			failure = fmt.Errorf("node %q: %w", n.name, err)
-			n.fail(failure)
-			// By contract a node returns an error only for a message it
-			// has not handed on: answer its sender.
-			if ev.pdata != nil {
-				n.refuse(ev, failure)
-			}
+			n.failNode(err, ev, fx)
 		}
 	}
 	n.out.close()
@@ -402,6 +420,49 @@ func (n *node) runProcessor() {
 		n.metrics.lost.Inc()
 	}
 	n.state.Store(uint32(stateDone))
+}
+
+// failNode takes a node that returned an error (or panicked) out of the
+// data path. By contract it has not handed on the message it failed on, so
+// that one is nacked; the node then gets a forced Shutdown to answer what it
+// holds, its outputs close, and from then on the engine answers in its
+// place (passOn). The engine reports the failure and shuts down.
+func (n *node) failNode(err error, ev event, fx *procEffects) {
+	n.failed = fmt.Errorf("node %q: %w", n.name, err)
+	n.fail(n.failed)
+	if ev.pdata != nil {
+		n.nack(ev.pdata, n.failed.Error(), pdata.CauseUnspecified)
+	}
+	if !(ev.pdata == nil && ev.control.Kind == KindShutdown && ev.control.Forced) {
+		forced := Control{Kind: KindShutdown, Deadline: n.in.deadline(), Forced: true}
+		if err := n.protect(func() error { return n.proc.OnControl(forced, fx) }); err != nil {
+			n.p.log.Error("failed node could not answer what it held", "node", n.name, "err", err)
+		}
+	}
+	n.out.close()
+}
+
+// passOn answers for a failed node: new data is nacked, outcomes travel on
+// upstream as they came, resumed data is nacked.
+func (n *node) passOn(ev event, fx *procEffects) {
+	if m := ev.pdata; m != nil {
+		n.nack(m, n.failed.Error(), pdata.CauseUnspecified)
+		return
+	}
+	c := ev.control
+	switch c.Kind {
+	case KindAck:
+		fx.NotifyAck(c.Msg)
+	case KindNack:
+		fx.NotifyNack(c.Msg, c.Nack)
+	case KindResume:
+		n.nack(c.Msg, n.failed.Error(), pdata.CauseUnspecified)
+	}
+}
+
+func (n *node) nack(m *pdata.Message, reason string, cause pdata.Cause) {
+	n.metrics.nack(cause, m.Items())
+	n.p.route(m, false, pdata.Nack{Reason: reason, Cause: cause}, false)
 }
 
 // protect turns a panic in node code into an error, so one faulty node
@@ -423,24 +484,7 @@ func (n *node) fail(err error) {
 	}
 }
 
-// refuse answers what reaches a failed node: pdata is nacked so its
-// senders are not left waiting; outcomes are counted and dropped.
-func (n *node) refuse(ev event, failure error) {
-	if m := ev.pdata; m != nil {
-		n.metrics.nack(pdata.CauseUnspecified, m.Items())
-		n.p.route(m, false, pdata.Nack{Reason: failure.Error()}, false)
-		return
-	}
-	if ev.control.Kind == KindAck || ev.control.Kind == KindNack {
-		n.metrics.lost.Inc()
-	}
-}
-
 // strand nacks a message the node never got to handle before the deadline.
 func (n *node) strand(m *pdata.Message) {
-	n.metrics.nack(pdata.CauseNodeShutdown, m.Items())
-	n.p.route(m, false, pdata.Nack{
-		Reason: fmt.Sprintf("node %q stopped at the shutdown deadline before handling the data", n.name),
-		Cause:  pdata.CauseNodeShutdown,
-	}, false)
+	n.nack(m, fmt.Sprintf("node %q stopped at the shutdown deadline before handling the data", n.name), pdata.CauseNodeShutdown)
 }
