@@ -122,6 +122,42 @@ func TestInboxFairnessLetsPDataThroughAfter32Controls(t *testing.T) {
 	})
 }
 
+func TestDueWakeupsCountTowardTheFairnessCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{slots: 40}
+		first := true
+		proceed := make(chan struct{})
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			if first {
+				first = false
+				<-proceed
+				for i := range 40 {
+					fx.SetWakeup(wakeup.Slot(i), fx.Now()) // all due at once
+				}
+			}
+			fx.NotifyAck(m)
+		}
+		tb := runRecorder(t, r)
+		src := tb.source("src")
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		close(proceed)
+		synctest.Wait()
+		ev := r.Events()
+		second := -1
+		for i, e := range ev[1:] {
+			if e == "pdata" {
+				second = i + 1
+			}
+		}
+		if second < 0 || second > 33 || len(ev) != 42 {
+			t.Fatalf("second pdata at position %d of %d events %v: want it after at most 32 wakeups, nothing lost", second, len(ev), ev)
+		}
+		tb.shutdown()
+	})
+}
+
 func TestInboxDeliversDueWakeupsAfterBufferedControl(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &recorder{slots: 2}
@@ -291,6 +327,15 @@ func TestShutdownLatchDropsWakeupsAndRejectsNewOnes(t *testing.T) {
 		tb.shutdown()
 		if !errors.Is(afterLatch, wakeup.ErrShuttingDown) {
 			t.Fatalf("SetWakeup during Shutdown: %v, want ErrShuttingDown", afterLatch)
+		}
+		cleared := -1.0
+		for _, s := range tb.registry.Snapshot() {
+			if s.Name == "ackflow_wakeup_cleared_at_shutdown_total" {
+				cleared = s.Value
+			}
+		}
+		if cleared != 1 {
+			t.Fatalf("cleared_at_shutdown = %v, want the pending wakeup dropped (1)", cleared)
 		}
 		for _, e := range r.Events() {
 			if e == "wakeup" {
