@@ -167,6 +167,12 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 	tctx, stop := context.WithTimeoutCause(ctx, d.cfg.Timeout, errTimeout)
 	res := d.transport.Export(tctx, s, chunks)
 	cause := context.Cause(tctx)
+	if deadline, _ := tctx.Deadline(); cause == nil && res.Err != nil && !time.Now().Before(deadline) {
+		// The transport saw the deadline a moment before the context's
+		// own timer fired: it is still our timeout, not the destination's
+		// verdict.
+		cause = errTimeout
+	}
 	stop()
 	c.cancel(nil) // release the context's resources
 	// Settled already means a forced shutdown nacked the message.
