@@ -6,6 +6,7 @@
 //	ackflow run [--config FILE] [--log-format text|json] [--log-level LEVEL]
 //	ackflow validate --config FILE
 //	ackflow components
+//	ackflow loadgen [flags]
 //	ackflow version
 //
 // Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ackflow/ackflow/loadgen"
 )
 
 // Exit codes.
@@ -43,6 +46,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "components":
 		return cmdComponents(stdout)
+	case "loadgen":
+		return loadgen.Main(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ackflow %s\n", version)
 		return exitOK
@@ -66,6 +71,9 @@ Usage:
         Check FILE and list every error with its YAML path.
   ackflow components
         List the node types this build knows.
+  ackflow loadgen [--endpoint 127.0.0.1:4317] [--protocol grpc|http] [--rate N] [--duration D] ...
+        Send OTLP load to a loopback endpoint and report throughput and latency
+        (ackflow loadgen --help lists the flags).
   ackflow version
         Print the version.
 `)

@@ -1,0 +1,212 @@
+package loadgen
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// verdict decides the answer to request number n (0-based, in arrival
+// order): OK, or an error code; hang makes the server wait for the client
+// to give up.
+type verdict struct {
+	code codes.Code // gRPC; codes.OK for success
+	http int        // HTTP status; 0 for 200
+	hang bool
+}
+
+// sink is an in-test OTLP server on 127.0.0.1 that decodes every request
+// (to prove the bytes are valid OTLP) and counts requests and items.
+type sink struct {
+	t      testing.TB
+	decide func(n int64) verdict
+
+	requests atomic.Int64
+	items    atomic.Int64
+	mu       sync.Mutex
+	bad      []string // decode failures
+	methods  map[string]int
+}
+
+func newSink(t testing.TB, decide func(int64) verdict) *sink {
+	if decide == nil {
+		decide = func(int64) verdict { return verdict{} }
+	}
+	return &sink{t: t, decide: decide, methods: map[string]int{}}
+}
+
+// count decodes one request of the signal named by path and returns the
+// verdict for it.
+func (s *sink) count(path string, body []byte) verdict {
+	n := s.requests.Add(1) - 1
+	items, err := decodeItems(path, body)
+	s.mu.Lock()
+	s.methods[path]++
+	if err != nil {
+		s.bad = append(s.bad, fmt.Sprintf("%s: %v", path, err))
+	}
+	s.mu.Unlock()
+	s.items.Add(int64(items))
+	return s.decide(n)
+}
+
+// requireClean fails the test if any request did not decode.
+func (s *sink) requireClean(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.bad) > 0 {
+		t.Fatalf("sink got %d undecodable requests, first: %s", len(s.bad), s.bad[0])
+	}
+}
+
+func decodeItems(path string, body []byte) (int, error) {
+	switch {
+	case strings.Contains(path, "logs"):
+		r := plogotlp.NewExportRequest()
+		if err := r.UnmarshalProto(body); err != nil {
+			return 0, err
+		}
+		return r.Logs().LogRecordCount(), nil
+	case strings.Contains(path, "metric"):
+		r := pmetricotlp.NewExportRequest()
+		if err := r.UnmarshalProto(body); err != nil {
+			return 0, err
+		}
+		return r.Metrics().DataPointCount(), nil
+	case strings.Contains(path, "trace"):
+		r := ptraceotlp.NewExportRequest()
+		if err := r.UnmarshalProto(body); err != nil {
+			return 0, err
+		}
+		return r.Traces().SpanCount(), nil
+	}
+	return 0, fmt.Errorf("unknown path %q", path)
+}
+
+// serveGRPC starts s as a gRPC server on 127.0.0.1:0 and returns its
+// address; it stops at the end of the test.
+func serveGRPC(t *testing.T, s *sink) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}))
+	for sig, method := range grpcMethods {
+		svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+		gs.RegisterService(&grpc.ServiceDesc{
+			ServiceName: svc,
+			HandlerType: (*any)(nil),
+			Methods: []grpc.MethodDesc{{MethodName: name, Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var req rawMessage
+				if err := dec(&req); err != nil {
+					return nil, err
+				}
+				v := s.count(string(sig), req.b)
+				if v.hang {
+					<-ctx.Done()
+					return nil, status.Error(codes.Canceled, "client gave up")
+				}
+				if v.code != codes.OK {
+					return nil, status.Error(v.code, "test sink says no")
+				}
+				return &rawMessage{}, nil
+			}}},
+		}, struct{}{})
+	}
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// serveHTTP starts s as an OTLP/HTTP server on 127.0.0.1:0 and returns its
+// base URL.
+func serveHTTP(t *testing.T, s *sink) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			http.Error(w, "bad request", http.StatusUnsupportedMediaType)
+			return
+		}
+		var body io.Reader = r.Body
+		switch r.Header.Get("Content-Encoding") {
+		case "gzip":
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		case "zstd":
+			zr, err := zstd.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			defer zr.Close()
+			body = zr
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		v := s.count(r.URL.Path, b)
+		if v.hang {
+			<-r.Context().Done()
+			return
+		}
+		if v.http != 0 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "test sink says no", v.http)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// serve starts a sink for protocol p and returns the endpoint to give the
+// generator.
+func serve(t *testing.T, p Protocol, s *sink) string {
+	if p == HTTP {
+		return serveHTTP(t, s)
+	}
+	return serveGRPC(t, s)
+}
+
+// testConfig is a small, fast configuration aimed at endpoint.
+func testConfig(p Protocol, endpoint string) Config {
+	cfg := DefaultConfig()
+	cfg.Protocol = p
+	cfg.Endpoint = endpoint
+	cfg.Workers = 3
+	cfg.Items = 50
+	cfg.BodySize = 64
+	cfg.Pool = 3
+	cfg.Duration = 0
+	cfg.Requests = 30
+	return cfg
+}

@@ -1,0 +1,139 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Statuses of requests that got no answer from the server.
+const (
+	// StatusTimeout: no answer within Config.Timeout.
+	StatusTimeout = "timeout"
+	// StatusTransport: the request failed before any answer (connection
+	// refused or reset, ...).
+	StatusTransport = "transport"
+)
+
+// result is the outcome of one request: status is empty on success, else
+// the gRPC code name, the HTTP status code or StatusTimeout/StatusTransport.
+type result struct {
+	status   string
+	rejected int64 // items refused in a partial success
+}
+
+// transport sends pool entries. send is called concurrently by the
+// workers; w is the worker's index, i the pool entry.
+type transport interface {
+	send(ctx context.Context, w, i int) result
+	close() error
+}
+
+// Run validates cfg, checks that the endpoint is loopback (unless allowed
+// otherwise), encodes the pool, sends the load and returns the report of
+// the measured phase (the warm-up is not reported).
+//
+// Cancelling ctx stops sending new requests; requests in flight still get
+// their answer or their timeout, so the report stays exact.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := cfg.target()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: endpoint %q: %w", cfg.Endpoint, err)
+	}
+	if !cfg.AllowNonLoopback {
+		if err := CheckLoopback(ctx, t.host); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := NewPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var tr transport
+	switch cfg.Protocol {
+	case GRPC:
+		g, err := newGRPCTransport(cfg, t, pool)
+		if err != nil {
+			return nil, err
+		}
+		tr = g
+	case HTTP:
+		tr = newHTTPTransport(cfg, t, pool)
+	}
+	rep := run(ctx, cfg, pool, tr)
+	if err := tr.close(); err != nil {
+		return rep, fmt.Errorf("loadgen: close connections: %w", err)
+	}
+	return rep, nil
+}
+
+// run sends the warm-up and the measured phase over tr.
+func run(ctx context.Context, cfg Config, pool *Pool, tr transport) *Report {
+	if cfg.Warmup > 0 {
+		phase(ctx, cfg, pool, tr, cfg.Warmup, 0)
+	}
+	rep := phase(ctx, cfg, pool, tr, cfg.Duration, cfg.Requests)
+	rep.describe(cfg, pool)
+	return rep
+}
+
+// phase runs cfg.Workers workers until duration has passed (0: no limit)
+// and/or requests requests were sent (0: no limit), then waits for the
+// requests in flight.
+func phase(ctx context.Context, cfg Config, pool *Pool, tr transport, duration time.Duration, requests int64) *Report {
+	s := newStats()
+	var tickets atomic.Int64
+	start := time.Now()
+	var deadline time.Time
+	if duration > 0 {
+		deadline = start.Add(duration)
+	}
+	// Requests outlive a cancelled ctx: a started request gets its
+	// answer or its timeout, never an abandoned connection.
+	reqCtx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	for w := range cfg.Workers {
+		wg.Go(func() {
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for {
+				n := tickets.Add(1) - 1
+				if requests > 0 && n >= requests {
+					return
+				}
+				if cfg.Rate > 0 {
+					due := start.Add(time.Duration(float64(n) / cfg.Rate * float64(time.Second)))
+					if !deadline.IsZero() && !due.Before(deadline) {
+						return
+					}
+					if wait := time.Until(due); wait > 0 {
+						timer.Reset(wait)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+							return
+						}
+					}
+				} else if !deadline.IsZero() && !time.Now().Before(deadline) {
+					return
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				rctx, cancel := context.WithTimeout(reqCtx, cfg.Timeout)
+				t0 := time.Now()
+				res := tr.send(rctx, w, int(n%int64(len(pool.Raw))))
+				lat := time.Since(t0)
+				cancel()
+				s.record(res, lat, pool.Items)
+			}
+		})
+	}
+	wg.Wait()
+	return s.report(time.Since(start))
+}
