@@ -100,10 +100,12 @@ func (r *Receiver) OnOutcome(c engine.Control) { r.core.onOutcome(c) }
 
 // servers are the running servers of one Run.
 type servers struct {
-	grpc   *grpc.Server
-	http   *http.Server
-	failed chan error // a server stopped on its own (listener failure)
-	wg     sync.WaitGroup
+	grpc      *grpc.Server
+	grpcConns *connSet
+	http      *http.Server
+	httpIdle  *idleConns
+	failed    chan error // a server stopped on its own (listener failure)
+	wg        sync.WaitGroup
 }
 
 // Run serves until ctx ends, then drains: listeners close, requests in
@@ -139,6 +141,13 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 		}
 		wg.Wait()
 	}()
+	// Connections that carry no request would hold the graceful stop.
+	if srv.http != nil {
+		srv.httpIdle.closeFresh()
+	}
+	if srv.grpc != nil {
+		srv.grpcConns.closeSilent()
+	}
 	select {
 	case <-graceful:
 	case <-fx.Aborted():
@@ -147,6 +156,7 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 		// included) so that the graceful stop ends too.
 		<-r.core.admitting.wait()
 		if srv.grpc != nil {
+			srv.grpcConns.closeAll() // Stop waits for handshakes otherwise
 			srv.grpc.Stop()
 		}
 		if srv.http != nil {
@@ -185,8 +195,9 @@ func (r *Receiver) start(ctx context.Context, fx engine.ReceiverEffects) (*serve
 			creds = credentials.NewTLS(r.grpc.tls)
 		}
 		srv.grpc, _ = newGRPCServer(r.core, r.grpc.st, creds)
+		srv.grpcConns = trackConns(gl)
 		srv.wg.Go(func() {
-			if err := srv.grpc.Serve(gl); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			if err := srv.grpc.Serve(srv.grpcConns); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				srv.failed <- fmt.Errorf("grpc: %w", err)
 			}
 		})
@@ -194,6 +205,8 @@ func (r *Receiver) start(ctx context.Context, fx engine.ReceiverEffects) (*serve
 	}
 	if hl != nil {
 		srv.http = r.newHTTPServer()
+		srv.httpIdle = &idleConns{}
+		srv.http.ConnState = func(c net.Conn, st http.ConnState) { srv.httpIdle.track(c, st) }
 		srv.wg.Go(func() {
 			var err error
 			if srv.http.TLSConfig != nil {
