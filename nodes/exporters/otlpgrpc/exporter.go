@@ -3,6 +3,7 @@ package otlpgrpc
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -140,8 +141,25 @@ func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte)
 	return iotlp.Result{
 		Status:    codeName(st.Code()),
 		Err:       statusError{st},
-		Permanent: !retryable(st.Code()),
+		Permanent: !retryable(st.Code()) || tooLarge(st),
 	}
+}
+
+// tooLarge reports a RESOURCE_EXHAUSTED that refuses the request for its
+// size rather than for load: grpc-go's "message larger than max" and
+// ackflow's own max_request_size answers carry no RetryInfo. Retrying the
+// same bytes could only loop, so it is permanent.
+func tooLarge(st *status.Status) bool {
+	if st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return false
+		}
+	}
+	msg := strings.ToLower(st.Message())
+	return strings.Contains(msg, "larger than max") || strings.Contains(msg, "max_request_size") || strings.Contains(msg, "too large")
 }
 
 // Close implements iotlp.Transport.
@@ -150,7 +168,8 @@ func (t *transport) Close() error { return t.conn.Close() }
 // retryable reports whether OTLP lets a client retry after code. The OTLP
 // specification's list: CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED
 // (the spec asks for RetryInfo; a destination that sheds load without it
-// is still better retried than dropped), ABORTED, OUT_OF_RANGE,
+// is still better retried than dropped, unless it refused the request for
+// its size: see tooLarge), ABORTED, OUT_OF_RANGE,
 // UNAVAILABLE and DATA_LOSS. Everything else (INVALID_ARGUMENT,
 // PERMISSION_DENIED, UNAUTHENTICATED, NOT_FOUND, UNIMPLEMENTED, INTERNAL,
 // UNKNOWN, ...) is permanent: the same request would fail again.

@@ -166,6 +166,14 @@ func TestStatusMapping(t *testing.T) {
 	if got := e.Metrics().Requests(pdata.Logs, "unavailable"); got != 1 {
 		t.Fatalf("requests{status=unavailable} = %d", got)
 	}
+	// A refusal for size is not load shedding: retrying the same bytes
+	// would loop, so it is permanent.
+	id := h.SendPData(pdatatest.Msg(pdatatest.Logs(1)))
+	b.next(t).reply <- backendReply{err: status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5000000 vs. 4194304)")}
+	settle(t, h)
+	if n := h.RequireNacked(id)[0].Nack; !n.Permanent {
+		t.Fatalf("oversize RESOURCE_EXHAUSTED: nack %v, want permanent", n)
+	}
 }
 
 func TestRetryInfoIsReported(t *testing.T) {

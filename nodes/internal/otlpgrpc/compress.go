@@ -18,12 +18,12 @@ const (
 // zstd limits. A 1 MiB window keeps a pooled encoder at a few MiB (the
 // default level's 8 MiB window would cost tens of MiB per in-flight
 // export) while compressing telemetry nearly as well. The decoder accepts
-// windows up to 64 MiB, the default request limit, and no more: the window
-// size is chosen by the sender, so an unbounded one would let a client
-// make the receiver allocate at will.
+// windows up to 8 MiB (zstd's own recommended decoder limit) and no more:
+// the window size is chosen by the sender and allocated up front, so a
+// larger one would let a few hundred bytes of request pin tens of MiB.
 const (
 	zstdEncoderWindow    = 1 << 20
-	zstdDecoderMaxWindow = 64 << 20
+	zstdDecoderMaxWindow = 8 << 20
 )
 
 // init registers the zstd compressor with grpc-go. grpc-go only looks

@@ -223,7 +223,7 @@ func readBody(r io.Reader, enc string, limit int, length int64) ([]byte, error) 
 	raw := &capReader{r: r, left: int64(limit)}
 	switch enc {
 	case "", "identity":
-		if length >= 0 {
+		if length >= 0 && length <= preallocLimit {
 			// The usual case: one exact allocation, no copy.
 			b := make([]byte, length)
 			if _, err := io.ReadFull(raw, b); err != nil {
@@ -231,7 +231,9 @@ func readBody(r io.Reader, enc string, limit int, length int64) ([]byte, error) 
 			}
 			return b, nil
 		}
-		return readAll(raw, 0)
+		// A large declared length is not trusted before the bytes arrive:
+		// a client sending headers only would otherwise pin the memory.
+		return readAll(raw, int(min(length, preallocLimit)))
 	case otlpgrpc.Gzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		var err error
@@ -270,10 +272,14 @@ func guess(length int64, limit int) int {
 	if length <= 0 {
 		return 0
 	}
-	return int(min(length*4, int64(limit)))
+	return int(min(length*4, int64(limit), preallocLimit))
 }
 
 // readAll is io.ReadAll with a starting capacity.
+// preallocLimit is the most a declared size may reserve before the body
+// arrives; beyond it buffers grow with the bytes actually read.
+const preallocLimit = 1 << 20
+
 func readAll(r io.Reader, capacity int) ([]byte, error) {
 	b := make([]byte, 0, max(capacity, 512))
 	for {
