@@ -443,7 +443,8 @@ func (p *processor) onShutdown(c engine.Control, fx engine.Effects) error {
 		if b == nil {
 			continue
 		}
-		for _, pc := range b.pending {
+		// resolveNack compacts b.pending: walk a copy.
+		for _, pc := range slices.Clone(b.pending) {
 			if pc.in.state == inputHeld {
 				p.resolveNack(pc.in, nack, fx)
 			}
