@@ -58,14 +58,16 @@ type inbox struct {
 	burst int // control messages delivered since the last pdata
 	state inboxState
 
-	latch   <-chan struct{} // closed when the pipeline's receivers have drained
-	abort   <-chan struct{} // closed at the shutdown deadline
-	aborted bool
-	latched bool // the scheduler dropped its wakeups (input closed and empty, or deadline)
+	latch           <-chan struct{} // closed when the pipeline's receivers have drained
+	abort           <-chan struct{} // closed at the shutdown deadline
+	aborted         bool
+	resumesDue      bool   // pending resumes were made due (input drained, or deadline)
+	outputsClosed   bool   // see closeOutputs
+	onOutputsClosed func() // closes the node's output edges
 
 	abortSeen bool // the deadline was seen; preAbort controls go before the forced Shutdown
 	preAbort  int
-	deadline  func() time.Time // the drain deadline, once latched
+	deadline  func() time.Time // the drain deadline, once the drain started
 
 	// downstream is closed when every node that consumes this node's
 	// outputs has stopped. A node stays until then, so the outcomes its
@@ -117,6 +119,9 @@ func (in *inbox) next(strand func(*pdata.Message)) (ev event, ok bool) {
 			in.state = stateClosing
 			return event{control: Control{Kind: KindShutdown, Deadline: in.deadline()}}, true
 		}
+		if in.state == stateClosing && !in.outputsClosed && (in.aborted || in.pending() == 0) {
+			in.closeOutputs()
+		}
 		if in.state == stateClosing && in.finished() {
 			in.state = stateDone
 			return event{}, false
@@ -140,14 +145,23 @@ func (in *inbox) popBeforeAbort() (Control, bool) {
 		in.queued = append(in.queued[:0], in.queued[in.qnext:]...)
 		in.queued, in.qnext = in.ctrl.takeAll(in.queued), 0
 		in.preAbort = len(in.queued)
+		if !in.resumesDue {
+			in.resumesDue = true
+			in.resumes.BeginShutdown(in.clock.Now())
+		}
 	}
-	if in.preAbort == 0 {
-		return Control{}, false
+	if in.preAbort > 0 {
+		in.preAbort--
+		c := in.queued[in.qnext]
+		in.qnext++
+		return c, true
 	}
-	in.preAbort--
-	c := in.queued[in.qnext]
-	in.qnext++
-	return c, true
+	// Resumed data goes back to the node before its forced Shutdown, so
+	// it answers that data with the shutdown cause like everything else.
+	if m, _, ok := in.resumes.PopDue(in.clock.Now()); ok {
+		return Control{Kind: KindResume, Msg: m}, true
+	}
+	return Control{}, false
 }
 
 // strandInput nacks (through strand) whatever reaches the input after the
@@ -175,6 +189,9 @@ func (in *inbox) now() time.Time {
 // feeds have stopped, so that their last outcomes still reach it, and once
 // it holds nothing more (after the forced Shutdown it has answered all).
 func (in *inbox) finished() bool {
+	if !in.outputsClosed {
+		return false
+	}
 	if in.aborted {
 		// Its input must be closed too, so nothing sent at the last
 		// moment is left in the channel without an answer.
@@ -231,9 +248,9 @@ func (in *inbox) popControl(now time.Time) (Control, bool) {
 
 // drained reports whether Shutdown may be released: the input is closed
 // and empty and no resume is left. The first time the input is seen closed
-// and empty the scheduler latches: wakeups are dropped and resumes become
-// due at once (they are delivered before Shutdown). With the gate closed,
-// one message is received and held so that closure can still be seen.
+// and empty the pending resumes become due at once (they are delivered
+// before Shutdown). With the gate closed, one message is received and held
+// so that closure can still be seen.
 func (in *inbox) drained() bool {
 	if in.held != nil {
 		return false
@@ -250,27 +267,28 @@ func (in *inbox) drained() bool {
 		}
 	}
 	in.closed = true
-	if !in.latched {
-		in.latchScheduler(in.clock.Now())
+	if !in.resumesDue {
+		in.resumesDue = true
+		in.resumes.BeginShutdown(in.clock.Now())
 	}
 	return in.resumes.Len() == 0
 }
 
-// latchScheduler latches shutdown in the scheduler: wakeups are dropped and
-// refused from now on, resumes become due now.
-func (in *inbox) latchScheduler(now time.Time) {
-	in.latched = true
+// closeOutputs ends the node's part in the data path: its outputs close
+// (the next node's input with them: the shutdown wave) and its wakeups are
+// dropped and refused from now on, since it can no longer act on them.
+// Until then a node that still holds work after Shutdown keeps its
+// wakeups: a fan-out's timeouts still fail over during a drain.
+func (in *inbox) closeOutputs() {
+	in.outputsClosed = true
 	in.sched.BeginShutdown()
-	in.resumes.BeginShutdown(now)
+	in.onOutputsClosed()
 }
 
 // abortNow handles the deadline: every pdata still queued for the node is
 // stranded (nacked by the caller) and the node gets a forced Shutdown.
 func (in *inbox) abortNow(strand func(*pdata.Message)) event {
 	in.aborted = true
-	if !in.latched {
-		in.latchScheduler(in.clock.Now())
-	}
 	in.strandInput(strand)
 	in.state = stateClosing
 	return event{control: Control{Kind: KindShutdown, Deadline: in.deadline(), Forced: true}}

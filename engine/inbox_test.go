@@ -308,25 +308,25 @@ func TestRequeueLaterRejectionReturnsTheData(t *testing.T) {
 	})
 }
 
-func TestShutdownLatchDropsWakeupsAndRejectsNewOnes(t *testing.T) {
+func TestWakeupsDroppedWhenOutputsClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{slots: 1}
-		var afterLatch error
+		r := &recorder{slots: 2}
+		var duringShutdown error
 		r.onData = func(m *pdata.Message, fx engine.Effects) {
 			fx.SetWakeup(1, fx.Now().Add(time.Hour))
 			fx.NotifyAck(m)
 		}
 		r.onCtl = func(c engine.Control, fx engine.Effects) {
 			if c.Kind == engine.KindShutdown {
-				_, _, afterLatch = fx.SetWakeup(1, fx.Now())
+				_, _, duringShutdown = fx.SetWakeup(2, fx.Now().Add(time.Hour))
 			}
 		}
 		tb := runRecorder(t, r)
 		tb.source("src").feed <- pdatatest.Msg(pdatatest.Logs(1))
 		synctest.Wait()
 		tb.shutdown()
-		if !errors.Is(afterLatch, wakeup.ErrShuttingDown) {
-			t.Fatalf("SetWakeup during Shutdown: %v, want ErrShuttingDown", afterLatch)
+		if duringShutdown != nil {
+			t.Fatalf("SetWakeup while handling Shutdown: %v, want it accepted (the node may still hold work)", duringShutdown)
 		}
 		cleared := -1.0
 		for _, s := range tb.registry.Snapshot() {
@@ -334,13 +334,83 @@ func TestShutdownLatchDropsWakeupsAndRejectsNewOnes(t *testing.T) {
 				cleared = s.Value
 			}
 		}
-		if cleared != 1 {
-			t.Fatalf("cleared_at_shutdown = %v, want the pending wakeup dropped (1)", cleared)
+		if cleared != 2 {
+			t.Fatalf("cleared_at_shutdown = %v, want both pending wakeups dropped when the outputs closed", cleared)
 		}
 		for _, e := range r.Events() {
 			if e == "wakeup" {
-				t.Fatal("a pending wakeup fired after the shutdown latch")
+				t.Fatal("a wakeup fired after the node's outputs closed")
 			}
+		}
+	})
+}
+
+// holder keeps every message until its wakeup, and counts as pending: like
+// a fan-out waiting for a primary's timeout to send to the fallback.
+type holder struct {
+	mu   sync.Mutex
+	held []*pdata.Message
+}
+
+func (h *holder) WakeupSlots() int { return 1 }
+
+func (h *holder) Pending() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+func (h *holder) OnPData(m *pdata.Message, fx engine.Effects) error {
+	h.mu.Lock()
+	h.held = append(h.held, m)
+	h.mu.Unlock()
+	_, _, err := fx.SetWakeup(1, fx.Now().Add(time.Second))
+	return err
+}
+
+func (h *holder) OnControl(c engine.Control, fx engine.Effects) error {
+	if c.Kind != engine.KindWakeup && !(c.Kind == engine.KindShutdown && c.Forced) {
+		return nil
+	}
+	h.mu.Lock()
+	held := h.held
+	h.held = nil
+	h.mu.Unlock()
+	for _, m := range held {
+		if err := fx.Send(m); err != nil {
+			fx.NotifyNack(m, pdata.Nack{Reason: err.Error(), Cause: pdata.CauseNodeShutdown})
+		}
+	}
+	return nil
+}
+
+func TestNodeHoldingWorkAfterShutdownStillGetsWakeupsAndSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newSink()
+		tb := newTestbed(t, `
+version: otel_dataflow/v1
+groups:
+  g:
+    pipelines:
+      p:
+        nodes:
+          src: { type: receiver:test_source }
+          h: { type: processor:test }
+          out: { type: exporter:test }
+        connections:
+          - { from: src, to: h }
+          - { from: h, to: out }
+`, map[string]engine.Processor{"h": &holder{}, "out": out}, engine.Options{})
+		tb.eng.Start()
+		feed(t, tb.source("src"), 3, 1)
+		synctest.Wait()
+		start := time.Now()
+		tb.shutdown() // Shutdown reaches h at once; its wakeup is a second away
+		if waited := time.Since(start); waited != time.Second {
+			t.Fatalf("drain took %v, want the holder's 1s wakeup", waited)
+		}
+		if acked, nacked, _ := tb.source("src").counts(); acked != 3 || nacked != 0 || out.received() != 3 {
+			t.Fatalf("acked=%d nacked=%d delivered=%d: data sent after Shutdown must still be delivered", acked, nacked, out.received())
 		}
 	})
 }

@@ -199,8 +199,9 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 			}
 			return time.Time{}
 		},
-		gate:    func() bool { return true },
-		pending: func() int { return 0 },
+		gate:            func() bool { return true },
+		pending:         func() int { return 0 },
+		onOutputsClosed: n.out.close,
 	}
 	// After a failure the engine answers in the node's place: the gate is
 	// open (data is nacked) and nothing is pending. A panic in either
@@ -407,9 +408,6 @@ func (n *node) runProcessor() {
 			err = n.protect(func() error { return n.proc.OnPData(m, fx) })
 		} else {
 			err = n.protect(func() error { return n.proc.OnControl(ev.control, fx) })
-			if ev.control.Kind == KindShutdown {
-				n.out.close()
-			}
 		}
 		if err != nil {
 			n.failNode(err, ev, fx)
@@ -439,7 +437,9 @@ func (n *node) failNode(err error, ev event, fx *procEffects) {
 			n.p.log.Error("failed node could not answer what it held", "node", n.name, "err", err)
 		}
 	}
-	n.out.close()
+	if !n.in.outputsClosed {
+		n.in.closeOutputs()
+	}
 }
 
 // passOn answers for a failed node: new data is nacked, outcomes travel on
