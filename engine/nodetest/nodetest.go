@@ -76,8 +76,10 @@ type Harness struct {
 	resumes  *wakeup.Resumes[*pdata.Message]
 	timer    time.Duration
 	nextTick time.Time
-	shutdown bool // Shutdown delivered: outputs closed
-	latched  bool
+	shutdownSeen bool // Shutdown delivered: no more pdata
+	forced       bool // the forced Shutdown was delivered
+	shutdown     bool // outputs closed: after Shutdown, once nothing is pending
+	latched      bool // resumes made due
 
 	mu     sync.Mutex      // guards what other goroutines may touch:
 	posted []any           // Post
@@ -187,7 +189,7 @@ func (h *Harness) pump() {
 	h.T.Helper()
 	for {
 		h.drainAsync()
-		if len(h.queued) == 0 || h.shutdown || !h.accepts() {
+		if len(h.queued) == 0 || h.shutdownSeen || !h.accepts() {
 			return
 		}
 		m := h.queued[0]
@@ -205,10 +207,25 @@ func (h *Harness) Control(c engine.Control) {
 		h.T.Fatalf("nodetest: OnControl(%s): %v", c.Kind, err)
 	}
 	if c.Kind == engine.KindShutdown {
-		h.shutdown = true
+		h.shutdownSeen = true
+		h.forced = h.forced || c.Forced
 	}
 	h.pump()
+	h.maybeCloseOutputs()
 }
+
+// maybeCloseOutputs plays the engine: after Shutdown a node's outputs
+// close, and its wakeups are dropped, once it holds nothing (Pending is 0)
+// or the forced Shutdown was delivered.
+func (h *Harness) maybeCloseOutputs() {
+	if h.shutdownSeen && !h.shutdown && (h.forced || h.Pending() == 0) {
+		h.shutdown = true
+		h.sched.BeginShutdown()
+	}
+}
+
+// OutputsClosed reports whether the node's outputs are closed.
+func (h *Harness) OutputsClosed() bool { return h.shutdown }
 
 // Sent returns the messages the node sent on port and not yet taken.
 func (h *Harness) Sent(port string) []*pdata.Message { return h.sent[port] }
@@ -363,9 +380,10 @@ func (h *Harness) FireWakeup(slot wakeup.Slot, when time.Time, rev wakeup.Revisi
 	h.Control(engine.Control{Kind: engine.KindWakeup, Wakeup: wakeup.Due{Slot: slot, When: when, Revision: rev}})
 }
 
-// Shutdown plays the engine's drain: the wakeup latch (pending wakeups
-// dropped, resumes due now and delivered), then Shutdown with the deadline.
-// Queued pdata is delivered first if the gate opens.
+// Shutdown plays the engine's drain: pending resumes become due and are
+// delivered, then Shutdown with the deadline. Queued pdata is delivered
+// first if the gate opens. The node keeps its wakeups and its outputs
+// until it holds nothing more (Pending is 0).
 func (h *Harness) Shutdown(deadline time.Time) {
 	h.T.Helper()
 	h.latch()
@@ -378,12 +396,12 @@ func (h *Harness) latch() {
 		return
 	}
 	h.latched = true
-	h.sched.BeginShutdown()
 	h.resumes.BeginShutdown(h.Clock.Now())
 	h.fireDue()
 }
 
-// ForceShutdown plays the deadline: a forced Shutdown.
+// ForceShutdown plays the deadline: resumes are delivered, then the forced
+// Shutdown; the outputs close after it.
 func (h *Harness) ForceShutdown() {
 	h.T.Helper()
 	h.latch()

@@ -110,7 +110,7 @@ func (p *processor) fullPData(m *pdata.Message, fx engine.Effects) {
 		r.dests[i] = destRun{prev: -1, next: -1}
 	}
 	r.phase, r.orig, r.tmpl, r.next, r.succeeded, r.open = phaseOpen, m, nil, 0, 0, 0
-	p.m.active.Set(int64(p.active()))
+	p.reportActive()
 	if p.pl.mode == ModeParallel {
 		for _, d := range p.pl.roots {
 			// A synchronous failure may have halted the request (await_ack:
@@ -309,7 +309,7 @@ func (p *processor) maybeFinish(fx engine.Effects, slot uint32) {
 	}
 	r.tmpl = nil
 	p.full.release(slot)
-	p.m.active.Set(int64(p.active()))
+	p.reportActive()
 }
 
 // drop answers a request at the forced shutdown (if upstream still

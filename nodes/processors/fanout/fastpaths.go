@@ -55,7 +55,7 @@ type slimRequest struct {
 func (p *processor) slimPData(m *pdata.Message, fx engine.Effects) {
 	slot, gen := p.slim.alloc()
 	p.slim.at(slot).orig = m
-	p.m.active.Set(int64(p.active()))
+	p.reportActive()
 	primaryFailed := false
 	var failure pdata.Nack
 	for d := range p.pl.dests {
@@ -105,7 +105,7 @@ func (p *processor) slimAnswer(fx engine.Effects, slot uint32, ack bool, n pdata
 	orig := r.orig
 	r.orig = nil
 	p.slim.release(slot)
-	p.m.active.Set(int64(p.active()))
+	p.reportActive()
 	if ack {
 		p.m.upstreamAcks.Inc()
 		fx.NotifyAck(orig)

@@ -81,10 +81,13 @@ type processor struct {
 	dl deadlines
 
 	throttled bool
-	// draining: Shutdown was handled, or the engine refused a wakeup
-	// because it is shutting down. No wakeup is armed any more; deadlines
-	// are checked whenever the node runs.
+	// draining: the engine refused a wakeup because the node's outputs
+	// closed, or the forced Shutdown came. No wakeup is armed any more;
+	// deadlines are checked whenever the node runs.
 	draining bool
+	// reportedActive is what the active_requests gauge last got from this
+	// copy: the gauge moves by deltas because pipeline copies share it.
+	reportedActive int64
 	// stopped: the forced Shutdown answered everything; nothing is
 	// tracked any more.
 	stopped bool
@@ -168,6 +171,11 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
 	switch c.Kind {
 	case engine.KindAck, engine.KindNack:
+		if p.dl.count > 0 {
+			// An answer that comes after its destination's deadline but
+			// before the timeout wakeup is late: expire first.
+			p.expire(fx, fx.Now())
+		}
 		if p.queued > 0 {
 			p.flush(fx) // an outcome often means the output drained
 		}
@@ -256,13 +264,20 @@ func (p *processor) settle(fx engine.Effects) error {
 	if t := !p.AcceptPData(); t != p.throttled {
 		p.throttled = t
 		if t {
-			p.m.throttled.Set(1)
+			p.m.throttled.Add(1) // a delta: pipeline copies share the series
 			p.m.throttleEpisodes.Inc()
 		} else {
-			p.m.throttled.Set(0)
+			p.m.throttled.Add(-1)
 		}
 	}
 	return nil
+}
+
+// reportActive moves the active_requests gauge to this copy's count.
+func (p *processor) reportActive() {
+	n := int64(p.active())
+	p.m.active.Add(n - p.reportedActive)
+	p.reportedActive = n
 }
 
 // arm sets slot at when and records the arming in w. When the engine is
@@ -397,14 +412,12 @@ func (p *processor) sendFailure(d int, err error) pdata.Nack {
 	return pdata.Nack{Reason: p.pl.dests[d].prefix + ": send: " + err.Error(), Cause: cause}
 }
 
-// beginShutdown handles the (unforced) Shutdown: the input is drained and
-// the outputs close when this call returns. Copies still waiting are sent
-// now; requests keep resolving from the outcomes that arrive until Pending
-// is zero or the forced Shutdown comes. Anything dispatched later (a
-// fallback, the next destination in sequence) fails with route_closed and
-// is answered as such.
+// beginShutdown handles the (unforced) Shutdown: the input is drained.
+// Copies still waiting are sent now. The engine keeps the outputs open and
+// the wakeups live while Pending is above zero, so requests keep resolving:
+// timeouts fire, fallbacks and next destinations are still sent, until
+// nothing is tracked or the forced Shutdown comes.
 func (p *processor) beginShutdown(fx engine.Effects) {
-	p.draining = true
 	p.flushBlocking(fx)
 	if p.dl.count > 0 {
 		p.expire(fx, fx.Now())
@@ -437,11 +450,11 @@ func (p *processor) abandon(fx engine.Effects) {
 	}
 	p.slim.each(func(slot uint32) { p.slimAnswer(fx, slot, false, nack) })
 	p.full.each(func(slot uint32) { p.drop(fx, slot, nack) })
-	p.m.active.Set(0)
+	p.reportActive()
 	p.retry.armed, p.dl.wake.armed = false, false
 	if p.throttled {
 		p.throttled = false
-		p.m.throttled.Set(0)
+		p.m.throttled.Add(-1)
 	}
 }
 

@@ -25,11 +25,12 @@ func TestShutdownNacksEveryTrackedRequest(t *testing.T) {
 			ps := f.RequireSent("primary", 3)
 			f.Ack(ps[0])
 			if tc.name == "sequential" {
-				// The next destination's output is closed: a failure.
-				f.nackOf(id1)
-			} else {
-				f.RequireAcked(id1)
+				// The outputs stay open while requests are held: the
+				// next destinations are still sent.
+				f.Ack(f.one("backup"))
+				f.Ack(f.one("analytics"))
 			}
+			f.RequireAcked(id1)
 			f.ForceShutdown()
 			for _, o := range f.RequireNacked(id2, id3) {
 				if o.Nack.Cause != pdata.CauseNodeShutdown || o.Nack.Permanent {
@@ -104,8 +105,8 @@ func TestShutdownWithBacklog(t *testing.T) {
 }
 
 func TestTimeoutsDuringDrain(t *testing.T) {
-	// Wakeups stop at shutdown; deadlines are still enforced whenever the
-	// node runs.
+	// While the node holds requests after Shutdown its wakeups still fire:
+	// timeouts are exact during a drain too.
 	f := newFixture(t, `
 await_ack: all
 destinations: [{port: primary, timeout: 5s}, {port: backup}]`, nodetest.WithOutputs("primary", "backup"))
@@ -113,15 +114,18 @@ destinations: [{port: primary, timeout: 5s}, {port: backup}]`, nodetest.WithOutp
 	f.Advance(time.Second)
 	id2 := f.send()
 	f.Shutdown(deadline)
-	f.Advance(10 * time.Second) // no wakeup fires after shutdown
-	f.quiet()
-	bs := f.RequireSent("backup", 2)
-	f.Ack(bs[0]) // the node runs: both primaries are past their deadlines
-	for _, o := range f.RequireNacked(id1, id2) {
-		if o.Nack.Cause != pdata.CauseTimeout {
-			t.Fatalf("nack %v", o.Nack)
-		}
+	f.Advance(4 * time.Second) // the first primary's deadline, exactly
+	if o := f.RequireNacked(id1); o[0].Nack.Cause != pdata.CauseTimeout {
+		t.Fatalf("nack %v, want a timeout", o[0].Nack)
 	}
+	w, ok := f.NextWakeup()
+	t.Logf("pending %d next wakeup %v %v closed %v", f.Pending(), w.Sub(nodetest.Start), ok, f.OutputsClosed())
+	f.Advance(time.Second) // the second's
+	if o := f.RequireNacked(id2); o[0].Nack.Cause != pdata.CauseTimeout {
+		t.Fatalf("nack %v, want a timeout", o[0].Nack)
+	}
+	bs := f.RequireSent("backup", 2)
+	f.Ack(bs[0])
 	f.Ack(bs[1])
 	f.quiet()
 	if f.Pending() != 0 {

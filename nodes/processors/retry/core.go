@@ -250,6 +250,13 @@ func (p *processor) onResume(c engine.Control, fx engine.Effects) {
 		p.m.backoff.Add(-1)
 	}
 	p.m.resumed.Inc()
+	if p.state == stateStopped {
+		// After the forced Shutdown nothing can be sent: answer with the
+		// shutdown cause. Pop our own frame first so the nack goes upstream.
+		c.Msg.Unwind(pdata.Nacks)
+		p.giveUpShutdown(c.Msg, pdata.Nack{Reason: "deadline reached while waiting for a retry"}, "", fx)
+		return
+	}
 	top, _ := c.Msg.Top()
 	p.forward(c.Msg, attemptFrom(top.CallData), fx)
 }

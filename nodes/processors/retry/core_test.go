@@ -453,18 +453,18 @@ func TestSendFailureNacksUpstream(t *testing.T) {
 		h.RequireAcked(first)
 		requireMetrics(t, reg, map[string]float64{"gave_up_total reason=send_failed": 1, "in_flight": 0})
 	})
-	t.Run("output closed at resume", func(t *testing.T) {
-		// Not an order the engine produces (it delivers resumes before
-		// Shutdown), but the closed output must still be answered.
+	t.Run("resume at the deadline", func(t *testing.T) {
+		// The engine delivers resumes before the forced Shutdown; a send
+		// then fails because the deadline passed: answered node_shutdown.
 		h, _ := newHarness(t, cfgExact)
 		id := h.SendPData(logs())
 		h.Nack(h.RequireSent(port, 1)[0], transient)
-		h.Control(engine.Control{Kind: engine.KindShutdown, Deadline: h.Clock.Now().Add(time.Minute)})
-		h.Advance(time.Second)
-		got := h.RequireNacked(id)[0].Nack
-		want := pdata.Nack{Reason: "retry: retry 1 not sent after 1 attempt over 1s: engine: output closed", Cause: pdata.CauseRouteClosed}
-		if got != want {
-			t.Fatalf("nack = %#v, want %#v", got, want)
+		h.ForceShutdown()
+		for _, m := range h.TakeSent(port) {
+			h.Nack(m, pdata.Nack{Reason: "deadline", Cause: pdata.CauseNodeShutdown})
+		}
+		if got := h.RequireNacked(id)[0].Nack; got.Cause != pdata.CauseNodeShutdown {
+			t.Fatalf("nack = %#v, want cause node_shutdown", got)
 		}
 		if h.Pending() != 0 {
 			t.Fatalf("pending = %d", h.Pending())
