@@ -23,8 +23,10 @@
 // takes a ticket from one shared counter: the ticket number is checked
 // against the request budget and, with a rate, gives the request's due time
 // (start + n/rate), so the total rate is exact whatever the number of
-// workers, and a worker that falls behind catches up without bursts beyond
-// the schedule. A request that never gets an answer is cut at
+// workers. Workers that fall behind (answers slower than the rate allows)
+// send late requests at once to catch up, but never past the deadline: the
+// offered rate is then what the workers can sustain, which the report
+// shows. A request that never gets an answer is cut at
 // [Config.Timeout] and counted as a timeout; after the deadline the run
 // waits for the requests in flight, so nothing is left unanswered.
 //

@@ -196,6 +196,9 @@ func TestPacing(t *testing.T) {
 		{"budget bounds a paced run", 3, 100, time.Minute, 7, 5 * time.Millisecond, 7},
 		// Workers slower than the rate: the budget still holds exactly.
 		{"slow workers", 2, 1000, 0, 10, 50 * time.Millisecond, 10},
+		// Workers far behind schedule stop at the deadline all the same:
+		// each sends at 0, 300, 600 and 900 ms.
+		{"slow workers stop at the deadline", 2, 1000, time.Second, 0, 300 * time.Millisecond, 8},
 		// Unpaced: 4 workers × (1 s / 100 ms) = 40 requests.
 		{"as fast as possible", 4, 0, time.Second, 0, 100 * time.Millisecond, 40},
 	}

@@ -87,11 +87,9 @@ func run(ctx context.Context, cfg Config, pool *Pool, tr transport) *Report {
 // requests in flight.
 func phase(ctx context.Context, cfg Config, pool *Pool, tr transport, duration time.Duration, requests int64) *Report {
 	s := newStats()
-	var tickets atomic.Int64
-	start := time.Now()
-	var deadline time.Time
+	p := &pacer{start: time.Now(), rate: cfg.Rate, budget: requests}
 	if duration > 0 {
-		deadline = start.Add(duration)
+		p.deadline = p.start.Add(duration)
 	}
 	// Requests outlive a cancelled ctx: a started request gets its
 	// answer or its timeout, never an abandoned connection.
@@ -102,27 +100,8 @@ func phase(ctx context.Context, cfg Config, pool *Pool, tr transport, duration t
 			timer := time.NewTimer(time.Hour)
 			defer timer.Stop()
 			for {
-				n := tickets.Add(1) - 1
-				if requests > 0 && n >= requests {
-					return
-				}
-				if cfg.Rate > 0 {
-					due := start.Add(time.Duration(float64(n) / cfg.Rate * float64(time.Second)))
-					if !deadline.IsZero() && !due.Before(deadline) {
-						return
-					}
-					if wait := time.Until(due); wait > 0 {
-						timer.Reset(wait)
-						select {
-						case <-timer.C:
-						case <-ctx.Done():
-							return
-						}
-					}
-				} else if !deadline.IsZero() && !time.Now().Before(deadline) {
-					return
-				}
-				if ctx.Err() != nil {
+				n, ok := p.next(ctx, timer)
+				if !ok {
 					return
 				}
 				rctx, cancel := context.WithTimeout(reqCtx, cfg.Timeout)
@@ -135,5 +114,44 @@ func phase(ctx context.Context, cfg Config, pool *Pool, tr transport, duration t
 		})
 	}
 	wg.Wait()
-	return s.report(time.Since(start))
+	return s.report(time.Since(p.start))
+}
+
+// pacer hands out tickets: ticket n may be sent at start + n/rate (at once
+// without a rate), if n is within the budget and that time is before the
+// deadline. It is shared by the workers.
+type pacer struct {
+	start, deadline time.Time // deadline zero: none
+	rate            float64   // requests/s; 0: as fast as possible
+	budget          int64     // 0: none
+	tickets         atomic.Int64
+}
+
+// next takes a ticket and waits for its due time, using timer. It returns
+// false when the run is over (budget, deadline or ctx).
+func (p *pacer) next(ctx context.Context, timer *time.Timer) (int64, bool) {
+	n := p.tickets.Add(1) - 1
+	if p.budget > 0 && n >= p.budget {
+		return 0, false
+	}
+	// A worker behind schedule (answers slower than the rate) still stops
+	// at the deadline.
+	if !p.deadline.IsZero() && !time.Now().Before(p.deadline) {
+		return 0, false
+	}
+	if p.rate > 0 {
+		due := p.start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+		if !p.deadline.IsZero() && !due.Before(p.deadline) {
+			return 0, false
+		}
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return 0, false
+			}
+		}
+	}
+	return n, ctx.Err() == nil
 }

@@ -1,0 +1,46 @@
+// Package compare runs ackflow and the OpenTelemetry Collector side by side
+// under the same load and prints what each achieved. It is the engine of
+// the `compare` command (bench/cmd/compare); issue 9 describes the goals.
+//
+// # Protocol
+//
+// A scenario ([Scenarios]) names the systems it compares: ackflow and one
+// or more collector variants, each rendered as a configuration file on
+// fresh loopback ports. Rounds alternate the order of the systems (the
+// reference collector first in even rounds, last in odd ones). For each
+// system in each round the runner:
+//
+//  1. starts the sink (bench/cmd/sink) if the scenario exports, then the
+//     system under test, and waits until it listens;
+//  2. reads its idle RSS (VmRSS);
+//  3. sends an unmeasured warm-up, then waits for the system to go idle;
+//  4. saturates it for the phase's duration with the load generator
+//     (package loadgen, pre-encoded requests, the same bytes for every
+//     system), waits until it is idle again (a collector may still be
+//     emptying its sending queue) and divides the items acknowledged to
+//     the clients by the CPU time the system used meanwhile
+//     (/proc/PID/stat utime+stime): items per CPU-second, the headline;
+//  5. sends at half the reference collector's saturation rate and keeps
+//     the client latency percentiles;
+//  6. reads its peak RSS (VmHWM) and stops everything.
+//
+// The overload scenario measures the saturation rate with a fast sink, then
+// restarts the system with a slow sink (fixed bytes per second) and offers
+// three times that rate from 256 clients with a 10 s timeout: requests
+// answered OK, answered with an error, or hung (no answer in time), and
+// the peak RSS.
+//
+// # Placement
+//
+// On a machine with two CPUs the system under test runs on CPU 0 with
+// GOMAXPROCS=1 and everything else (load generator, sinks) on CPU 1,
+// through taskset. Without taskset the processes run unpinned and the
+// runner says so.
+//
+// # Honesty rules
+//
+// Warm-up is never measured; every phase is bounded in time; a system that
+// fails to start or answers nothing prints "failed" and the reason instead
+// of a number; a capability a build lacks prints "not available in this
+// build".
+package compare

@@ -1,0 +1,307 @@
+package compare
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ackflow/ackflow/loadgen"
+)
+
+// Kind is the program a system runs.
+type Kind int
+
+// Kinds.
+const (
+	Ackflow Kind = iota
+	Collector
+)
+
+func (k Kind) String() string {
+	if k == Ackflow {
+		return "ackflow"
+	}
+	return "collector"
+}
+
+// Ports are the loopback ports of one system run.
+type Ports struct {
+	Receiver int   // OTLP/gRPC port of the system under test
+	Admin    int   // ackflow admin server, or the collector's metrics endpoint
+	Sinks    []int // the sink's ports, one per exporter
+	Dir      string
+}
+
+// System is one contender in a scenario.
+type System struct {
+	// Name labels the table's column.
+	Name string
+	Kind Kind
+	// Config renders the system's configuration file.
+	Config func(sig loadgen.Signal, p Ports) string
+	// Unavailable, when set, is printed instead of numbers: the build has
+	// no such capability.
+	Unavailable string
+	// Reference marks the collector variant whose saturation rate sets the
+	// latency phase's rate, and the denominator of the headline ratio.
+	Reference bool
+}
+
+// Scenario is one comparison.
+type Scenario struct {
+	Name        string
+	Description string
+	Signal      loadgen.Signal
+	// Sinks is how many sink ports the systems export to (0: none).
+	Sinks int
+	// Overload runs the overload protocol instead of saturation+latency.
+	Overload bool
+	// Target is the headline goal, as "≥ 3×" (empty: none).
+	Target  float64
+	Systems []System
+}
+
+// Scenarios returns every scenario, in the order they are documented.
+func Scenarios() []Scenario {
+	withQueue := System{Name: "collector", Kind: Collector, Reference: true, Config: collectorForward(queueDefault)}
+	noQueue := System{Name: "collector-noqueue", Kind: Collector, Config: collectorForward(queueDisabled)}
+	forward := func(name string, sig loadgen.Signal) Scenario {
+		return Scenario{
+			Name:        name,
+			Description: fmt.Sprintf("OTLP/gRPC %s → batch → OTLP/gRPC exporter → sink; ackflow wait_for_result: true; collector with its sending_queue (defaults) and without", sig),
+			Signal:      sig,
+			Sinks:       1,
+			Target:      3,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowForward},
+				withQueue,
+				noQueue,
+			},
+		}
+	}
+	return []Scenario{
+		{
+			Name:        "passthrough",
+			Description: "OTLP/gRPC logs → noop exporter (collector: otlp → nop)",
+			Signal:      loadgen.Logs,
+			Target:      3,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowPassthrough},
+				{Name: "collector", Kind: Collector, Reference: true, Config: collectorPassthrough},
+			},
+		},
+		forward("forward", loadgen.Logs),
+		{
+			Name:        "fanout3",
+			Description: "OTLP/gRPC logs → three OTLP/gRPC exporters → sink; ackflow fanout await_ack: all; collector: one pipeline with three exporters",
+			Signal:      loadgen.Logs,
+			Sinks:       3,
+			Target:      2,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowFanout3},
+				{Name: "collector", Kind: Collector, Reference: true, Config: collectorFanout3},
+			},
+		},
+		{
+			Name:        "durable",
+			Description: "OTLP/gRPC logs → batch → durable buffer (fsync) → OTLP/gRPC exporter → sink; collector: persistent sending_queue on file_storage (fsync: true)",
+			Signal:      loadgen.Logs,
+			Sinks:       1,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Unavailable: "not available in this build (no processor:durable_buffer yet)"},
+				{Name: "collector", Kind: Collector, Reference: true, Config: collectorDurable},
+			},
+		},
+		{
+			Name:        "overload",
+			Description: "forward at 3× each system's saturation rate into a slow sink; 256 concurrent clients, 10 s client timeout",
+			Signal:      loadgen.Logs,
+			Sinks:       1,
+			Overload:    true,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowForward},
+				{Name: "collector", Kind: Collector, Reference: true, Config: collectorForward(queueDefault)},
+				{Name: "collector-memlimit", Kind: Collector, Config: collectorForward(queueDefault | memoryLimiter)},
+			},
+		},
+		forward("forward-metrics", loadgen.Metrics),
+		forward("forward-traces", loadgen.Traces),
+	}
+}
+
+// Lookup returns the scenario called name.
+func Lookup(name string) (Scenario, error) {
+	var names []string
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return Scenario{}, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// ackflow configurations. Every one has the admin server (readiness,
+// pprof) on its own port and the receiver's defaults (wait_for_result:
+// true).
+
+func ackflowHead(p Ports) string {
+	return fmt.Sprintf(`version: otel_dataflow/v1
+engine:
+  http_admin:
+    bind_address: 127.0.0.1:%d
+groups:
+  default:
+    pipelines:
+      main:
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              wait_for_result: true
+              protocols:
+                grpc: { listening_addr: 127.0.0.1:%d }
+`, p.Admin, p.Receiver)
+}
+
+func ackflowPassthrough(_ loadgen.Signal, p Ports) string {
+	return ackflowHead(p) + `          out:
+            type: exporter:noop
+        connections:
+          - { from: in, to: out }
+`
+}
+
+func ackflowForward(_ loadgen.Signal, p Ports) string {
+	return ackflowHead(p) + fmt.Sprintf(`          batch:
+            type: processor:batch
+          out:
+            type: exporter:otlp_grpc
+            config: { grpc_endpoint: "http://127.0.0.1:%d" }
+        connections:
+          - { from: in, to: batch }
+          - { from: batch, to: out }
+`, p.Sinks[0])
+}
+
+func ackflowFanout3(_ loadgen.Signal, p Ports) string {
+	return ackflowHead(p) + fmt.Sprintf(`          fan:
+            type: processor:fanout
+            outputs: [a, b, c]
+            config:
+              await_ack: all
+              destinations: [{ port: a }, { port: b }, { port: c }]
+          out_a: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://127.0.0.1:%d" } }
+          out_b: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://127.0.0.1:%d" } }
+          out_c: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://127.0.0.1:%d" } }
+        connections:
+          - { from: in, to: fan }
+          - { from: 'fan["a"]', to: out_a }
+          - { from: 'fan["b"]', to: out_b }
+          - { from: 'fan["c"]', to: out_c }
+`, p.Sinks[0], p.Sinks[1], p.Sinks[2])
+}
+
+// Collector configurations. The receiver keeps its defaults; the internal
+// metrics keep theirs (level normal) but are served on the run's own port;
+// exporters send uncompressed like ackflow's (the otlp_grpc exporter
+// defaults to gzip, which would make the sink receive other bytes and
+// cost the collector most of its CPU).
+
+type collectorOpts int
+
+const (
+	queueDefault  collectorOpts = 0
+	queueDisabled collectorOpts = 1 << iota
+	memoryLimiter
+)
+
+func collectorTelemetry(p Ports) string {
+	return fmt.Sprintf(`  telemetry:
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus: { host: 127.0.0.1, port: %d }
+`, p.Admin)
+}
+
+func collectorReceiver(p Ports) string {
+	return fmt.Sprintf(`receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+`, p.Receiver)
+}
+
+func collectorPassthrough(sig loadgen.Signal, p Ports) string {
+	return collectorReceiver(p) + `exporters:
+  nop: {}
+service:
+` + collectorTelemetry(p) + fmt.Sprintf(`  pipelines:
+    %s:
+      receivers: [otlp]
+      exporters: [nop]
+`, sig)
+}
+
+func otlpExporter(name string, port int, extra string) string {
+	return fmt.Sprintf(`  %s:
+    endpoint: 127.0.0.1:%d
+    tls: { insecure: true }
+    compression: none
+%s`, name, port, extra)
+}
+
+func collectorForward(o collectorOpts) func(loadgen.Signal, Ports) string {
+	return func(sig loadgen.Signal, p Ports) string {
+		extra := ""
+		if o&queueDisabled != 0 {
+			extra = "    sending_queue: { enabled: false }\n"
+		}
+		procs := "[batch]"
+		limiter := ""
+		if o&memoryLimiter != 0 {
+			procs = "[memory_limiter, batch]"
+			limiter = "  memory_limiter: { check_interval: 100ms, limit_mib: 128, spike_limit_mib: 32 }\n"
+		}
+		return collectorReceiver(p) + "processors:\n  batch: {}\n" + limiter +
+			"exporters:\n" + otlpExporter("otlp_grpc", p.Sinks[0], extra) +
+			"service:\n" + collectorTelemetry(p) + fmt.Sprintf(`  pipelines:
+    %s:
+      receivers: [otlp]
+      processors: %s
+      exporters: [otlp_grpc]
+`, sig, procs)
+	}
+}
+
+func collectorFanout3(sig loadgen.Signal, p Ports) string {
+	return collectorReceiver(p) + "exporters:\n" +
+		otlpExporter("otlp_grpc/a", p.Sinks[0], "") +
+		otlpExporter("otlp_grpc/b", p.Sinks[1], "") +
+		otlpExporter("otlp_grpc/c", p.Sinks[2], "") +
+		"service:\n" + collectorTelemetry(p) + fmt.Sprintf(`  pipelines:
+    %s:
+      receivers: [otlp]
+      exporters: [otlp_grpc/a, otlp_grpc/b, otlp_grpc/c]
+`, sig)
+}
+
+func collectorDurable(sig loadgen.Signal, p Ports) string {
+	return collectorReceiver(p) + fmt.Sprintf(`extensions:
+  file_storage:
+    directory: %s
+    fsync: true
+processors:
+  batch: {}
+exporters:
+`, p.Dir) + otlpExporter("otlp_grpc", p.Sinks[0], "    sending_queue: { storage: file_storage }\n") +
+		"service:\n  extensions: [file_storage]\n" + collectorTelemetry(p) + fmt.Sprintf(`  pipelines:
+    %s:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [otlp_grpc]
+`, sig)
+}

@@ -1,0 +1,325 @@
+package compare
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Targets of issue 9, printed next to the measured ratios.
+const (
+	targetIdleRSS     = 20 << 20
+	targetOverloadRSS = 128 << 20
+)
+
+// Spread is the minimum, median and maximum of a figure over rounds.
+type Spread struct {
+	Min, Median, Max float64
+	N                int
+}
+
+// spreadOf summarizes vals; ok is false when there are none.
+func spreadOf(vals []float64) (Spread, bool) {
+	if len(vals) == 0 {
+		return Spread{}, false
+	}
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Min: s[0], Median: med, Max: s[len(s)-1], N: len(s)}, true
+}
+
+// figure is one row of the table: how to read it from a result and how to
+// print it.
+type figure struct {
+	name   string
+	value  func(*Result) (float64, bool)
+	format func(float64) string
+}
+
+func satFigure(f func(*Result) float64) func(*Result) (float64, bool) {
+	return func(r *Result) (float64, bool) {
+		if r.Err != nil || r.Saturation == nil {
+			return 0, false
+		}
+		return f(r), true
+	}
+}
+
+func latFigure(f func(*Result) float64) func(*Result) (float64, bool) {
+	return func(r *Result) (float64, bool) {
+		if r.Err != nil || r.Latency == nil || r.Latency.OK == 0 {
+			return 0, false
+		}
+		return f(r), true
+	}
+}
+
+func figures() []figure {
+	return []figure{
+		{"items/s at saturation", satFigure(func(r *Result) float64 { return r.Saturation.ItemsPerSecond }), fmtCount},
+		{"items per CPU-second (headline)", satFigure((*Result).ItemsPerCPUSecond), fmtCount},
+		{"SUT CPU at saturation (cores)", satFigure(func(r *Result) float64 { return r.CPUSeconds / r.Saturation.DurationSeconds }), fmtFloat},
+		{"idle RSS", satFigure(func(r *Result) float64 { return float64(r.IdleRSS) }), fmtBytes},
+		{"peak RSS", satFigure(func(r *Result) float64 { return float64(r.PeakRSS) }), fmtBytes},
+		{"p50 latency at the latency rate", latFigure(func(r *Result) float64 { return r.Latency.Latency.P50 }), fmtSeconds},
+		{"p99 latency at the latency rate", latFigure(func(r *Result) float64 { return r.Latency.Latency.P99 }), fmtSeconds},
+		{"latency phase rate (req/s)", latFigure(func(r *Result) float64 { return r.LatencyRate }), fmtFloat},
+		{"errors at saturation", satFigure(func(r *Result) float64 { return float64(r.Saturation.Errors) }), fmtInt},
+	}
+}
+
+func fmtCount(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtFloat(v float64) string   { return fmt.Sprintf("%.2f", v) }
+func fmtInt(v float64) string     { return fmt.Sprintf("%.0f", v) }
+func fmtBytes(v float64) string   { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
+func fmtSeconds(v float64) string { return fmt.Sprintf("%.2f ms", v*1e3) }
+func fmtRatio(v float64) string   { return fmt.Sprintf("%.2f×", v) }
+
+func (s Spread) format(f func(float64) string) string {
+	if s.N == 1 || s.Min == s.Max {
+		return f(s.Median)
+	}
+	return fmt.Sprintf("%s [%s–%s]", f(s.Median), f(s.Min), f(s.Max))
+}
+
+// Table prints the results of a scenario: per system the median and range
+// over rounds, then the ratios of ackflow to each collector variant
+// (paired by round), the targets and every failure.
+func Table(w io.Writer, sc Scenario, results []Result) error {
+	if sc.Overload {
+		return overloadTable(w, sc, results)
+	}
+	byName := groupBySystem(results)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "figure (median [min–max] over rounds)")
+	for _, s := range sc.Systems {
+		fmt.Fprintf(tw, "\t%s", s.Name)
+	}
+	fmt.Fprintln(tw)
+	for _, f := range figures() {
+		fmt.Fprintf(tw, "%s", f.name)
+		for _, s := range sc.Systems {
+			fmt.Fprintf(tw, "\t%s", cell(s, byName[s.Name], f))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	var peers []System
+	for _, s := range sc.Systems {
+		if s.Kind == Collector && s.Unavailable == "" {
+			peers = append(peers, s)
+		}
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ratio ackflow / peer (median [min–max])")
+	for _, p := range peers {
+		fmt.Fprintf(tw, "\tvs %s", p.Name)
+	}
+	fmt.Fprintln(tw, "\ttarget")
+	af := byName["ackflow"]
+	for i, f := range figures() {
+		if f.name == "errors at saturation" || f.name == "SUT CPU at saturation (cores)" || f.name == "latency phase rate (req/s)" {
+			continue
+		}
+		fmt.Fprintf(tw, "%s", f.name)
+		var headline Spread
+		for j, p := range peers {
+			sp, ok := spreadOf(pairedRatios(af, byName[p.Name], f))
+			if !ok {
+				fmt.Fprintf(tw, "\t—")
+				continue
+			}
+			if j == 0 {
+				headline = sp
+			}
+			fmt.Fprintf(tw, "\t%s", sp.format(fmtRatio))
+		}
+		target := ""
+		if i == 1 && sc.Target > 0 {
+			target = fmt.Sprintf("≥ %.0f× vs collector: %s", sc.Target, verdict(headline.N > 0, headline.Median >= sc.Target))
+		}
+		fmt.Fprintf(tw, "\t%s\n", target)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if sp, ok := spreadOf(values(af, figures()[3])); ok {
+		fmt.Fprintf(w, "\nidle RSS target ≤ 20 MiB for ackflow: %s (%s)\n", verdict(true, sp.Max <= targetIdleRSS), sp.format(fmtBytes))
+	}
+	printFailures(w, sc, results)
+	return nil
+}
+
+func verdict(known, met bool) string {
+	switch {
+	case !known:
+		return "no figure"
+	case met:
+		return "met"
+	}
+	return "MISSED"
+}
+
+func groupBySystem(results []Result) map[string][]*Result {
+	m := map[string][]*Result{}
+	for i := range results {
+		m[results[i].System] = append(m[results[i].System], &results[i])
+	}
+	return m
+}
+
+func values(rs []*Result, f figure) []float64 {
+	var v []float64
+	for _, r := range rs {
+		if x, ok := f.value(r); ok {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+// cell is one system's figure over the rounds, or why there is none.
+func cell(s System, rs []*Result, f figure) string {
+	if s.Unavailable != "" {
+		return "not available in this build"
+	}
+	sp, ok := spreadOf(values(rs, f))
+	if !ok {
+		if len(rs) > 0 && rs[0].Err != nil {
+			return "failed (see below)"
+		}
+		return "—"
+	}
+	out := sp.format(f.format)
+	if sp.N < len(rs) {
+		out += fmt.Sprintf(" (%d/%d rounds)", sp.N, len(rs))
+	}
+	return out
+}
+
+// pairedRatios divides a's figure by b's, round by round.
+func pairedRatios(a, b []*Result, f figure) []float64 {
+	var out []float64
+	for _, ra := range a {
+		for _, rb := range b {
+			if ra.Round != rb.Round {
+				continue
+			}
+			x, ok1 := f.value(ra)
+			y, ok2 := f.value(rb)
+			if ok1 && ok2 && y != 0 {
+				out = append(out, x/y)
+			}
+		}
+	}
+	return out
+}
+
+func printFailures(w io.Writer, sc Scenario, results []Result) {
+	first := true
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nfailures (these runs printed no number):")
+			first = false
+		}
+		fmt.Fprintf(w, "  round %d %s: %v\n", r.Round+1, r.System, r.Err)
+	}
+	for _, s := range sc.Systems {
+		if s.Unavailable != "" {
+			fmt.Fprintf(w, "\n%s: %s\n", s.Name, s.Unavailable)
+		}
+	}
+}
+
+// overloadTable prints the overload figures.
+func overloadTable(w io.Writer, sc Scenario, results []Result) error {
+	byName := groupBySystem(results)
+	ov := func(f func(*OverloadResult) float64) func(*Result) (float64, bool) {
+		return func(r *Result) (float64, bool) {
+			if r.Err != nil || r.Overload == nil {
+				return 0, false
+			}
+			return f(r.Overload), true
+		}
+	}
+	rows := []figure{
+		{"saturation with a fast sink (req/s)", ov(func(o *OverloadResult) float64 { return o.SaturationRate }), fmtFloat},
+		{"offered rate (req/s, 3× saturation)", ov(func(o *OverloadResult) float64 { return o.Report.TargetRate }), fmtFloat},
+		{"requests sent", ov(func(o *OverloadResult) float64 { return float64(o.Report.Requests) }), fmtInt},
+		{"answered OK", ov(func(o *OverloadResult) float64 { return float64(o.Report.OK) }), fmtInt},
+		{"answered with an error", ov(func(o *OverloadResult) float64 { return float64(o.Report.Errors - o.Hung()) }), fmtInt},
+		{"hung (no answer within 10 s)", ov(func(o *OverloadResult) float64 { return float64(o.Hung()) }), fmtInt},
+		{"items acked to clients", ov(func(o *OverloadResult) float64 { return float64(o.Report.Items) }), fmtCount},
+		{"items at the sink by the stop", ov(func(o *OverloadResult) float64 { return float64(o.SinkItems) }), fmtCount},
+		{"p99 latency of OK answers", ov(func(o *OverloadResult) float64 { return o.Report.Latency.P99 }), fmtSeconds},
+		{"peak RSS", ov(func(o *OverloadResult) float64 { return float64(o.PeakRSS) }), fmtBytes},
+		{"killed at the RSS cap after (s; 0 = never)", ov(func(o *OverloadResult) float64 { return o.KilledAt.Seconds() }), fmtFloat},
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "figure (median [min–max] over rounds)")
+	for _, s := range sc.Systems {
+		fmt.Fprintf(tw, "\t%s", s.Name)
+	}
+	fmt.Fprintln(tw)
+	for _, f := range rows {
+		fmt.Fprintf(tw, "%s", f.name)
+		for _, s := range sc.Systems {
+			fmt.Fprintf(tw, "\t%s", cell(s, byName[s.Name], f))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintf(tw, "errors by status (all rounds)")
+	for _, s := range sc.Systems {
+		sum := map[string]int64{}
+		for _, r := range byName[s.Name] {
+			if r.Overload != nil {
+				for k, v := range r.Overload.Report.ErrorsByStatus {
+					sum[k] += v
+				}
+			}
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(sum)) {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, sum[k]))
+		}
+		if len(parts) == 0 {
+			parts = []string{"none"}
+		}
+		fmt.Fprintf(tw, "\t%s", strings.Join(parts, " "))
+	}
+	fmt.Fprintln(tw)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	af := byName["ackflow"]
+	rss, ok1 := spreadOf(values(af, rows[9]))
+	hung, ok2 := spreadOf(values(af, rows[5]))
+	killed, ok3 := spreadOf(values(af, rows[10]))
+	fmt.Fprintf(w, "\ntarget for ackflow: peak RSS ≤ 128 MiB with zero hung requests: %s\n",
+		verdict(ok1 && ok2 && ok3, rss.Max <= targetOverloadRSS && hung.Max == 0 && killed.Max == 0))
+	printFailures(w, sc, results)
+	return nil
+}
