@@ -72,10 +72,10 @@ type Harness struct {
 	queued    []*pdata.Message // pdata refused by the gate, delivered when it opens
 	nextID    uint64
 
-	sched    *wakeup.Scheduler
-	resumes  *wakeup.Resumes[*pdata.Message]
-	timer    time.Duration
-	nextTick time.Time
+	sched        *wakeup.Scheduler
+	resumes      *wakeup.Resumes[*pdata.Message]
+	timer        time.Duration
+	nextTick     time.Time
 	shutdownSeen bool // Shutdown delivered: no more pdata
 	forced       bool // the forced Shutdown was delivered
 	shutdown     bool // outputs closed: after Shutdown, once nothing is pending
