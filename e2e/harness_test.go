@@ -13,18 +13,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ackflow/ackflow/components"
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
-	"github.com/ackflow/ackflow/nodes/exporters/console"
-	"github.com/ackflow/ackflow/nodes/exporters/noop"
-	"github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/exporters/otlphttp"
-	"github.com/ackflow/ackflow/nodes/processors/batch"
-	"github.com/ackflow/ackflow/nodes/processors/debug"
-	"github.com/ackflow/ackflow/nodes/processors/fanout"
-	"github.com/ackflow/ackflow/nodes/processors/retry"
-	"github.com/ackflow/ackflow/nodes/receivers/otlp"
-	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -39,22 +30,8 @@ const (
 	pollEvery          = 2 * time.Millisecond
 )
 
-// registry is the node registry of the ackflow binary
-// (cmd/ackflow/components.go).
-func registry() *engine.Registry {
-	return engine.MustRegistry(
-		otlp.NewFactory(),
-		trafficgen.NewFactory(),
-		batch.NewFactory(),
-		debug.NewFactory(),
-		fanout.NewFactory(),
-		retry.NewFactory(),
-		noop.NewFactory(),
-		otlpgrpc.NewFactory(),
-		otlphttp.NewFactory(),
-		console.NewFactory(),
-	)
-}
+// registry is the node registry of the ackflow binary.
+func registry() *engine.Registry { return components.Registry() }
 
 // waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -53,7 +53,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ackflow validate: --config FILE is required")
 		return exitUsage
 	}
-	if _, err := load(*path, components()); err != nil {
+	if _, err := load(*path, registry()); err != nil {
 		printConfigError(stderr, err)
 		return exitUsage
 	}
@@ -116,7 +116,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ackflow run: %v\n", err)
 		return exitUsage
 	}
-	reg := components()
+	reg := registry()
 	doc, err := load(*path, reg)
 	if err != nil {
 		printConfigError(stderr, err)
