@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -299,4 +300,65 @@ func get(t *testing.T, url string, want int) string {
 		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, want, b)
 	}
 	return string(b)
+}
+
+// A second signal during a drain that cannot finish (the exporter's
+// destination accepts connections and never answers) exits at once, with
+// the runtime-failure code and the summary.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never read: every export hangs
+		}
+	}()
+	cfg := fmt.Sprintf(`
+version: otel_dataflow/v1
+engine:
+  http_admin: { bind_address: "127.0.0.1:0" }
+  shutdown_timeout: 1h
+groups:
+  g:
+    pipelines:
+      p:
+        nodes:
+          gen:
+            type: receiver:traffic_generator
+            config:
+              enable_ack_nack: true
+              traffic_config: { max_signal_count: 10, max_batch_size: 10 }
+          out: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s", timeout: 1h } }
+        connections:
+          - { from: gen, to: out }
+`, hole.Addr())
+	cmd, url := started(t, writeConfig(t, cfg))
+	get(t, url+"/livez", http.StatusOK)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first signal was handled before sending the second.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(cmd.String(), "draining") {
+		if time.Now().After(deadline) {
+			t.Fatalf("first signal not handled:\n%s", cmd)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd); code != exitRuntime {
+		t.Fatalf("exit %d after the second signal, want %d:\n%s", code, exitRuntime, cmd)
+	}
+	if !strings.Contains(cmd.String(), "second signal") || !strings.Contains(cmd.String(), "pipeline g/p:") {
+		t.Fatalf("no second-signal message or summary:\n%s", cmd)
+	}
 }
