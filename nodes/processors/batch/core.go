@@ -124,6 +124,9 @@ type batch struct {
 	id     uint64
 	msg    *pdata.Message
 	shares []share
+	// pieces are kept while the batch is held (cut but not sent), so that
+	// it can be rebuilt without the data of inputs nacked meanwhile.
+	pieces []piece
 }
 
 // live reports whether any input of b still awaits an outcome.
@@ -535,6 +538,20 @@ func (p *processor) disarm(b *buffer, fx engine.Effects) {
 	}
 }
 
+// dropNackedShares rebuilds a held batch without the data of inputs that
+// were nacked while it waited: their senders retry that data, so sending it
+// too would duplicate it downstream.
+func (p *processor) dropNackedShares(b *buffer, bt *batch) {
+	if !slices.ContainsFunc(bt.shares, func(s share) bool { return s.in.state == inputNacked }) {
+		return
+	}
+	bt.shares = slices.DeleteFunc(bt.shares, func(s share) bool { return s.in.state == inputNacked })
+	bt.pieces = slices.DeleteFunc(bt.pieces, func(pc piece) bool { return pc.in.state == inputNacked })
+	p.cut.failed = p.cut.failed[:0] // the cut's failures are settled; none apply here
+	bt.msg = pdata.New(p.payloadOf(b, bt.pieces))
+	p.m.rebuilt.Inc()
+}
+
 // sendHeld sends b's held batches in order while the outbound limit allows
 // (always when force: at shutdown the outputs close right after).
 func (p *processor) sendHeld(b *buffer, force bool, fx engine.Effects) {
@@ -549,6 +566,8 @@ func (p *processor) sendHeld(b *buffer, force bool, fx engine.Effects) {
 			p.m.skipped.Inc()
 			continue
 		}
+		p.dropNackedShares(b, bt)
+		bt.pieces = nil
 		fx.Subscribe(bt.msg, pdata.AcksAndNacks, callData(b.key, bt.id))
 		if err := fx.Send(bt.msg); err != nil {
 			p.failBatch(bt, sendNack(err), fx)

@@ -193,27 +193,40 @@ func (p *processor) newBatch(b *buffer, ps []piece) *batch {
 		pc.in.refs++
 		bt.shares = append(bt.shares, share{in: pc.in, items: pc.items})
 	}
-	var pl *pdata.Payload
-	sig := b.key.signal()
-	if b.key.form() == pdata.FormOTLP {
-		// Zero copy: the batch is the list of its pieces' requests.
-		all := make([][]byte, 0, chunks)
-		size := 0
-		for _, pc := range ps {
-			if !c.hasFailed(pc.in) {
-				all = append(all, pc.chunks...)
-				size += pc.weight
-			}
+	kept := make([]piece, 0, n)
+	for _, pc := range ps {
+		if !c.hasFailed(pc.in) {
+			kept = append(kept, pc)
 		}
-		pl = pdata.FromOTLPChunks(sig, all, items)
-		b.m.outputBytes.Add(uint64(size))
-	} else {
-		pl = p.decodedBatch(sig, ps)
+	}
+	bt.pieces = kept
+	pl := p.payloadOf(b, kept)
+	if b.key.form() == pdata.FormOTLP {
+		b.m.outputBytes.Add(uint64(pl.Bytes()))
 	}
 	b.m.outputs.Inc()
 	b.m.outputItems.Add(uint64(items))
 	bt.msg = pdata.New(pl)
 	return bt
+}
+
+// payloadOf builds the payload of a batch from its pieces: for OTLP the
+// list of their requests (zero copy), for decoded data a merge.
+func (p *processor) payloadOf(b *buffer, ps []piece) *pdata.Payload {
+	sig := b.key.signal()
+	if b.key.form() != pdata.FormOTLP {
+		return p.decodedBatch(sig, ps)
+	}
+	chunks, items := 0, 0
+	for _, pc := range ps {
+		chunks += len(pc.chunks)
+		items += pc.items
+	}
+	all := make([][]byte, 0, chunks)
+	for _, pc := range ps {
+		all = append(all, pc.chunks...)
+	}
+	return pdata.FromOTLPChunks(sig, all, items)
 }
 
 // decodedBatch merges decoded pieces into one payload. A batch that is one

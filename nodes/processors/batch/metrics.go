@@ -64,6 +64,7 @@ type metrics struct {
 	staleWakeups   *telemetry.Counter             // {wakeup} wakeups ignored: batch gone, too young, or unknown slot
 	lateOutcomes   *telemetry.Counter             // {message} outcomes for batches no longer tracked, ignored
 	skipped        *telemetry.Counter             // {message} held batches not sent because all their inputs were already nacked
+	rebuilt        *telemetry.Counter             // {message} held batches rebuilt without the data of inputs nacked meanwhile
 	throttled      *telemetry.Gauge               // 1 while AcceptPData is false (per copy, summed)
 }
 
@@ -94,6 +95,8 @@ func newMetrics(r *telemetry.Registry, labels []telemetry.Label, active [numBuff
 			"Acks and nacks for batches the node no longer tracks (after a forced shutdown, or not its own), ignored.", labels...),
 		skipped: r.Counter(prefix+"batches_skipped_total",
 			"Held batches not sent because every input they carried was already nacked.", labels...),
+		rebuilt: r.Counter(prefix+"batches_rebuilt_total",
+			"Held batches rebuilt without the data of inputs that were nacked while they waited.", labels...),
 		throttled: r.Gauge(prefix+"throttled",
 			"1 per pipeline copy while the node refuses data because an inbound_request_limit is reached.", labels...),
 	}
