@@ -13,7 +13,7 @@ import (
 func TestHeldBatchDropsDataOfInputsNackedMeanwhile(t *testing.T) {
 	h, _ := newHarness(t, "format: otap\noutbound_request_limit: 1\notap: {min_size: 4, max_size: 4, sizer: items}")
 	a := h.SendPData(decodedLogs("a", 6, 0))
-	out := h.RequireSent(port, 1) // [a:4] in flight, a:2 pending
+	out := h.RequireSent(port, 1)            // [a:4] in flight, a:2 pending
 	b := h.SendPData(decodedLogs("b", 2, 0)) // [a:2 b:2] held
 	h.RequireSent(port, 0)
 	h.Nack(out[0], pdata.Nack{Reason: "no"})
