@@ -79,8 +79,9 @@ func (o *outputs) port(name string) (*edge, error) {
 	return e, nil
 }
 
-// send delivers m on port, waiting for room unless try is set. ctx may be
-// nil; abort is the pipeline's deadline channel. On error the caller keeps m.
+// send delivers m on port, waiting for room unless try is set, or until
+// ctx ends; abort is the pipeline's deadline channel. On error the caller
+// keeps m.
 func (o *outputs) send(ctx context.Context, abort <-chan struct{}, port string, m *pdata.Message, try bool) error {
 	e, err := o.port(port)
 	if err != nil {
@@ -111,16 +112,12 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, port string, 
 	if try {
 		return ErrFull
 	}
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
 	select {
 	case e.ch <- m:
 		return nil
 	case <-abort:
 		return ErrAborted
-	case <-done:
+	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
 }

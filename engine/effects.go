@@ -32,7 +32,7 @@ func (fx *procEffects) TrySendTo(port string, m *pdata.Message) error {
 
 func (fx *procEffects) send(port string, m *pdata.Message, try bool) error {
 	items := m.Items()
-	if err := fx.n.out.send(nil, fx.n.p.abortC, port, m, try); err != nil {
+	if err := fx.n.out.send(context.Background(), fx.n.p.abortC, port, m, try); err != nil {
 		return err
 	}
 	fx.n.metrics.sent.Add(uint64(items))
@@ -97,7 +97,7 @@ func (fx *receiverEffects) SendTo(ctx context.Context, port string, m *pdata.Mes
 }
 
 func (fx *receiverEffects) TrySend(m *pdata.Message) error {
-	return fx.send(nil, "", m, true)
+	return fx.send(context.Background(), "", m, true)
 }
 
 // send admits m into the pipeline. The ingress frame makes its final

@@ -495,8 +495,6 @@ type effects Harness
 
 var _ engine.Effects = (*effects)(nil)
 
-func (e *effects) h() *Harness { return (*Harness)(e) }
-
 func (e *effects) Now() time.Time { return e.Clock.Now() }
 
 func (e *effects) Send(m *pdata.Message) error { return e.TrySend(m) }
