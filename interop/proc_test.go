@@ -99,16 +99,6 @@ func (p *proc) stop(t *testing.T) int {
 	}
 }
 
-// wait waits for the process to exit by itself, bounded by ctx.
-func (p *proc) wait(ctx context.Context) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-ctx.Done():
-		return fmt.Errorf("%s still running: %w", p.name, ctx.Err())
-	}
-}
-
 // waitReady polls check until it succeeds, the process exits or
 // readyTimeout passes.
 func (p *proc) waitReady(t *testing.T, check func(ctx context.Context) error) {
