@@ -92,6 +92,13 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 		doneC:  make(chan struct{}),
 	}
 	p.flow = newFlowMetrics(o.metrics, p.name)
+	// runtime_metrics: none keeps the engine's per-node series (counters,
+	// scheduler) out of the registry; the pipeline's item accounting and
+	// the nodes' own metrics stay. The other levels export everything.
+	runtimeReg := o.metrics
+	if pol.Telemetry.RuntimeMetrics == config.MetricsNone {
+		runtimeReg = nil
+	}
 
 	edges := make(map[*edgeSpec]*edge, len(w.edges))
 	for _, es := range w.edges {
@@ -109,7 +116,7 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 		labels := telemetry.Labels("pipeline", p.name, "node", cn.Name)
 		n := &node{
 			id: pdata.NodeID(i), name: cn.Name, kind: cn.Kind, typ: cn.Type, p: p,
-			metrics: newNodeMetrics(o.metrics, labels),
+			metrics: newNodeMetrics(runtimeReg, labels),
 			doneC:   make(chan struct{}), downstream: make(chan struct{}),
 		}
 		ports := map[string]*edge{}
@@ -136,7 +143,7 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 			if es := w.in[cn.Name]; es != nil {
 				input = edges[es].ch
 			}
-			n.in = p.newInbox(n, input, pol, o.metrics, labels)
+			n.in = p.newInbox(n, input, pol, runtimeReg, labels)
 		}
 		p.nodes = append(p.nodes, n)
 	}

@@ -217,3 +217,38 @@ func TestRegistryRejectsDuplicatesAndBadTypes(t *testing.T) {
 		t.Fatal("receiver type with a processor constructor accepted")
 	}
 }
+
+func TestRuntimeMetricsNoneKeepsNodeSeriesOut(t *testing.T) {
+	for _, level := range []string{"none", "basic"} {
+		t.Run(level, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tb := newTestbed(t, `
+version: otel_dataflow/v1
+policies:
+  telemetry: { runtime_metrics: `+level+` }
+groups:
+  g:
+    pipelines:
+      p:
+        nodes:
+          src: { type: receiver:test_source }
+          out: { type: exporter:test }
+        connections:
+          - { from: src, to: out }
+`, map[string]engine.Processor{"out": newSink()}, engine.Options{})
+				tb.eng.Start()
+				feed(t, tb.source("src"), 2, 1)
+				synctest.Wait()
+				tb.shutdown()
+				var node, pipeline bool
+				for _, s := range tb.registry.Snapshot() {
+					node = node || strings.HasPrefix(s.Name, "ackflow_node_") || strings.HasPrefix(s.Name, "ackflow_wakeup_")
+					pipeline = pipeline || s.Name == "ackflow_pipeline_delivered_items_total" && s.Value == 2
+				}
+				if node != (level != "none") || !pipeline {
+					t.Fatalf("level %s: node series exported = %v, pipeline accounting = %v", level, node, pipeline)
+				}
+			})
+		})
+	}
+}
