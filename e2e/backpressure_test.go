@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -274,4 +275,38 @@ func TestConcurrencyLimit(t *testing.T) {
 	s.requireExactly(t, want)
 	n := uint64(len(want))
 	p.requireFlow(t, n, n, 0)
+}
+
+// TestClientDeadlineGetsTheReceiversAnswer: a gRPC client whose deadline
+// is shorter than the receiver's timeout still gets the receiver's verdict
+// (UNAVAILABLE while the pipeline is full, DEADLINE_EXCEEDED with a reason
+// once admitted) before its own deadline, never its own bare timeout: a
+// request never just hangs.
+func TestClientDeadlineGetsTheReceiversAnswer(t *testing.T) {
+	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
+	p := startPipe(t, backpressureYAML(s.addr), "grpc")
+	conn := dialGRPC(t, p.grpcAddr)
+	type answer struct{ err error }
+	answers := make(chan answer, 6)
+	for i := range 6 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+			defer cancel()
+			answers <- answer{exportGRPC(ctx, conn, makePayload(sigLogs, fmt.Sprintf("deadline%d", i), 3))}
+		}()
+	}
+	for range 6 {
+		a := recv(t, answers, "a client's answer")
+		st := status.Convert(a.err)
+		switch {
+		case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "pipeline full"):
+		case st.Code() == codes.DeadlineExceeded && strings.Contains(st.Message(), "no outcome within"):
+		default:
+			t.Errorf("answer %v (%q): want the receiver's UNAVAILABLE or DEADLINE_EXCEEDED with its reason, before the client's own deadline", st.Code(), st.Message())
+		}
+	}
+	s.unblock()
+	if err := p.shutdown(drainDeadline); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
 }

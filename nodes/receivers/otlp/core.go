@@ -164,8 +164,9 @@ func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pd
 	var id uint64
 	var ch chan outcome
 	var timer clock.Timer // without wait_for_result, only a blocked send needs one
+	timeout := answerWithin(ctx, st.timeout)
 	if st.waitForResult {
-		timer = c.clock.NewTimer(st.timeout)
+		timer = c.clock.NewTimer(timeout)
 		defer timer.Stop()
 		id = c.nextID.Add(1)
 		ch = c.waiters.add(id)
@@ -174,32 +175,47 @@ func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pd
 	c.metrics.inFlight[pr][s].Add(1)
 	defer c.metrics.inFlight[pr][s].Add(-1)
 
-	timedOut, err := c.send(ctx, m, timer, st.timeout)
+	timedOut, err := c.send(ctx, m, timer, timeout)
 	if err != nil {
 		if st.waitForResult {
 			c.waiters.take(id) // never admitted: no outcome can come
 			chanPool.Put(ch)
 		}
-		return sendFailure(err, timedOut, st)
+		return sendFailure(err, timedOut, timeout)
 	}
 	c.metrics.items[pr][s].Add(uint64(p.Items()))
 	if !st.waitForResult {
 		return result{v: vOK}
 	}
 	if timedOut {
-		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("admitted, but no outcome within %s", st.timeout)})
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("admitted, but no outcome within %s", timeout)})
 	}
 	select {
 	case o := <-ch:
 		chanPool.Put(ch)
 		return fromOutcome(o)
 	case <-timer.C():
-		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("no outcome within %s; the data may still be delivered", st.timeout)})
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("no outcome within %s; the data may still be delivered", timeout)})
 	case <-ctx.Done():
 		return c.giveUp(id, ch, result{vCanceled, "client went away: " + context.Cause(ctx).Error()})
 	case <-c.fx.Aborted():
 		return c.giveUp(id, ch, result{vShutdown, "shutdown deadline reached before the outcome; the data may still be delivered"})
 	}
+}
+
+// answerWithin is how long a request may wait for the pipeline: the
+// receiver's timeout, shortened to end a little before the client's own
+// deadline (gRPC sends it with the request) so that the client gets the
+// receiver's answer — UNAVAILABLE or DEADLINE_EXCEEDED with a reason —
+// instead of timing out on its side with nothing to go on.
+func answerWithin(ctx context.Context, timeout time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return timeout
+	}
+	left := time.Until(dl)
+	margin := min(max(left/20, 5*time.Millisecond), 500*time.Millisecond)
+	return max(min(timeout, left-margin), time.Millisecond)
 }
 
 // giveUp answers a request with r unless its outcome won the race: the
@@ -242,10 +258,10 @@ func (c *core) send(ctx context.Context, m *pdata.Message, timer clock.Timer, ti
 }
 
 // sendFailure is the verdict of a request the pipeline did not take.
-func sendFailure(err error, timedOut bool, st *settings) result {
+func sendFailure(err error, timedOut bool, timeout time.Duration) result {
 	switch {
 	case timedOut:
-		return result{vBackpressure, fmt.Sprintf("pipeline full for %s; retry later", st.timeout)}
+		return result{vBackpressure, fmt.Sprintf("pipeline full for %s; retry later", timeout)}
 	case errors.Is(err, engine.ErrAborted), errors.Is(err, engine.ErrClosed):
 		return result{vShutdown, "receiver is shutting down: " + err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
