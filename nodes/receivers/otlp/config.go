@@ -26,6 +26,13 @@ const (
 	// at 400 ms end to end, while keeping memory bounded (1024 × the
 	// average request) when a destination stalls.
 	DefaultMaxConcurrentRequests = 1024
+	// DefaultMaxInFlightBytes bounds the request bytes the receiver holds
+	// (all protocols together) from admission until their outcome: with
+	// wait_for_result that bounds the memory its data takes in the whole
+	// pipeline when a destination stalls. It is ~270 requests of 1,000
+	// logs, several times what a healthy pipeline holds at millions of
+	// logs per second.
+	DefaultMaxInFlightBytes = 64 << 20
 	// DefaultMaxRequestSize is the largest request body, after decompression.
 	DefaultMaxRequestSize = 64 << 20
 	// maxRequestSizeLimit is what gRPC can frame (int32 lengths).
@@ -67,6 +74,11 @@ type Settings struct {
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 	// MaxRequestSize bounds a request body, compressed and decompressed.
 	MaxRequestSize config.Size `yaml:"max_request_size"`
+	// MaxInFlightBytes bounds the decompressed bytes of the requests
+	// admitted and not yet answered, all protocols together; 0 means
+	// unlimited. Beyond it requests are refused as retryable. Top level
+	// only.
+	MaxInFlightBytes config.Size `yaml:"max_in_flight_bytes"`
 	// RequestCompression lists the accepted request encodings.
 	RequestCompression Compressions `yaml:"request_compression"`
 	// TLS serves over TLS (mTLS with client_ca_file).
@@ -109,6 +121,7 @@ func DefaultConfig() Config {
 		Timeout:               config.Duration(DefaultTimeout),
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
 		MaxRequestSize:        DefaultMaxRequestSize,
+		MaxInFlightBytes:      DefaultMaxInFlightBytes,
 		RequestCompression:    slices.Clone(knownCompressions),
 	}}
 }
@@ -154,7 +167,12 @@ func (s *Settings) validate(p config.Path) error {
 		Timeout: &s.Timeout, MaxConcurrentRequests: &s.MaxConcurrentRequests,
 		MaxRequestSize: &s.MaxRequestSize, RequestCompression: &s.RequestCompression, TLS: s.TLS,
 	}
-	return o.validate(p)
+	err := o.validate(p)
+	if s.MaxInFlightBytes < 0 {
+		err = errors.Join(err, config.Errorf(p.Key("max_in_flight_bytes"), "use 0 for no limit or a size such as 64MiB",
+			"max_in_flight_bytes cannot be negative, got %d", int64(s.MaxInFlightBytes)))
+	}
+	return err
 }
 
 func (o *Overrides) validate(p config.Path) error {

@@ -122,6 +122,9 @@ type core struct {
 	metrics *metrics
 	fx      engine.ReceiverEffects // set by Run before any request is served
 
+	maxBytes      int64        // max_in_flight_bytes; 0 = unlimited
+	inFlightBytes atomic.Int64 // bytes of requests admitted and not answered
+
 	nextID   atomic.Uint64
 	waiters  waiters
 	draining atomic.Bool
@@ -131,8 +134,28 @@ type core struct {
 	admitting, serving tracker
 }
 
-func newCore(clk clock.Clock, m *metrics) *core {
-	return &core{clock: clk, metrics: m, waiters: waiters{m: map[uint64]chan outcome{}}}
+func newCore(clk clock.Clock, m *metrics, maxInFlightBytes int64) *core {
+	return &core{clock: clk, metrics: m, maxBytes: maxInFlightBytes, waiters: waiters{m: map[uint64]chan outcome{}}}
+}
+
+// acquire reserves n bytes of the in-flight budget. One request is always
+// let through when nothing is held, so that a request larger than the
+// budget is not refused forever.
+func (c *core) acquire(n int64) bool {
+	if c.maxBytes <= 0 {
+		return true
+	}
+	if held := c.inFlightBytes.Add(n); held > c.maxBytes && held != n {
+		c.inFlightBytes.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (c *core) releaseBytes(n int64) {
+	if c.maxBytes > 0 {
+		c.inFlightBytes.Add(-n)
+	}
 }
 
 // admit sends a parsed request into the pipeline and, with
@@ -148,6 +171,12 @@ func newCore(clk clock.Clock, m *metrics) *core {
 func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int) result {
 	items := p.Items()
 	c.metrics.bytes[pr][s].Add(uint64(size))
+	if !c.acquire(int64(size)) {
+		res := result{vBusy, fmt.Sprintf("more than max_in_flight_bytes (%d bytes) of requests await their outcome; retry later", c.maxBytes)}
+		c.metrics.answered(pr, s, res.v, items)
+		return res
+	}
+	defer c.releaseBytes(int64(size))
 	res := c.admitAndWait(ctx, pr, st, s, p)
 	c.metrics.answered(pr, s, res.v, items)
 	return res

@@ -248,3 +248,33 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestInFlightBytesBoundRefusesRetryably: with the byte budget taken by a
+// request awaiting its outcome, the next one (any protocol) is refused
+// UNAVAILABLE / 503 at once; once the first is answered, requests are
+// admitted again.
+func TestInFlightBytesBoundRefusesRetryably(t *testing.T) {
+	f := start(t, both+"max_in_flight_bytes: 10\n") // smaller than any request
+	client := plogotlp.NewGRPCClient(f.grpcConn())
+	req := plogotlp.NewExportRequestFromLogs(pdatatest.LogsData("b", 2, 0, 8))
+	first := async(func(ctx context.Context) error { _, err := client.Export(ctx, req); return err })
+	m := f.next() // admitted although larger than the budget: nothing else is held
+	_, err := client.Export(context.Background(), req)
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "max_in_flight_bytes") {
+		t.Fatalf("gRPC over the byte budget: %s %q", st.Code(), st.Message())
+	}
+	res := otlptest.Recv(t, f.post("/v1/logs", "application/x-protobuf", "", pdatatest.LogsBytes("b", 2, 0, 8)), "answer")
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
+		t.Fatalf("HTTP over the byte budget: %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+	f.noneSent()
+	f.resolve(m, true, pdata.Nack{})
+	if err := otlptest.Recv(t, first, "answer"); err != nil {
+		t.Fatal(err)
+	}
+	again := async(func(ctx context.Context) error { _, err := client.Export(ctx, req); return err })
+	f.resolve(f.next(), true, pdata.Nack{})
+	if err := otlptest.Recv(t, again, "answer"); err != nil {
+		t.Fatalf("after the budget freed: %v", err)
+	}
+}
