@@ -70,6 +70,37 @@ type waiters struct {
 	m  map[uint64]chan outcome
 }
 
+// hold is the byte reservation of a request in the pipeline.
+type hold struct {
+	bytes  int64
+	waited bool // the client waits for the outcome (wait_for_result)
+}
+
+// holds are the reservations of requests whose outcome has not come back:
+// the budget covers data until it has left the pipeline, not only until
+// its client was answered (a client that gave up does not free memory).
+type holds struct {
+	mu sync.Mutex
+	m  map[uint64]hold
+}
+
+func (h *holds) put(id uint64, v hold) {
+	h.mu.Lock()
+	if h.m == nil {
+		h.m = make(map[uint64]hold)
+	}
+	h.m[id] = v
+	h.mu.Unlock()
+}
+
+func (h *holds) take(id uint64) (hold, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[id]
+	delete(h.m, id)
+	return v, ok
+}
+
 // chanPool recycles outcome channels. A channel returns to the pool only
 // once its request is answered: out of the map and drained, so no sender
 // can still hold it.
@@ -123,7 +154,8 @@ type core struct {
 	fx      engine.ReceiverEffects // set by Run before any request is served
 
 	maxBytes      int64        // max_in_flight_bytes; 0 = unlimited
-	inFlightBytes atomic.Int64 // bytes of requests admitted and not answered
+	inFlightBytes atomic.Int64 // bytes of requests in the pipeline or being admitted
+	holds         holds        // request id → bytes reserved until its outcome
 
 	nextID   atomic.Uint64
 	waiters  waiters
@@ -176,30 +208,41 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 		c.metrics.answered(pr, s, res.v, items)
 		return res
 	}
-	defer c.releaseBytes(int64(size))
-	res := c.admitAndWait(ctx, pr, st, s, p)
+	res, inPipeline := c.admitAndWait(ctx, pr, st, s, p, int64(size))
+	if !inPipeline {
+		c.releaseBytes(int64(size)) // otherwise the outcome releases them
+	}
 	c.metrics.answered(pr, s, res.v, items)
 	return res
 }
 
-func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload) result {
+// admitAndWait does the work of admit. inPipeline reports that the data
+// entered the pipeline and its bytes stay reserved until its outcome
+// arrives (see holds), whatever the client was answered.
+func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int64) (res result, inPipeline bool) {
 	if c.draining.Load() || closed(c.fx.Aborted()) {
-		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}
+		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}, false
 	}
 	if p.Items() == 0 {
-		return result{v: vOK} // nothing to deliver
+		return result{v: vOK}, false // nothing to deliver
 	}
 	m := pdata.New(p)
-	var id uint64
+	id := c.nextID.Add(1)
 	var ch chan outcome
 	var timer clock.Timer // without wait_for_result, only a blocked send needs one
 	timeout := answerWithin(ctx, st.timeout)
 	if st.waitForResult {
 		timer = c.clock.NewTimer(timeout)
 		defer timer.Stop()
-		id = c.nextID.Add(1)
 		ch = c.waiters.add(id)
+	}
+	if st.waitForResult || c.maxBytes > 0 {
 		c.fx.Subscribe(m, pdata.AcksAndNacks, callData(id, pr, s))
+	}
+	if c.maxBytes > 0 {
+		// Recorded before the send: the outcome may come back before
+		// Send returns.
+		c.holds.put(id, hold{bytes: size, waited: st.waitForResult})
 	}
 	c.metrics.inFlight[pr][s].Add(1)
 	defer c.metrics.inFlight[pr][s].Add(-1)
@@ -210,25 +253,27 @@ func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pd
 			c.waiters.take(id) // never admitted: no outcome can come
 			chanPool.Put(ch)
 		}
-		return sendFailure(err, timedOut, timeout)
+		c.holds.take(id)
+		return sendFailure(err, timedOut, timeout), false
 	}
 	c.metrics.items[pr][s].Add(uint64(p.Items()))
+	inPipeline = c.maxBytes > 0
 	if !st.waitForResult {
-		return result{v: vOK}
+		return result{v: vOK}, inPipeline
 	}
 	if timedOut {
-		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("admitted, but no outcome within %s", timeout)})
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("admitted, but no outcome within %s", timeout)}), inPipeline
 	}
 	select {
 	case o := <-ch:
 		chanPool.Put(ch)
-		return fromOutcome(o)
+		return fromOutcome(o), inPipeline
 	case <-timer.C():
-		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("no outcome within %s; the data may still be delivered", timeout)})
+		return c.giveUp(id, ch, result{vTimeout, fmt.Sprintf("no outcome within %s; the data may still be delivered", timeout)}), inPipeline
 	case <-ctx.Done():
-		return c.giveUp(id, ch, result{vCanceled, "client went away: " + context.Cause(ctx).Error()})
+		return c.giveUp(id, ch, result{vCanceled, "client went away: " + context.Cause(ctx).Error()}), inPipeline
 	case <-c.fx.Aborted():
-		return c.giveUp(id, ch, result{vShutdown, "shutdown deadline reached before the outcome; the data may still be delivered"})
+		return c.giveUp(id, ch, result{vShutdown, "shutdown deadline reached before the outcome; the data may still be delivered"}), inPipeline
 	}
 }
 
@@ -316,9 +361,15 @@ func (c *core) onOutcome(ctl engine.Control) {
 	if !ok {
 		return // not a frame of ours
 	}
+	h, held := c.holds.take(id)
+	if held {
+		c.releaseBytes(h.bytes) // the data has left the pipeline
+	}
 	ch := c.waiters.take(id)
 	if ch == nil {
-		c.metrics.late[pr][s].Inc()
+		if !held || h.waited {
+			c.metrics.late[pr][s].Inc()
+		}
 		return
 	}
 	ch <- outcome{ack: ctl.Kind == engine.KindAck, nack: ctl.Nack}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
@@ -276,5 +277,30 @@ func TestInFlightBytesBoundRefusesRetryably(t *testing.T) {
 	f.resolve(f.next(), true, pdata.Nack{})
 	if err := otlptest.Recv(t, again, "answer"); err != nil {
 		t.Fatalf("after the budget freed: %v", err)
+	}
+}
+
+// TestInFlightBytesHeldUntilTheOutcome: a client that got its timeout does
+// not free the bytes; its data is still in the pipeline until the outcome.
+func TestInFlightBytesHeldUntilTheOutcome(t *testing.T) {
+	f := start(t, both+"max_in_flight_bytes: 10\ntimeout: 5s\n")
+	client := plogotlp.NewGRPCClient(f.grpcConn())
+	req := plogotlp.NewExportRequestFromLogs(pdatatest.LogsData("h", 2, 0, 8))
+	first := async(func(ctx context.Context) error { _, err := client.Export(ctx, req); return err })
+	m := f.next()
+	f.fx.clock.WaitTimers(1)
+	f.fx.clock.Advance(5 * time.Second)
+	if err := otlptest.Recv(t, first, "answer"); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("first request: %v, want DEADLINE_EXCEEDED", err)
+	}
+	_, err := client.Export(context.Background(), req)
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "max_in_flight_bytes") {
+		t.Fatalf("while the first request's data is in the pipeline: %s %q, want refused", st.Code(), st.Message())
+	}
+	f.resolve(m, true, pdata.Nack{}) // the data left the pipeline
+	again := async(func(ctx context.Context) error { _, err := client.Export(ctx, req); return err })
+	f.resolve(f.next(), true, pdata.Nack{})
+	if err := otlptest.Recv(t, again, "answer"); err != nil {
+		t.Fatalf("after the outcome: %v", err)
 	}
 }
