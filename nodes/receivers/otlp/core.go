@@ -184,6 +184,17 @@ func (c *core) acquire(n int64) bool {
 	return true
 }
 
+// overBudget reports a budget already spent, so that a request is refused
+// before its body is read: under overload, reading bodies only to refuse
+// them would itself be the memory problem.
+func (c *core) overBudget() bool {
+	return c.maxBytes > 0 && c.inFlightBytes.Load() >= c.maxBytes
+}
+
+func (c *core) budgetRefusal() result {
+	return result{vBusy, fmt.Sprintf("more than max_in_flight_bytes (%d bytes) of data awaits its outcome; retry later", c.maxBytes)}
+}
+
 func (c *core) releaseBytes(n int64) {
 	if c.maxBytes > 0 {
 		c.inFlightBytes.Add(-n)
@@ -204,7 +215,7 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 	items := p.Items()
 	c.metrics.bytes[pr][s].Add(uint64(size))
 	if !c.acquire(int64(size)) {
-		res := result{vBusy, fmt.Sprintf("more than max_in_flight_bytes (%d bytes) of requests await their outcome; retry later", c.maxBytes)}
+		res := c.budgetRefusal()
 		c.metrics.answered(pr, s, res.v, items)
 		return res
 	}

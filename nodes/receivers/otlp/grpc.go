@@ -76,6 +76,9 @@ func (g *grpcServer) Export(ctx context.Context, s pdata.Signal, read func(*otlp
 		return nil, g.refuse(s, result{vBusy, "too many concurrent requests; retry later"})
 	}
 	defer g.lim.release()
+	if c.overBudget() {
+		return nil, g.refuse(s, c.budgetRefusal())
+	}
 
 	var req otlpgrpc.Request
 	if err := read(&req); err != nil {

@@ -85,6 +85,10 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer h.lim.release()
+	if h.core.overBudget() {
+		h.answer(w, media, s, h.core.budgetRefusal(), -1)
+		return
+	}
 	if req.ContentLength > int64(h.st.maxSize) {
 		h.answer(w, media, s, result{vTooLarge, fmt.Sprintf(
 			"request body of %d bytes is larger than max_request_size (%d)", req.ContentLength, h.st.maxSize)}, -1)
