@@ -121,3 +121,35 @@ func (r *Registry) Factories() []Factory {
 	}
 	return out
 }
+
+// ProcessorFactory returns the factory of a processor or exporter type
+// whose config is loaded by load: decoded over its defaults and validated,
+// every problem reported at once. Validate and the builder share load, so
+// a node builds with exactly the config that was checked.
+func ProcessorFactory[C any](typ, desc string, load func(*config.Node) (C, error), build func(NodeContext, C) (Processor, error)) Factory {
+	return Factory{
+		Type:         typ,
+		Description:  desc,
+		Validate:     func(n *config.Node) error { _, err := load(n); return err },
+		NewProcessor: func(nc NodeContext) (Processor, error) { return buildWith(typ, nc, load, build) },
+	}
+}
+
+// ReceiverFactory is ProcessorFactory for a receiver type.
+func ReceiverFactory[C any](typ, desc string, load func(*config.Node) (C, error), build func(NodeContext, C) (Receiver, error)) Factory {
+	return Factory{
+		Type:        typ,
+		Description: desc,
+		Validate:    func(n *config.Node) error { _, err := load(n); return err },
+		NewReceiver: func(nc NodeContext) (Receiver, error) { return buildWith(typ, nc, load, build) },
+	}
+}
+
+func buildWith[C, N any](typ string, nc NodeContext, load func(*config.Node) (C, error), build func(NodeContext, C) (N, error)) (N, error) {
+	cfg, err := load(nc.Node)
+	if err != nil {
+		var zero N
+		return zero, fmt.Errorf("%s %q: %w", typ, nc.Node.Name, err)
+	}
+	return build(nc, cfg)
+}

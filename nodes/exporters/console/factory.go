@@ -1,13 +1,11 @@
 package console
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -20,15 +18,10 @@ func NewFactory() engine.Factory { return newFactory(os.Stdout) }
 
 // newFactory is NewFactory printing to w; tests pass a buffer.
 func newFactory(w io.Writer) engine.Factory {
-	return engine.Factory{
-		Type:        Type,
-		Description: "Acknowledges every message and prints a periodic one-line summary per signal (items/s and totals).",
-		Validate:    validate,
-		NewProcessor: func(nc engine.NodeContext) (engine.Processor, error) {
-			cfg, err := decodeConfig(nc.Node)
-			if err != nil {
-				return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
-			}
+	return engine.ProcessorFactory(Type,
+		"Acknowledges every message and prints a periodic one-line summary per signal (items/s and totals).",
+		decodeConfig,
+		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 			log := nc.Logger
 			if log == nil {
 				log = slog.New(slog.DiscardHandler)
@@ -37,11 +30,5 @@ func newFactory(w io.Writer) engine.Factory {
 				name: nc.Node.Name, w: w, log: log,
 				interval: time.Duration(cfg.Interval), detailed: cfg.Verbosity == "detailed",
 			}, nil
-		},
-	}
-}
-
-func validate(n *config.Node) error {
-	_, err := decodeConfig(n)
-	return err
+		})
 }

@@ -58,6 +58,15 @@ func Decode(n *config.Node) (Config, error) {
 	return cfg, err
 }
 
+// Load decodes and validates a node's config block.
+func Load(n *config.Node) (Config, error) {
+	cfg, err := Decode(n)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate(n.Path.Key("config"))
+}
+
 // Validate reports every problem under its YAML path below p.
 func (c *Config) Validate(p config.Path) error {
 	var errs []error

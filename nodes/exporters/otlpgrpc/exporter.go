@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
@@ -28,36 +27,13 @@ const name = "otlp_grpc"
 
 // NewFactory returns the factory of exporter:otlp_grpc.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:        Type,
-		Description: "sends OTLP over gRPC, bytes as received; acks on success, nacks (permanent or transient) on failure",
-		Validate: func(n *config.Node) error {
-			cfg, err := Decode(n)
-			if err != nil {
-				return err
-			}
-			return cfg.Validate(n.Path.Key("config"))
-		},
-		NewProcessor: func(nc engine.NodeContext) (engine.Processor, error) {
-			cfg, err := Decode(nc.Node)
-			if err != nil {
-				return nil, err
-			}
-			if err := cfg.Validate(nc.Node.Path.Key("config")); err != nil {
-				return nil, err
-			}
-			return New(nc, cfg)
-		},
-	}
+	return engine.ProcessorFactory(Type, "sends OTLP over gRPC, bytes as received; acks on success, nacks (permanent or transient) on failure", Load,
+		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 }
 
-// Exporter is exporter:otlp_grpc: the shared in-flight driver over a gRPC
-// transport. It implements engine.Processor, engine.Gate and
-// engine.Drainer through the driver.
-type Exporter struct {
-	*iotlp.Driver
-	metrics *iotlp.Metrics
-}
+// Exporter is the exporter: the shared in-flight driver over this
+// package's transport.
+type Exporter = iotlp.Exporter
 
 // New builds the exporter from a validated config. The connection is
 // made lazily, at the first export.
@@ -66,19 +42,8 @@ func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
 	}
-	m := newMetrics(nc)
-	d := iotlp.NewDriver(iotlp.DriverConfig{
-		Name:        name,
-		Timeout:     time.Duration(cfg.Timeout),
-		MaxInFlight: cfg.MaxInFlight,
-		Logger:      nc.Logger,
-		Metrics:     m,
-	}, t)
-	return &Exporter{Driver: d, metrics: m}, nil
+	return iotlp.NewExporter(nc, name, "ackflow_exporter_otlp_grpc", time.Duration(cfg.Timeout), cfg.MaxInFlight, t), nil
 }
-
-// Metrics returns the exporter's metrics, for tests and status pages.
-func (e *Exporter) Metrics() *iotlp.Metrics { return e.metrics }
 
 // transport sends exports over one gRPC client connection, which
 // multiplexes every concurrent export on HTTP/2 streams.

@@ -66,6 +66,15 @@ func Decode(n *config.Node) (Config, error) {
 	return cfg, err
 }
 
+// Load decodes and validates a node's config block.
+func Load(n *config.Node) (Config, error) {
+	cfg, err := Decode(n)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate(n.Path.Key("config"))
+}
+
 // signalKeys are the per-signal endpoint keys, by signal.
 var signalKeys = [...]string{pdata.Logs: "logs_endpoint", pdata.Metrics: "metrics_endpoint", pdata.Traces: "traces_endpoint"}
 

@@ -175,7 +175,7 @@ func TestFactory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newProcessor(engineContext(n)); err == nil || !strings.Contains(err.Error(), `processor:batch "node"`) {
+	if _, err := f.NewProcessor(engineContext(n)); err == nil || !strings.Contains(err.Error(), `processor:batch "node"`) {
 		t.Fatalf("newProcessor error = %v, want it to name the node", err)
 	}
 }

@@ -1,10 +1,8 @@
 package debug
 
 import (
-	"fmt"
 	"log/slog"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -13,24 +11,12 @@ const Type = "processor:debug"
 
 // NewFactory returns the factory of processor:debug nodes.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:         Type,
-		Description:  "Logs the data that passes through (verbosity basic, normal or detailed) and forwards it unchanged.",
-		Validate:     validate,
-		NewProcessor: newProcessor,
-	}
+	return engine.ProcessorFactory(Type,
+		"Logs the data that passes through (verbosity basic, normal or detailed) and forwards it unchanged.",
+		decodeConfig, newProcessor)
 }
 
-func validate(n *config.Node) error {
-	_, err := decodeConfig(n)
-	return err
-}
-
-func newProcessor(nc engine.NodeContext) (engine.Processor, error) {
-	cfg, err := decodeConfig(nc.Node)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
-	}
+func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 	log := nc.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

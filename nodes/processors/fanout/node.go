@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/engine/wakeup"
 	"github.com/ackflow/ackflow/pdata"
@@ -29,24 +28,12 @@ const (
 
 // NewFactory returns the factory of processor:fanout nodes.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:         Type,
-		Description:  "Sends a copy of each input to several outputs: parallel or sequential, awaiting none, the primary or all, with fallbacks and exact timeouts.",
-		Validate:     validate,
-		NewProcessor: newProcessor,
-	}
+	return engine.ProcessorFactory(Type,
+		"Sends a copy of each input to several outputs: parallel or sequential, awaiting none, the primary or all, with fallbacks and exact timeouts.",
+		decodeConfig, newProcessor)
 }
 
-func validate(n *config.Node) error {
-	_, err := decodeConfig(n)
-	return err
-}
-
-func newProcessor(nc engine.NodeContext) (engine.Processor, error) {
-	cfg, err := decodeConfig(nc.Node)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
-	}
+func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 	log := nc.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -1,11 +1,9 @@
 package retry
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/ackflow/ackflow/clock"
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -14,24 +12,12 @@ const Type = "processor:retry"
 
 // NewFactory returns the factory of processor:retry nodes.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:         Type,
-		Description:  "Retries transient nacks with exponential backoff and jitter; permanent nacks pass through.",
-		Validate:     validate,
-		NewProcessor: newProcessor,
-	}
+	return engine.ProcessorFactory(Type,
+		"Retries transient nacks with exponential backoff and jitter; permanent nacks pass through.",
+		decodeConfig, newProcessor)
 }
 
-func validate(n *config.Node) error {
-	_, err := decodeConfig(n)
-	return err
-}
-
-func newProcessor(nc engine.NodeContext) (engine.Processor, error) {
-	cfg, err := decodeConfig(nc.Node)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
-	}
+func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 	clk, log := nc.Clock, nc.Logger
 	if clk == nil {
 		clk = clock.Real()

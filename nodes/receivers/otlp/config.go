@@ -135,6 +135,15 @@ func Decode(n *config.Node) (Config, error) {
 	return cfg, nil
 }
 
+// Load decodes and validates a node's config block.
+func Load(n *config.Node) (Config, error) {
+	cfg, err := Decode(n)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate(n.Path.Key("config"))
+}
+
 // Validate reports every problem, each under its YAML path below p (the
 // node's `config` path).
 func (c *Config) Validate(p config.Path) error {

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -22,27 +21,9 @@ const Type = "receiver:otlp"
 
 // NewFactory returns the factory of receiver:otlp.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:        Type,
-		Description: "OTLP/gRPC and OTLP/HTTP (protobuf, JSON) for logs, metrics and traces; answers reflect delivery",
-		Validate: func(n *config.Node) error {
-			cfg, err := Decode(n)
-			if err != nil {
-				return err
-			}
-			return cfg.Validate(n.Path.Key("config"))
-		},
-		NewReceiver: func(nc engine.NodeContext) (engine.Receiver, error) {
-			cfg, err := Decode(nc.Node)
-			if err != nil {
-				return nil, err
-			}
-			if err := cfg.Validate(nc.Node.Path.Key("config")); err != nil {
-				return nil, err
-			}
-			return New(nc, cfg)
-		},
-	}
+	return engine.ReceiverFactory(Type,
+		"OTLP/gRPC and OTLP/HTTP (protobuf, JSON) for logs, metrics and traces; answers reflect delivery", Load,
+		func(nc engine.NodeContext, cfg Config) (engine.Receiver, error) { return New(nc, cfg) })
 }
 
 // Receiver is receiver:otlp. Run serves until its context ends and then

@@ -46,7 +46,11 @@ func BenchmarkStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r, err := newReceiver(engine.NodeContext{Node: n, Clock: clock.NewFake(nodetest.Start)})
+			cfg, err := decodeConfig(n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := newReceiver(engine.NodeContext{Node: n, Clock: clock.NewFake(nodetest.Start)}, cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

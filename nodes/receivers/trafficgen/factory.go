@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/ackflow/ackflow/clock"
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -16,24 +15,12 @@ const Type = "receiver:traffic_generator"
 
 // NewFactory returns the factory of receiver:traffic_generator nodes.
 func NewFactory() engine.Factory {
-	return engine.Factory{
-		Type:        Type,
-		Description: "Generates synthetic logs, metrics and traces at a set rate or as fast as possible, for demos and benchmarks.",
-		Validate:    validate,
-		NewReceiver: newReceiver,
-	}
+	return engine.ReceiverFactory(Type,
+		"Generates synthetic logs, metrics and traces at a set rate or as fast as possible, for demos and benchmarks.",
+		decodeConfig, newReceiver)
 }
 
-func validate(n *config.Node) error {
-	_, err := decodeConfig(n)
-	return err
-}
-
-func newReceiver(nc engine.NodeContext) (engine.Receiver, error) {
-	cfg, err := decodeConfig(nc.Node)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
-	}
+func newReceiver(nc engine.NodeContext, cfg Config) (engine.Receiver, error) {
 	clk, log := nc.Clock, nc.Logger
 	if clk == nil {
 		clk = clock.Real()
