@@ -23,8 +23,6 @@ const (
 	DefaultCompression = "none"
 )
 
-var compressions = []string{"none", iotlp.Gzip, iotlp.Zstd}
-
 // Config is the `config` block of exporter:otlp_grpc.
 type Config struct {
 	// GRPCEndpoint is http://host:port (plaintext) or https://host:port
@@ -82,18 +80,7 @@ func (c *Config) Validate(p config.Path) error {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use an https:// grpc_endpoint, or remove tls",
 			"tls is set but grpc_endpoint %q is plaintext", c.GRPCEndpoint))
 	}
-	if c.Timeout <= 0 {
-		errs = append(errs, config.Errorf(p.Key("timeout"), "use a positive duration such as 15s",
-			"timeout must be positive, got %s", c.Timeout))
-	}
-	if c.MaxInFlight < 1 {
-		errs = append(errs, config.Errorf(p.Key("max_in_flight"), "use 1 or more (default 16)",
-			"max_in_flight must be at least 1, got %d", c.MaxInFlight))
-	}
-	if !validCompression(c.Compression) {
-		errs = append(errs, config.Errorf(p.Key("compression"), "use one of "+strings.Join(compressions, ", "),
-			"unknown compression %q", c.Compression))
-	}
+	errs = append(errs, iotlp.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
 	for k := range c.Headers {
 		if reason := badHeader(k); reason != "" {
 			errs = append(errs, config.Errorf(p.Key("headers").Key(k), "use a lower-case name of letters, digits, '-', '_' or '.', not starting with grpc-",
@@ -102,15 +89,6 @@ func (c *Config) Validate(p config.Path) error {
 	}
 	errs = append(errs, c.TLS.Validate(p.Key("tls")))
 	return errors.Join(errs...)
-}
-
-func validCompression(c string) bool {
-	for _, k := range compressions {
-		if c == k {
-			return true
-		}
-	}
-	return false
 }
 
 // badHeader says why k cannot be gRPC metadata, or "".

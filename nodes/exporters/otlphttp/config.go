@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,8 +24,6 @@ const (
 	// DefaultCompression sends bodies as they are (see exporter:otlp_grpc).
 	DefaultCompression = "none"
 )
-
-var compressions = []string{"none", iotlp.Gzip, iotlp.Zstd}
 
 // Config is the `config` block of exporter:otlp_http.
 type Config struct {
@@ -130,18 +127,7 @@ func (c *Config) Validate(p config.Path) error {
 	if c.TLS != nil && anySet && !secure {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use https:// endpoints, or remove tls", "tls is set but every endpoint is plaintext http://"))
 	}
-	if c.Timeout <= 0 {
-		errs = append(errs, config.Errorf(p.Key("timeout"), "use a positive duration such as 15s",
-			"timeout must be positive, got %s", c.Timeout))
-	}
-	if c.MaxInFlight < 1 {
-		errs = append(errs, config.Errorf(p.Key("max_in_flight"), "use 1 or more (default 16)",
-			"max_in_flight must be at least 1, got %d", c.MaxInFlight))
-	}
-	if !slices.Contains(compressions, c.Compression) {
-		errs = append(errs, config.Errorf(p.Key("compression"), "use one of "+strings.Join(compressions, ", "),
-			"unknown compression %q", c.Compression))
-	}
+	errs = append(errs, iotlp.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
 	for k, v := range c.Headers {
 		switch {
 		case !httpguts.ValidHeaderFieldName(k):

@@ -1,8 +1,11 @@
 package otlpgrpc
 
 import (
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
 )
 
@@ -30,3 +33,25 @@ func NewExporter(nc engine.NodeContext, name, prefix string, timeout time.Durati
 
 // Metrics returns the exporter's metrics, for tests and status pages.
 func (e *Exporter) Metrics() *Metrics { return e.metrics }
+
+// ExportCompressions are the values of an exporter's compression key.
+var ExportCompressions = []string{"none", Gzip, Zstd}
+
+// ValidateExport checks the keys both OTLP exporters share, each error
+// under its YAML path below p.
+func ValidateExport(p config.Path, timeout config.Duration, maxInFlight int, compression string) []error {
+	var errs []error
+	if timeout <= 0 {
+		errs = append(errs, config.Errorf(p.Key("timeout"), "use a positive duration such as 15s",
+			"timeout must be positive, got %s", timeout))
+	}
+	if maxInFlight < 1 {
+		errs = append(errs, config.Errorf(p.Key("max_in_flight"), "use 1 or more (default 16)",
+			"max_in_flight must be at least 1, got %d", maxInFlight))
+	}
+	if !slices.Contains(ExportCompressions, compression) {
+		errs = append(errs, config.Errorf(p.Key("compression"), "use one of "+strings.Join(ExportCompressions, ", "),
+			"unknown compression %q", compression))
+	}
+	return errs
+}
