@@ -46,8 +46,9 @@ type Option func(*Harness)
 // WithOutputs declares the node's output ports (default: "default").
 func WithOutputs(ports ...string) Option { return func(h *Harness) { h.ports = ports } }
 
-// WithPortCapacity makes TrySend on every port fail with ErrFull once n
-// messages are captured and not yet taken with TakeSent.
+// WithPortCapacity makes sends on every port fail with ErrFull once n
+// messages are captured and not yet taken with TakeSent. The harness never
+// blocks, so Send fails like TrySend where the engine's Send would wait.
 func WithPortCapacity(n int) Option { return func(h *Harness) { h.portCap = n } }
 
 // WithResumeCapacity sets how many RequeueLater messages may wait (default 128).
@@ -497,6 +498,7 @@ var _ engine.Effects = (*effects)(nil)
 
 func (e *effects) Now() time.Time { return e.Clock.Now() }
 
+// Send is TrySend: a harness step cannot wait for room (see WithPortCapacity).
 func (e *effects) Send(m *pdata.Message) error { return e.TrySend(m) }
 
 func (e *effects) SendTo(port string, m *pdata.Message) error { return e.TrySendTo(port, m) }
