@@ -73,7 +73,8 @@ type inbox struct {
 	// outputs has stopped. A node stays until then, so the outcomes its
 	// consumers send back (including the nacks of their forced Shutdown)
 	// still reach it and travel on upstream.
-	downstream <-chan struct{}
+	downstream     <-chan struct{}
+	downstreamSeen bool // wait saw downstream closed
 
 	gate    func() bool // the node's AcceptPData, or always true
 	pending func() int  // the node's Drainer.Pending, or always 0
@@ -310,8 +311,11 @@ func (in *inbox) wait(now time.Time, accept bool) {
 	if !in.aborted {
 		abort = in.abort
 	}
+	// Watch the consumers until their end has been seen here: checking
+	// isClosed and then selecting would lose a close in between, and a
+	// closed channel left in the select would spin.
 	var downstream <-chan struct{}
-	if in.state == stateClosing && !isClosed(in.downstream) {
+	if in.state == stateClosing && !in.downstreamSeen {
 		downstream = in.downstream
 	}
 	var tc <-chan time.Time
@@ -331,6 +335,7 @@ func (in *inbox) wait(now time.Time, accept bool) {
 	case <-latch:
 	case <-abort:
 	case <-downstream:
+		in.downstreamSeen = true
 	}
 }
 
