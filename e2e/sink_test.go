@@ -82,10 +82,12 @@ func newSink(t *testing.T, decide func(call) verdict) *sink {
 	return s
 }
 
-// deadAddr returns a loopback address nothing listens on.
+// deadAddr returns a loopback address nothing listens on. It is on
+// 127.0.0.2, where no test binds, so the kernel cannot hand the port to
+// another test's listener on 127.0.0.1 in the meantime.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
