@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
@@ -145,7 +146,9 @@ func (tr *grpcTransport) send(ctx context.Context, w, i int) result {
 	if err == nil {
 		return result{rejected: rejectedItems(resp.b)}
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// grpc-go may see the deadline (and report DEADLINE_EXCEEDED or, when
+	// its reset races the answer, CANCELLED) a moment before ctx's timer.
+	if dl, ok := ctx.Deadline(); errors.Is(ctx.Err(), context.DeadlineExceeded) || ok && !time.Now().Before(dl) {
 		return result{status: StatusTimeout}
 	}
 	st, ok := status.FromError(err)
