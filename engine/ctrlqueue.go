@@ -13,7 +13,8 @@ import (
 // data channel and a full control queue could wait on each other. The
 // number of outcomes in flight is bounded by the number of messages in
 // flight, which bounded channels and max_inflight limits already cap, so
-// the queue cannot grow without bound either (DESIGN §3).
+// the queue cannot grow without bound either (docs/ENGINE.md, "The return
+// route and the ack path").
 type ctrlQueue struct {
 	mu     sync.Mutex
 	size   atomic.Int32 // len(items), read without the lock on the hot path
@@ -46,9 +47,9 @@ func (q *ctrlQueue) push(c Control) {
 	}
 }
 
-// takeAll moves every queued message into dst (which it returns, grown),
-// leaving the queue empty. Swapping whole slices keeps the lock short.
-func (q *ctrlQueue) takeAll(dst []Control) []Control {
+// TakeAll moves every queued message into dst (which it returns, grown),
+// leaving the queue empty. It is the Inbox's ControlSource.
+func (q *ctrlQueue) TakeAll(dst []Control) []Control {
 	if q.size.Load() == 0 {
 		return dst
 	}

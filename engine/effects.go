@@ -54,19 +54,17 @@ func (fx *procEffects) NotifyNack(m *pdata.Message, n pdata.Nack) {
 }
 
 func (fx *procEffects) SetWakeup(slot wakeup.Slot, when time.Time) (wakeup.Revision, bool, error) {
-	return fx.n.in.sched.Set(slot, when)
+	return fx.n.in.Scheduler().Set(slot, when)
 }
 
-func (fx *procEffects) CancelWakeup(slot wakeup.Slot) bool { return fx.n.in.sched.Cancel(slot) }
+func (fx *procEffects) CancelWakeup(slot wakeup.Slot) bool { return fx.n.in.Scheduler().Cancel(slot) }
 
 func (fx *procEffects) RequeueLater(when time.Time, m *pdata.Message) error {
-	return fx.n.in.resumes.Push(when, m)
+	return fx.n.in.Resumes().Push(when, m)
 }
 
 func (fx *procEffects) StartTimer(period time.Duration) {
-	in := fx.n.in
-	in.tickPeriod = period
-	in.nextTick = fx.Now().Add(period)
+	fx.n.in.StartTimer(fx.Now(), period)
 }
 
 func (fx *procEffects) Post(v any) {

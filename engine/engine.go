@@ -169,7 +169,7 @@ func (e *Engine) stuck() []string {
 	var out []string
 	for _, p := range e.pipelines {
 		for _, n := range p.nodes {
-			if inboxState(n.state.Load()) != stateDone {
+			if Lifecycle(n.state.Load()) != LifeDone {
 				out = append(out, fmt.Sprintf("%s#%d/%s", p.name, p.copy, n.name))
 			}
 		}
@@ -207,7 +207,7 @@ func (e *Engine) Status() []PipelineStatus {
 		ps := &out[i]
 		ps.Copies++
 		for _, n := range p.nodes {
-			ns := NodeStatus{Name: n.name, Type: n.typ, Copy: p.copy, State: inboxState(n.state.Load()).String()}
+			ns := NodeStatus{Name: n.name, Type: n.typ, Copy: p.copy, State: Lifecycle(n.state.Load()).String()}
 			if n.in != nil && n.in.input != nil {
 				ns.Queued = len(n.in.input)
 			}

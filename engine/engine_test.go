@@ -64,7 +64,7 @@ func TestEndToEndAcksReachTheSource(t *testing.T) {
 	})
 }
 
-// The ack path must never deadlock nor block a pdata producer (DESIGN §3):
+// The ack path must never deadlock nor block a pdata producer (docs/ENGINE.md, "The return route and the ack path"):
 // every pdata channel holds one message, control queues start at one slot,
 // every processor subscribes, and the sink acks in bursts of 50, so data
 // and outcomes fill every queue in both directions at once.

@@ -58,7 +58,7 @@ func (m *nodeMetrics) drop(reason string, items int) {
 }
 
 // flowMetrics account for every item admitted into a pipeline, counted when
-// its final outcome returns to the ingress frame (DESIGN §12): for every
+// its final outcome returns to the ingress frame (docs/ENGINE.md, "Accounting"): for every
 // pipeline, admitted = delivered + nacked + dropped + in flight.
 type flowMetrics struct {
 	admitted  *telemetry.Counter

@@ -54,9 +54,9 @@ type node struct {
 
 	recv Receiver // receivers only
 	proc Processor
-	in   *inbox // processors and exporters only
+	in   *loop // processors and exporters only
 
-	state  atomic.Uint32 // inboxState, for status
+	state  atomic.Uint32 // Lifecycle, for status
 	failed error         // set by the node goroutine when the node failed
 
 	consumers  []*node
@@ -185,59 +185,62 @@ func (n *node) watchDownstream() {
 	close(n.downstream)
 }
 
-func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.ResolvedPolicies, reg *telemetry.Registry, labels []telemetry.Label) *inbox {
+func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.ResolvedPolicies, reg *telemetry.Registry, labels []telemetry.Label) *loop {
 	slots := 0
 	if w, ok := n.proc.(WakeupUser); ok {
 		slots = w.WakeupSlots()
 	}
-	in := &inbox{
-		clock:  p.clock,
-		input:  input,
-		closed: input == nil,
-		ctrl:   newCtrlQueue(pol.ChannelCapacity.Control.Node, func(Control) { n.metrics.lost.Inc() }),
+	l := &loop{
+		clock: p.clock,
+		input: input,
+		ctrl:  newCtrlQueue(pol.ChannelCapacity.Control.Node, func(Control) { n.metrics.lost.Inc() }),
+		latch: p.latchC,
+		abort: p.abortC,
+	}
+	cfg := InboxConfig{
+		Control: l.ctrl,
 		// Gauges are per copy (a shared series would be last-writer-wins).
-		sched:   wakeup.NewScheduler(slots, wakeup.NewMetrics(reg, copyLabels(labels, p.copy)...)),
-		resumes: wakeup.NewResumes[*pdata.Message](pol.ChannelCapacity.PData, wakeup.NewResumeMetrics(reg, copyLabels(labels, p.copy)...)),
-		latch:   p.latchC,
-		abort:   p.abortC,
-		deadline: func() time.Time {
+		Scheduler: wakeup.NewScheduler(slots, wakeup.NewMetrics(reg, copyLabels(labels, p.copy)...)),
+		Resumes:   wakeup.NewResumes[*pdata.Message](pol.ChannelCapacity.PData, wakeup.NewResumeMetrics(reg, copyLabels(labels, p.copy)...)),
+		Deadline: func() time.Time {
 			if d := p.deadline.Load(); d != nil {
 				return *d
 			}
 			return time.Time{}
 		},
-		gate:            func() bool { return true },
-		pending:         func() int { return 0 },
-		onOutputsClosed: n.out.close,
+	}
+	if input != nil {
+		cfg.Input = l.input
 	}
 	// After a failure the engine answers in the node's place: the gate is
 	// open (data is nacked) and nothing is pending. A panic in either
 	// method fails the node like one in OnPData.
 	if g, ok := n.proc.(Gate); ok {
-		in.gate = func() bool {
+		cfg.Gate = func() bool {
 			if n.failed != nil {
 				return true
 			}
 			open := true
 			if err := n.protect(func() error { open = g.AcceptPData(); return nil }); err != nil {
-				n.failNode(err, event{}, &procEffects{n: n})
+				n.failNode(err, Step{}, &procEffects{n: n})
 			}
 			return open
 		}
 	}
 	if d, ok := n.proc.(Drainer); ok {
-		in.pending = func() int {
+		cfg.Pending = func() int {
 			if n.failed != nil {
 				return 0
 			}
 			pending := 0
 			if err := n.protect(func() error { pending = d.Pending(); return nil }); err != nil {
-				n.failNode(err, event{}, &procEffects{n: n})
+				n.failNode(err, Step{}, &procEffects{n: n})
 			}
 			return pending
 		}
 	}
-	return in
+	l.Inbox = NewInbox(cfg)
+	return l
 }
 
 func copyLabels(labels []telemetry.Label, copyIndex int) []telemetry.Label {
@@ -366,11 +369,11 @@ func (n *node) runReceiver() {
 	p := n.p
 	defer p.running.Done()
 	defer close(n.doneC)
-	defer n.state.Store(uint32(stateDone))
+	defer n.state.Store(uint32(LifeDone))
 	ctx, cancel := context.WithCancel(context.Background())
 	stopAdmitting := sync.OnceFunc(func() {
 		n.out.close()
-		n.state.Store(uint32(stateDraining))
+		n.state.Store(uint32(LifeDraining))
 		p.receivers.Done()
 	})
 	watched := make(chan struct{})
@@ -400,31 +403,42 @@ func (n *node) runProcessor() {
 	defer close(n.doneC)
 	fx := &procEffects{n: n}
 	for {
-		ev, ok := n.in.next(n.strand)
-		n.state.Store(uint32(n.in.state))
-		if !ok {
-			break
-		}
-		if n.failed != nil {
-			n.passOn(ev, fx)
-			continue
-		}
-		var err error
-		if m := ev.pdata; m != nil {
-			n.metrics.received.Add(uint64(m.Items()))
-			err = n.protect(func() error { return n.proc.OnPData(m, fx) })
-		} else {
-			err = n.protect(func() error { return n.proc.OnControl(ev.control, fx) })
-		}
-		if err != nil {
-			n.failNode(err, ev, fx)
+		st := n.in.next()
+		n.state.Store(uint32(n.in.State()))
+		switch st.Kind {
+		case StepDone:
+			n.out.close()
+			for range n.in.ctrl.close() {
+				n.metrics.lost.Inc()
+			}
+			return
+		case StepCloseOutputs:
+			n.out.close()
+		case StepStrand:
+			n.strand(st.PData)
+		case StepPData, StepControl:
+			n.deliver(st, fx)
 		}
 	}
-	n.out.close()
-	for range n.in.ctrl.close() {
-		n.metrics.lost.Inc()
+}
+
+// deliver hands one message to the node, or answers in its place once it
+// failed.
+func (n *node) deliver(st Step, fx *procEffects) {
+	if n.failed != nil {
+		n.passOn(st, fx)
+		return
 	}
-	n.state.Store(uint32(stateDone))
+	var err error
+	if m := st.PData; m != nil {
+		n.metrics.received.Add(uint64(m.Items()))
+		err = n.protect(func() error { return n.proc.OnPData(m, fx) })
+	} else {
+		err = n.protect(func() error { return n.proc.OnControl(st.Control, fx) })
+	}
+	if err != nil {
+		n.failNode(err, st, fx)
+	}
 }
 
 // failNode takes a node that returned an error (or panicked) out of the
@@ -432,31 +446,30 @@ func (n *node) runProcessor() {
 // that one is nacked; the node then gets a forced Shutdown to answer what it
 // holds, its outputs close, and from then on the engine answers in its
 // place (passOn). The engine reports the failure and shuts down.
-func (n *node) failNode(err error, ev event, fx *procEffects) {
+func (n *node) failNode(err error, st Step, fx *procEffects) {
 	n.failed = fmt.Errorf("node %q: %w", n.name, err)
 	n.fail(n.failed)
-	if ev.pdata != nil {
-		n.nack(ev.pdata, n.failed.Error(), pdata.CauseUnspecified)
+	if st.Kind == StepPData {
+		n.nack(st.PData, n.failed.Error(), pdata.CauseUnspecified)
 	}
-	if !(ev.pdata == nil && ev.control.Kind == KindShutdown && ev.control.Forced) {
-		forced := Control{Kind: KindShutdown, Deadline: n.in.deadline(), Forced: true}
+	if !(st.Kind == StepControl && st.Control.Kind == KindShutdown && st.Control.Forced) {
+		forced := Control{Kind: KindShutdown, Deadline: n.in.cfg.Deadline(), Forced: true}
 		if err := n.protect(func() error { return n.proc.OnControl(forced, fx) }); err != nil {
 			n.p.log.Error("failed node could not answer what it held", "node", n.name, "err", err)
 		}
 	}
-	if !n.in.outputsClosed {
-		n.in.closeOutputs()
-	}
+	n.in.Scheduler().BeginShutdown()
+	n.out.close()
 }
 
 // passOn answers for a failed node: new data is nacked, outcomes travel on
 // upstream as they came, resumed data is nacked.
-func (n *node) passOn(ev event, fx *procEffects) {
-	if m := ev.pdata; m != nil {
-		n.nack(m, n.failed.Error(), pdata.CauseUnspecified)
+func (n *node) passOn(st Step, fx *procEffects) {
+	if st.Kind == StepPData {
+		n.nack(st.PData, n.failed.Error(), pdata.CauseUnspecified)
 		return
 	}
-	c := ev.control
+	c := st.Control
 	switch c.Kind {
 	case KindAck:
 		fx.NotifyAck(c.Msg)

@@ -9,7 +9,7 @@ import (
 )
 
 // wiring is a pipeline's connections resolved into hyper-edges: one bounded
-// channel per distinct destination set (DESIGN §2). Sources that name the
+// channel per distinct destination set (docs/ENGINE.md, "Channels and wiring"). Sources that name the
 // same destination set share the channel (fan-in); the destinations of one
 // set compete for its messages.
 type wiring struct {

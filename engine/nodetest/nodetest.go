@@ -3,6 +3,12 @@
 // outputs, scripted acks and nacks from downstream, and a record of every
 // outcome that reaches upstream. It follows raft's fake network: tests drive
 // the node, the harness plays the engine.
+//
+// The harness is a second shell around engine.Inbox, the state machine the
+// engine's node goroutine runs: the fairness cap, the gate, resumes and
+// wakeups, Shutdown only on a closed and empty input, the forced Shutdown,
+// sends refused after the deadline and the stranding of unseen pdata are
+// the engine's own rules, not a copy of them.
 package nodetest
 
 import (
@@ -57,7 +63,11 @@ func WithResumeCapacity(n int) Option { return func(h *Harness) { h.resumeCap = 
 // WithRegistry registers the node's metrics in r.
 func WithRegistry(r *telemetry.Registry) Option { return func(h *Harness) { h.Metrics = r } }
 
-// Harness drives one processor or exporter.
+// Harness drives one processor or exporter through engine.Inbox, the
+// state machine the engine's node goroutine runs: fairness, the gate,
+// resumes and wakeups, Shutdown only once the input is closed and empty,
+// the forced Shutdown and the stranding of pdata at the deadline all
+// behave as in a pipeline.
 type Harness struct {
 	T       testing.TB
 	Clock   *clock.Fake
@@ -70,17 +80,15 @@ type Harness struct {
 	sent      map[string][]*pdata.Message
 	upstream  []Outcome
 	dropped   map[string]int
-	queued    []*pdata.Message // pdata refused by the gate, delivered when it opens
 	nextID    uint64
 
-	sched        *wakeup.Scheduler
-	resumes      *wakeup.Resumes[*pdata.Message]
-	timer        time.Duration
-	nextTick     time.Time
-	shutdownSeen bool // Shutdown delivered: no more pdata
-	forced       bool // the forced Shutdown was delivered
-	shutdown     bool // outputs closed: after Shutdown, once nothing is pending
-	latched      bool // resumes made due
+	inbox         *engine.Inbox
+	input         []*pdata.Message // sent by the test, not yet taken by the inbox
+	inputClosed   bool             // Shutdown closed the input
+	control       []engine.Control // delivered by the test, not yet taken by the inbox
+	outputsClosed bool
+	deadline      time.Time
+	running       bool // inside run: a nested run call returns at once
 
 	mu     sync.Mutex      // guards what other goroutines may touch:
 	posted []any           // Post
@@ -127,8 +135,20 @@ func New(t testing.TB, f engine.Factory, cfg string, opts ...Option) *Harness {
 	if w, ok := p.(engine.WakeupUser); ok {
 		slots = w.WakeupSlots()
 	}
-	h.sched = wakeup.NewScheduler(slots, nil)
-	h.resumes = wakeup.NewResumes[*pdata.Message](h.resumeCap, nil)
+	cfgIn := engine.InboxConfig{
+		Input:     (*inputSource)(h),
+		Control:   (*controlSource)(h),
+		Scheduler: wakeup.NewScheduler(slots, nil),
+		Resumes:   wakeup.NewResumes[*pdata.Message](h.resumeCap, nil),
+		Deadline:  func() time.Time { return h.deadline },
+	}
+	if g, ok := p.(engine.Gate); ok {
+		cfgIn.Gate = g.AcceptPData
+	}
+	if d, ok := p.(engine.Drainer); ok {
+		cfgIn.Pending = d.Pending
+	}
+	h.inbox = engine.NewInbox(cfgIn)
 	return h
 }
 
@@ -165,68 +185,83 @@ func ValidateConfig(f engine.Factory, cfg string, ports ...string) error {
 }
 
 // SendPData delivers m from upstream, after subscribing the upstream frame
-// so that the outcome is recorded with a fresh id, which it returns. If the
-// node's gate is closed the message waits, as in the engine's inbox.
+// so that the outcome is recorded with a fresh id, which it returns. The
+// message goes through the node's inbox: if the gate is closed it waits
+// there, as in a pipeline. Sending after Shutdown fails the test: the
+// input is closed.
 func (h *Harness) SendPData(m *pdata.Message) uint64 {
 	h.T.Helper()
+	if h.inputClosed {
+		h.T.Fatalf("nodetest: SendPData after Shutdown: the node's input is closed")
+	}
 	h.nextID++
 	m.Subscribe(UpstreamID, pdata.AcksAndNacks, pdata.CallData{h.nextID})
-	h.queued = append(h.queued, m)
-	h.pump()
+	h.input = append(h.input, m)
+	h.run()
 	return h.nextID
 }
 
 // Queued is the number of pdata messages waiting for the gate to open.
-func (h *Harness) Queued() int { return len(h.queued) }
+func (h *Harness) Queued() int { return len(h.input) + h.inbox.Buffered() }
 
-func (h *Harness) accepts() bool {
-	g, ok := h.Node.(engine.Gate)
-	return !ok || g.AcceptPData()
-}
+// State returns the node's lifecycle state.
+func (h *Harness) State() engine.Lifecycle { return h.inbox.State() }
 
-// pump delivers queued pdata while the gate is open, then drains posts and
-// outcomes routed from other goroutines.
-func (h *Harness) pump() {
+// run plays the node goroutine: it carries out the inbox's steps until the
+// inbox has nothing to do at the fake clock's time.
+func (h *Harness) run() {
 	h.T.Helper()
+	if h.running {
+		return // an effect of the step in progress: the outer run goes on
+	}
+	h.running = true
+	defer func() { h.running = false }()
 	for {
-		h.drainAsync()
-		if len(h.queued) == 0 || h.shutdownSeen || !h.accepts() {
+		st := h.inbox.Next(h.Clock.Now())
+		switch st.Kind {
+		case engine.StepWait, engine.StepDone:
 			return
-		}
-		m := h.queued[0]
-		h.queued = h.queued[1:]
-		if err := h.Node.OnPData(m, (*effects)(h)); err != nil {
-			h.T.Fatalf("nodetest: OnPData: %v", err)
+		case engine.StepPData:
+			if err := h.Node.OnPData(st.PData, (*effects)(h)); err != nil {
+				h.T.Fatalf("nodetest: OnPData: %v", err)
+			}
+		case engine.StepControl:
+			if err := h.Node.OnControl(st.Control, (*effects)(h)); err != nil {
+				h.T.Fatalf("nodetest: OnControl(%s): %v", st.Control.Kind, err)
+			}
+		case engine.StepStrand:
+			h.route(st.PData, false, pdata.Nack{
+				Reason: "node stopped at the shutdown deadline before handling the data",
+				Cause:  pdata.CauseNodeShutdown,
+			})
+		case engine.StepCloseOutputs:
+			h.outputsClosed = true
 		}
 	}
 }
 
-// Control delivers one control message to the node.
+// Control delivers one control message to the node through its inbox.
 func (h *Harness) Control(c engine.Control) {
 	h.T.Helper()
-	if err := h.Node.OnControl(c, (*effects)(h)); err != nil {
-		h.T.Fatalf("nodetest: OnControl(%s): %v", c.Kind, err)
-	}
-	if c.Kind == engine.KindShutdown {
-		h.shutdownSeen = true
-		h.forced = h.forced || c.Forced
-	}
-	h.pump()
-	h.maybeCloseOutputs()
-}
-
-// maybeCloseOutputs plays the engine: after Shutdown a node's outputs
-// close, and its wakeups are dropped, once it holds nothing (Pending is 0)
-// or the forced Shutdown was delivered.
-func (h *Harness) maybeCloseOutputs() {
-	if h.shutdownSeen && !h.shutdown && (h.forced || h.Pending() == 0) {
-		h.shutdown = true
-		h.sched.BeginShutdown()
-	}
+	h.control = append(h.control, c)
+	h.run()
 }
 
 // OutputsClosed reports whether the node's outputs are closed.
-func (h *Harness) OutputsClosed() bool { return h.shutdown }
+func (h *Harness) OutputsClosed() bool { return h.outputsClosed }
+
+// Done reports whether the node finished: its outputs are closed, it holds
+// nothing, and the harness's downstream was stopped (StopDownstream).
+func (h *Harness) Done() bool { return h.inbox.State() == engine.LifeDone }
+
+// StopDownstream plays the end of the nodes the harness's outputs feed:
+// once its outputs are closed and it holds nothing, the node is done, and
+// an outcome that reaches it afterwards fails the test.
+func (h *Harness) StopDownstream() {
+	h.T.Helper()
+	h.inbox.DownstreamDone()
+	h.run()
+}
 
 // Sent returns the messages the node sent on port and not yet taken.
 func (h *Harness) Sent(port string) []*pdata.Message { return h.sent[port] }
@@ -250,13 +285,17 @@ func (h *Harness) RequireSent(port string, n int) []*pdata.Message {
 }
 
 // Ack plays downstream acknowledging m (a message the node sent).
-func (h *Harness) Ack(m *pdata.Message) { h.T.Helper(); h.route(m, true, pdata.Nack{}) }
+func (h *Harness) Ack(m *pdata.Message) { h.T.Helper(); h.route(m, true, pdata.Nack{}); h.run() }
 
 // Nack plays downstream refusing m.
-func (h *Harness) Nack(m *pdata.Message, n pdata.Nack) { h.T.Helper(); h.route(m, false, n) }
+func (h *Harness) Nack(m *pdata.Message, n pdata.Nack) {
+	h.T.Helper()
+	h.route(m, false, n)
+	h.run()
+}
 
 // route is the engine's ack routing: pop to the nearest interested frame,
-// deliver to the node or record upstream.
+// queue it for the node or record it upstream.
 func (h *Harness) route(m *pdata.Message, ack bool, n pdata.Nack) {
 	h.T.Helper()
 	want, kind := pdata.Nacks, engine.KindNack
@@ -271,18 +310,21 @@ func (h *Harness) route(m *pdata.Message, ack bool, n pdata.Nack) {
 	case UpstreamID:
 		h.upstream = append(h.upstream, Outcome{Kind: kind, Msg: m, ID: f.CallData[0], Nack: n})
 	case NodeID:
-		h.Control(engine.Control{Kind: kind, Msg: m, CallData: f.CallData, Nack: n})
+		if h.Done() {
+			h.T.Fatalf("nodetest: %s reached the node after it was done (the engine would lose it)", kind)
+		}
+		h.control = append(h.control, engine.Control{Kind: kind, Msg: m, CallData: f.CallData, Nack: n})
 	default:
 		h.T.Fatalf("nodetest: outcome routed to unknown node %d", f.Node)
 	}
 }
 
 // Upstream returns the outcomes that reached upstream so far, in order.
-func (h *Harness) Upstream() []Outcome { h.drainAsync(); return h.upstream }
+func (h *Harness) Upstream() []Outcome { h.DeliverAsync(); return h.upstream }
 
 // TakeUpstream returns and forgets the outcomes that reached upstream.
 func (h *Harness) TakeUpstream() []Outcome {
-	h.drainAsync()
+	h.DeliverAsync()
 	u := h.upstream
 	h.upstream = nil
 	return u
@@ -321,57 +363,36 @@ func (h *Harness) requireOutcomes(kind engine.ControlKind, ids []uint64) []Outco
 	return got
 }
 
-// Advance moves the fake clock by d and delivers, in deadline order, the
-// timer ticks, due resumes and due wakeups on the way.
+// Advance moves the fake clock by d and runs the node at each deadline on
+// the way: timer ticks, due resumes and due wakeups, in deadline order.
 func (h *Harness) Advance(d time.Duration) {
 	h.T.Helper()
 	end := h.Clock.Now().Add(d)
 	for {
+		h.run()
 		at, ok := h.nextDue()
 		if !ok || at.After(end) {
 			break
 		}
-		if at.After(h.Clock.Now()) {
-			h.Clock.Set(at)
+		if !at.After(h.Clock.Now()) {
+			break // due now and still not delivered: the node holds it back
 		}
-		h.fireDue()
+		h.Clock.Set(at)
 	}
 	h.Clock.Set(end)
-	h.pump()
+	h.run()
 }
 
+// nextDue asks the inbox when it next has something scheduled.
 func (h *Harness) nextDue() (time.Time, bool) {
-	var best time.Time
-	found := false
-	consider := func(t time.Time, ok bool) {
-		if ok && (!found || t.Before(best)) {
-			best, found = t, true
-		}
+	st := h.inbox.Next(h.Clock.Now())
+	if st.Kind == engine.StepDone {
+		return time.Time{}, false
 	}
-	consider(h.resumes.Next())
-	consider(h.sched.Next())
-	consider(h.nextTick, h.timer > 0)
-	return best, found
-}
-
-// fireDue delivers everything due now: resumes first, then wakeups, then a tick.
-func (h *Harness) fireDue() {
-	now := h.Clock.Now()
-	for {
-		if m, _, ok := h.resumes.PopDue(now); ok {
-			h.Control(engine.Control{Kind: engine.KindResume, Msg: m})
-			continue
-		}
-		if d, ok := h.sched.PopDue(now); ok {
-			h.Control(engine.Control{Kind: engine.KindWakeup, Wakeup: d})
-			continue
-		}
-		break
+	if st.Kind != engine.StepWait {
+		h.T.Fatalf("nodetest: inbox not idle after run (%s)", st.Kind)
 	}
-	if h.timer > 0 && !h.nextTick.After(now) {
-		h.nextTick = now.Add(h.timer)
-		h.Control(engine.Control{Kind: engine.KindTimerTick})
-	}
+	return st.Wait.Timer, !st.Wait.Timer.IsZero()
 }
 
 // FireWakeup delivers a Wakeup control for slot with the given revision and
@@ -381,32 +402,31 @@ func (h *Harness) FireWakeup(slot wakeup.Slot, when time.Time, rev wakeup.Revisi
 	h.Control(engine.Control{Kind: engine.KindWakeup, Wakeup: wakeup.Due{Slot: slot, When: when, Revision: rev}})
 }
 
-// Shutdown plays the engine's drain: pending resumes become due and are
-// delivered, then Shutdown with the deadline. Queued pdata is delivered
-// first if the gate opens. The node keeps its wakeups and its outputs
-// until it holds nothing more (Pending is 0).
+// Shutdown plays the engine's drain: the receivers stop admitting and the
+// node's input closes. As in a pipeline, the node gets what is still
+// queued (once its gate opens), then its pending resumes, then Shutdown
+// with deadline. It keeps its wakeups and its outputs until it holds
+// nothing more (Pending is 0).
 func (h *Harness) Shutdown(deadline time.Time) {
 	h.T.Helper()
-	h.latch()
-	h.pump()
-	h.Control(engine.Control{Kind: engine.KindShutdown, Deadline: deadline})
+	h.deadline = deadline
+	h.inputClosed = true
+	h.inbox.Latch()
+	h.run()
 }
 
-func (h *Harness) latch() {
-	if h.latched {
-		return
-	}
-	h.latched = true
-	h.resumes.BeginShutdown(h.Clock.Now())
-	h.fireDue()
-}
-
-// ForceShutdown plays the deadline: resumes are delivered, then the forced
-// Shutdown; the outputs close after it.
+// ForceShutdown plays the deadline: the control messages already queued
+// and the resumes are delivered, pdata the node has not taken is nacked
+// upstream with cause node_shutdown (stranded), then the forced Shutdown;
+// the outputs close after it.
 func (h *Harness) ForceShutdown() {
 	h.T.Helper()
-	h.latch()
-	h.Control(engine.Control{Kind: engine.KindShutdown, Deadline: h.Clock.Now(), Forced: true})
+	if h.deadline.IsZero() {
+		h.deadline = h.Clock.Now()
+	}
+	h.inputClosed = true
+	h.inbox.Abort()
+	h.run()
 }
 
 // Pending returns the node's Drainer count, or 0.
@@ -421,21 +441,21 @@ func (h *Harness) Pending() int {
 func (h *Harness) Dropped() map[string]int { return h.dropped }
 
 // Wakeups returns the number of live wakeups.
-func (h *Harness) Wakeups() int { return h.sched.Len() }
+func (h *Harness) Wakeups() int { return h.inbox.Scheduler().Len() }
 
 // NextWakeup returns the earliest live wakeup deadline.
-func (h *Harness) NextWakeup() (time.Time, bool) { return h.sched.Next() }
+func (h *Harness) NextWakeup() (time.Time, bool) { return h.inbox.Scheduler().Next() }
 
 // Resumes returns the number of messages waiting in RequeueLater.
-func (h *Harness) Resumes() int { return h.resumes.Len() }
+func (h *Harness) Resumes() int { return h.inbox.Resumes().Len() }
 
 // DeliverAsync delivers posts and outcomes that other goroutines (an
 // exporter's I/O) handed to the effects, and returns how many. Queued pdata
 // then flows if they opened the node's gate, as in the engine's inbox.
 func (h *Harness) DeliverAsync() int {
 	h.T.Helper()
-	n := h.drainAsync()
-	h.pump()
+	n := h.takeAsync()
+	h.run()
 	return n
 }
 
@@ -448,8 +468,7 @@ func (h *Harness) WaitAsync(timeout time.Duration) int {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
-		if n := h.drainAsync(); n > 0 {
-			h.pump()
+		if n := h.DeliverAsync(); n > 0 {
 			return n
 		}
 		select {
@@ -468,27 +487,45 @@ func (e *effects) wakeAsync() {
 	}
 }
 
-func (h *Harness) drainAsync() int {
-	n := 0
-	for {
-		h.mu.Lock()
-		posted, routed := h.posted, h.routed
-		h.posted, h.routed = nil, nil
-		h.mu.Unlock()
-		if len(posted) == 0 && len(routed) == 0 {
-			return n
-		}
-		for _, r := range routed {
-			n++
-			h.route(r.m, r.ack, r.nack)
-		}
-		for _, v := range posted {
-			n++
-			if err := h.Node.OnControl(engine.Control{Kind: engine.KindPosted, Value: v}, (*effects)(h)); err != nil {
-				h.T.Fatalf("nodetest: OnControl(posted): %v", err)
-			}
-		}
+// takeAsync routes the outcomes and queues the posts that other
+// goroutines handed the effects; it returns how many.
+func (h *Harness) takeAsync() int {
+	h.mu.Lock()
+	posted, routed := h.posted, h.routed
+	h.posted, h.routed = nil, nil
+	h.mu.Unlock()
+	for _, r := range routed {
+		h.route(r.m, r.ack, r.nack)
 	}
+	for _, v := range posted {
+		h.control = append(h.control, engine.Control{Kind: engine.KindPosted, Value: v})
+	}
+	return len(routed) + len(posted)
+}
+
+// inputSource is the node's input as the inbox reads it.
+type inputSource Harness
+
+func (s *inputSource) TryRecv() (*pdata.Message, bool) {
+	if len(s.input) == 0 {
+		return nil, s.inputClosed
+	}
+	m := s.input[0]
+	s.input = s.input[1:]
+	return m, false
+}
+
+// controlSource is the node's control queue as the inbox reads it: what
+// the test delivered, then outcomes and posts from other goroutines.
+type controlSource Harness
+
+func (s *controlSource) TakeAll(dst []engine.Control) []engine.Control {
+	h := (*Harness)(s)
+	h.takeAsync()
+	dst = append(dst, h.control...)
+	clear(h.control)
+	h.control = h.control[:0]
+	return dst
 }
 
 // effects is the harness seen through engine.Effects.
@@ -514,8 +551,11 @@ func (e *effects) TrySendTo(port string, m *pdata.Message) error {
 	if !slices.Contains(e.ports, port) {
 		return fmt.Errorf("%w %q", engine.ErrUnknownPort, port)
 	}
-	if e.shutdown {
+	if e.outputsClosed {
 		return engine.ErrClosed
+	}
+	if e.inbox.Aborted() {
+		return engine.ErrAborted // as in the engine: nothing new enters a channel after the deadline
 	}
 	if e.portCap > 0 && len(e.sent[port]) >= e.portCap {
 		return engine.ErrFull
@@ -545,19 +585,16 @@ func (e *effects) NotifyNack(m *pdata.Message, n pdata.Nack) {
 }
 
 func (e *effects) SetWakeup(slot wakeup.Slot, when time.Time) (wakeup.Revision, bool, error) {
-	return e.sched.Set(slot, when)
+	return e.inbox.Scheduler().Set(slot, when)
 }
 
-func (e *effects) CancelWakeup(slot wakeup.Slot) bool { return e.sched.Cancel(slot) }
+func (e *effects) CancelWakeup(slot wakeup.Slot) bool { return e.inbox.Scheduler().Cancel(slot) }
 
 func (e *effects) RequeueLater(when time.Time, m *pdata.Message) error {
-	return e.resumes.Push(when, m)
+	return e.inbox.Resumes().Push(when, m)
 }
 
-func (e *effects) StartTimer(period time.Duration) {
-	e.timer = period
-	e.nextTick = e.Clock.Now().Add(period)
-}
+func (e *effects) StartTimer(period time.Duration) { e.inbox.StartTimer(e.Clock.Now(), period) }
 
 func (e *effects) Post(v any) {
 	e.mu.Lock()

@@ -1,6 +1,6 @@
 // Package wakeup holds a processor's node-local timers: keyed wakeups
-// (Scheduler) and delayed resumes of data (Resumes), as described in
-// DESIGN.md §6.
+// (Scheduler) and delayed resumes of data (Resumes); docs/ENGINE.md,
+// "Wakeups and delayed resume", states the contract.
 //
 // Processors used to get "call me later" by sending themselves dummy data.
 // Instead, a processor asks its node for a wakeup on a Slot, a key that it

@@ -174,6 +174,9 @@ func (s *Scheduler) BeginShutdown() int {
 	return n
 }
 
+// ShuttingDown reports whether BeginShutdown was called.
+func (s *Scheduler) ShuttingDown() bool { return s.shuttingDown }
+
 // Len returns the number of live wakeups.
 func (s *Scheduler) Len() int { return len(s.q) }
 

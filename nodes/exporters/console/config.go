@@ -49,10 +49,5 @@ func (c *Config) Validate(p config.Path) error {
 
 // decodeConfig decodes and validates the node's config block.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate(p)
+	return config.DecodeNodeConfig(n, DefaultConfig(), (*Config).Validate)
 }

@@ -311,20 +311,9 @@ func (c *Config) settings() settings {
 
 // decodeConfig decodes and validates the node's config block.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	cfg.fillDefaults()
-	errs := []error{cfg.Validate(p)}
-	// Batches go out on the default port; with several ports and no
-	// default the engine would refuse every send, so say so before
-	// anything starts.
-	if ports := n.Ports(); len(ports) > 1 && n.DefaultOutput == "" {
-		errs = append(errs, config.Errorf(n.Path.Key("outputs"),
-			"declare one output, or name the one batches go to with default_output",
-			"processor:batch sends on a single output, got %d (%v) and no default_output", len(ports), ports))
-	}
-	return cfg, errors.Join(errs...)
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		c.fillDefaults()
+		// Batches go out on the default port.
+		return errors.Join(c.Validate(p), n.CheckSingleOutput())
+	})
 }

@@ -2,7 +2,6 @@ package debug
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/pdata"
@@ -92,16 +91,7 @@ func (c *Config) settings() settings {
 
 // decodeConfig decodes and validates the node's config block.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	errs := []error{cfg.Validate(p)}
-	if ports := n.Ports(); len(ports) > 1 && n.DefaultOutput == "" {
-		errs = append(errs, config.Errorf(n.Path.Key("outputs"),
-			"declare a single output, or name the one to forward to with default_output",
-			"processor:debug forwards on one output, got %d (%s) and no default_output", len(ports), strings.Join(ports, ", ")))
-	}
-	return cfg, errors.Join(errs...)
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		return errors.Join(c.Validate(p), n.CheckSingleOutput())
+	})
 }

@@ -47,7 +47,7 @@ func TestConfigValidation(t *testing.T) {
 		},
 		{
 			name: "several outputs", yaml: "", ports: []string{"a", "b"},
-			wantErr: []string{"outputs: processor:debug forwards on one output, got 2 (a, b) and no default_output"},
+			wantErr: []string{"outputs: processor:debug sends on a single output, got 2 (a, b) and no default_output"},
 		},
 		{
 			name: "every error", yaml: "verbosity: ''\nsignals: [x]",

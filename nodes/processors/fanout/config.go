@@ -98,12 +98,9 @@ func DefaultConfig() Config {
 
 // decodeConfig decodes and validates the config block of n.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate(p, n.Ports())
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		return c.Validate(p, n.Ports())
+	})
 }
 
 // primaryIndex returns the index of the primary destination: the first

@@ -75,9 +75,6 @@ type processor struct {
 	// reportedActive is what the active_requests gauge last got from this
 	// copy: the gauge moves by deltas because pipeline copies share it.
 	reportedActive int64
-	// stopped: the forced Shutdown answered everything; nothing is
-	// tracked any more.
-	stopped bool
 }
 
 // armedWakeup remembers the current arming of one slot, so that a stale
@@ -133,13 +130,7 @@ func (p *processor) active() int { return p.slim.live + p.full.live }
 
 // OnPData implements engine.Processor.
 func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
-	if p.stopped {
-		// Cannot happen with the engine (no pdata after Shutdown); answer
-		// rather than lose it.
-		p.m.upstreamNack(pdata.CauseNodeShutdown)
-		fx.NotifyNack(m, pdata.Nack{Reason: "fanout: node already shut down", Cause: pdata.CauseNodeShutdown})
-		return nil
-	}
+	// The engine's inbox (engine.Inbox) delivers no pdata after Shutdown.
 	if p.queued > 0 {
 		p.flush(fx) // older copies first, so each output keeps input order
 	}
@@ -416,7 +407,7 @@ func (p *processor) beginShutdown(fx engine.Effects) {
 // and every copy not sent yet is counted as skipped. Afterwards nothing is
 // tracked.
 func (p *processor) abandon(fx engine.Effects) {
-	p.draining, p.stopped = true, true
+	p.draining = true
 	for d := range p.backlog {
 		q := &p.backlog[d]
 		for q.len() > 0 {

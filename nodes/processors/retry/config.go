@@ -127,18 +127,7 @@ func (c Config) policy() policy {
 
 // decodeConfig decodes and validates the node's config block.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	errs := []error{cfg.Validate(p)}
-	// Send uses the default port; with several ports and no default the
-	// engine would refuse every send, so say so before anything starts.
-	if ports := n.Ports(); len(ports) > 1 {
-		errs = append(errs, config.Errorf(n.Path.Key("outputs"),
-			"declare at most one output; to copy data to several destinations put a processor:fanout after the retry",
-			"processor:retry forwards on a single output, got %d (%v)", len(ports), ports))
-	}
-	return cfg, errors.Join(errs...)
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		return errors.Join(c.Validate(p), n.CheckSingleOutput())
+	})
 }

@@ -108,7 +108,7 @@ max_retries: 10`},
 		{
 			name:    "several outputs",
 			ports:   []string{"a", "b"},
-			wantErr: []string{"outputs: processor:retry forwards on a single output, got 2 ([a b]) (hint: declare at most one output"},
+			wantErr: []string{"outputs: processor:retry sends on a single output, got 2 (a, b) and no default_output (hint: declare a single output, or name the one it sends to with default_output"},
 		},
 	}
 	for _, tt := range tests {

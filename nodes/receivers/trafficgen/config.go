@@ -187,18 +187,7 @@ func (c *Config) settings() settings {
 
 // decodeConfig decodes and validates the node's config block.
 func decodeConfig(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	p := n.Path.Key("config")
-	if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-		return cfg, err
-	}
-	errs := []error{cfg.Validate(p)}
-	// Send uses the default port; several ports without a default_output
-	// would make every send fail, so say so before anything starts.
-	if ports := n.Ports(); len(ports) > 1 && n.DefaultOutput == "" {
-		errs = append(errs, config.Errorf(n.Path.Key("outputs"),
-			"declare a single output, or name the one to use with default_output",
-			"receiver:traffic_generator sends on one output, got %d (%v) and no default_output", len(ports), ports))
-	}
-	return cfg, errors.Join(errs...)
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		return errors.Join(c.Validate(p), n.CheckSingleOutput())
+	})
 }

@@ -104,7 +104,7 @@ max_inflight: 16`},
 		},
 		{
 			name: "several ports", yaml: "", ports: []string{"a", "b"},
-			wantErr: []string{"outputs: receiver:traffic_generator sends on one output, got 2 ([a b]) and no default_output"},
+			wantErr: []string{"outputs: receiver:traffic_generator sends on a single output, got 2 (a, b) and no default_output"},
 		},
 		{
 			name: "every error at once", yaml: "traffic_config: { signals_per_second: -1, max_signal_count: 0, max_batch_size: -3 }\nmax_inflight: -1",

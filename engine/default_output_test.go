@@ -8,7 +8,7 @@ import (
 	"github.com/ackflow/ackflow/pdata"
 )
 
-func TestRegressionUnconnectedDefaultOutputFallsBackToOtherPort(t *testing.T) {
+func TestUnconnectedDefaultOutputNeverFallsBackToAnotherPort(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pb := newSink()
 		var sendErr error

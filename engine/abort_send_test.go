@@ -60,7 +60,7 @@ groups:
 // A node that sends after the deadline must get ErrAborted, and whatever
 // still reaches a stopped consumer's channel must be answered: the
 // receiver always gets an outcome.
-func TestRegressionSendAfterDownstreamAbortLosesOutcome(t *testing.T) {
+func TestSendAfterDownstreamAbortStillAnswersTheSender(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := &slowRelay{entered: make(chan struct{}, 1), unblock: make(chan struct{})}
 		out := newSink()

@@ -36,7 +36,7 @@ func (r *failSecond) OnControl(c engine.Control, fx engine.Effects) error {
 
 // After a node fails, outcomes of messages it had already forwarded must
 // still reach the receiver (they used to be counted and dropped).
-func TestRegressionFailedNodeSwallowsOutcomesOfForwardedData(t *testing.T) {
+func TestFailedNodePassesOnOutcomesOfForwardedData(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := newSink()
 		out.hold = true

@@ -64,7 +64,7 @@ func (r *tracker) OnControl(c engine.Control, fx engine.Effects) error {
 // The ack of message 1 is already in the tracker's control queue when the
 // deadline strikes: it must be delivered before the forced Shutdown, or
 // delivered data would be reported to the client as failed.
-func TestRegressionForcedShutdownOvertakesBufferedAck(t *testing.T) {
+func TestForcedShutdownComesAfterBufferedAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := &tracker{held: map[uint64]*pdata.Message{}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
 		out := newSink()
