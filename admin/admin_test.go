@@ -32,10 +32,20 @@ func (f *fakeEngine) Status() []engine.PipelineStatus {
 	}}
 }
 
+// do sends a request as a local client does: to 127.0.0.1, with the header
+// that state-changing requests need.
 func do(t *testing.T, h http.Handler, method, path string) (int, string) {
 	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	req.Host = "127.0.0.1:8080"
+	req.Header.Set(admin.RequestHeader, "1")
+	return send(t, h, req)
+}
+
+func send(t *testing.T, h http.Handler, req *http.Request) (int, string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	h.ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Result().Body)
 	return rec.Code, string(b)
 }

@@ -4,6 +4,8 @@
 //
 // # Quick start
 //
+//	data, err := config.ReadFile("ackflow.yaml") // refuses one over MaxFileSize
+//	...
 //	doc, err := config.Load("ackflow.yaml", data, registry)
 //	if err != nil {
 //		fmt.Fprintln(os.Stderr, err) // one positioned error per line
@@ -18,7 +20,12 @@
 //
 // # What is checked, and when
 //
-// [Parse] decodes strictly (an unknown field anywhere in the structure that
+// [Parse] first bounds the input: a file over [MaxFileSize] is refused
+// (ErrTooLarge), and so is an alias that refers to a value containing it or
+// aliases and merge keys that would add more than [MaxAliasExpansion] values
+// (ErrAlias), before anything follows an alias; a key given twice in a
+// mapping is reported once (ErrDuplicate) and the first one is kept. It then
+// decodes strictly (an unknown field anywhere in the structure that
 // ackflow owns is an error) and checks everything that needs no knowledge of
 // node types: the version, the policies, the engine block, node types being
 // well formed, outputs, connections, ports and cycles. Each node's `config`
@@ -60,6 +67,7 @@
 //	parse.go          Parse: document, groups, pipelines
 //	parse_policy.go   engine block and policies
 //	parse_node.go     nodes (type, outputs) and connections (from, to, ports)
+//	tree.go           checks before the tree is read: size, alias cycles and bombs, duplicate keys
 //	graph.go          checks across nodes: receivers, references, ports, cycles
 //	validate.go       NodeTypes, Document.Validate, Load
 //	strict.go         DecodeStrict for node configs

@@ -43,6 +43,12 @@ var (
 	ErrWiring = errors.New("config: invalid connection")
 	// ErrCycle: the connections of a pipeline form a cycle.
 	ErrCycle = errors.New("config: cycle")
+	// ErrAlias: an alias refers to a value that contains it, or aliases and
+	// merge keys would expand the document past MaxAliasExpansion values.
+	// Nothing else is checked in such a document.
+	ErrAlias = errors.New("config: alias")
+	// ErrTooLarge: the file is larger than MaxFileSize.
+	ErrTooLarge = errors.New("config: file too large")
 )
 
 // Error is one configuration problem, positioned in the file and phrased in
@@ -187,6 +193,7 @@ func (l errorList) finish(file string, root *yaml.Node) error {
 	if len(l) == 0 {
 		return nil
 	}
+	loc := locator{root: root}
 	for _, e := range l {
 		if e.File == "" {
 			e.File = file
@@ -195,7 +202,7 @@ func (l errorList) finish(file string, root *yaml.Node) error {
 			e.Node = e.Path.nodeName()
 		}
 		if e.Line == 0 {
-			setPos(e, locate(root, Path{}, e.Path))
+			setPos(e, loc.locate(e.Path))
 		}
 	}
 	sorted := slices.Clone(l)
@@ -232,11 +239,25 @@ func syntaxError(file string, err error) error {
 	return e
 }
 
+// Bounds on suggest's work, which would otherwise be quadratic in a
+// document with many names and many mistakes: typos are looked for among
+// at most this many candidates, in names of at most this many bytes.
+const (
+	maxSuggestCandidates = 1000
+	maxSuggestLen        = 64
+)
+
 // suggest returns ` did you mean "x"?` when one of the candidates is a
 // likely typo of got, or "".
 func suggest(got string, candidates []string) string {
+	if len(got) > maxSuggestLen || len(candidates) > maxSuggestCandidates {
+		return ""
+	}
 	best, bestD := "", len(got)/3+2
 	for _, c := range candidates {
+		if max(len(c)-len(got), len(got)-len(c)) >= bestD {
+			continue // the distance is at least the difference in length
+		}
 		if d := editDistance(got, c); d < bestD {
 			best, bestD = c, d
 		}
@@ -266,4 +287,16 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// maxListed is how many names a hint lists before it says how many more
+// there are.
+const maxListed = 20
+
+// listNames joins names for a hint, at most maxListed of them.
+func listNames(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s, ... (%d more)", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
 }

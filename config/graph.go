@@ -41,7 +41,7 @@ func checkGraph(errs *errorList, pl *Pipeline, pipeNode *yaml.Node) {
 
 	unknown := func(name string, path Path) {
 		errs.add(nil, ErrUnknownNode, path,
-			suggest(name, names)+"name one of the pipeline's nodes: "+strings.Join(names, ", "),
+			suggest(name, names)+"name one of the pipeline's nodes: "+listNames(names),
 			"no node named %q in this pipeline", name)
 	}
 	out := map[string][]edge{}
@@ -121,46 +121,70 @@ func checkPort(errs *errorList, n *Node, r PortRef, path Path) {
 			"node %q declares outputs but no default_output, so a bare %q selects no port", n.Name, n.Name)
 	default:
 		errs.add(nil, ErrUnknownPort, path,
-			suggest(r.Port, n.Outputs)+"declared outputs: "+strings.Join(n.Outputs, ", "),
+			suggest(r.Port, n.Outputs)+"declared outputs: "+listNames(n.Outputs),
 			"node %q has no output port %q", n.Name, r.Port)
 	}
 }
 
 // checkCycles reports every cycle found by a depth-first search, at the
-// connection that closes it, naming the nodes in order.
+// connection that closes it, naming the nodes in order. The search keeps
+// its own stack, so a pipeline that is one long chain cannot exhaust the
+// goroutine's, and each step costs O(1), so that it stays linear however
+// many cycles there are.
 func checkCycles(errs *errorList, pl *Pipeline, out map[string][]edge) {
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := map[string]int{}
-	var stack []string
-	var visit func(name string)
-	visit = func(name string) {
-		state[name] = onStack
-		stack = append(stack, name)
-		for _, e := range out[name] {
-			switch state[e.to] {
-			case unvisited:
-				visit(e.to)
-			case onStack:
-				start := len(stack) - 1
-				for stack[start] != e.to {
-					start--
-				}
-				cycle := append(append([]string(nil), stack[start:]...), e.to)
+	const done = -1
+	// at is a node's position on the stack while it is there, then done;
+	// nodes not visited yet are absent.
+	at := map[string]int{}
+	var stack []dfsFrame
+	for _, n := range pl.Nodes {
+		if _, seen := at[n.Name]; seen {
+			continue
+		}
+		at[n.Name] = 0
+		stack = append(stack[:0], dfsFrame{name: n.Name})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			edges := out[top.name]
+			if top.next == len(edges) {
+				at[top.name] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			e := edges[top.next]
+			top.next++
+			switch i, seen := at[e.to]; {
+			case !seen:
+				at[e.to] = len(stack)
+				stack = append(stack, dfsFrame{name: e.to})
+			case i != done:
 				errs.add(nil, ErrCycle, e.conn.Path,
 					"a pipeline must be acyclic: remove one of these connections; to retry failed data use processor:retry, not a loop",
-					"connections form a cycle: %s", strings.Join(cycle, " -> "))
+					"connections form a cycle: %s", cycleText(stack[i:]))
 			}
 		}
-		stack = stack[:len(stack)-1]
-		state[name] = done
 	}
-	for _, n := range pl.Nodes {
-		if state[n.Name] == unvisited {
-			visit(n.Name)
+}
+
+// dfsFrame is a node on checkCycles' stack.
+type dfsFrame struct {
+	name string
+	next int // index in out[name] of the next edge to follow
+}
+
+// cycleText renders the cycle through path, back to its first node, as
+// a -> b -> a, eliding the middle of a long one.
+func cycleText(path []dfsFrame) string {
+	const ends = maxListed / 2
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		if i == ends && len(path) > 2*ends {
+			fmt.Fprintf(&b, "... (%d more) -> ", len(path)-2*ends)
+			i = len(path) - ends
 		}
+		b.WriteString(path[i].name)
+		b.WriteString(" -> ")
 	}
+	b.WriteString(path[0].name)
+	return b.String()
 }

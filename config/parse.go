@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -38,10 +39,21 @@ func rootOf(d *Document) *yaml.Node {
 // document is nil only when the YAML itself is unreadable.
 func parse(file string, data []byte) (*Document, errorList) {
 	var errs errorList
+	if len(data) > MaxFileSize {
+		errs = append(errs, tooLarge(file, strconv.Itoa(len(data))+" bytes"))
+		return nil, errs
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		errs.addErr(syntaxError(file, err), Path{})
+		return nil, errs
+	}
+	// Before anything follows an alias: an alias inside its own value
+	// would make every walk endless, and nested aliases can expand a small
+	// file without bound. Duplicate keys go too, so that each is reported
+	// once and not again through its consequences.
+	if !checkTree(&errs, &root, Path{}, true) {
 		return nil, errs
 	}
 	// A second document (after ---) would otherwise be ignored without a
@@ -134,7 +146,7 @@ func (p *parser) entries(n *yaml.Node, path Path) (_ []entry, ok bool) {
 // a top-level field whose value was wrong is reset to zero rather than kept
 // half-decoded, so that it cannot cause a second, misleading error.
 func (p *parser) decode(n *yaml.Node, out any, path Path) {
-	err := DecodeStrict(n, out, path)
+	err := decodeChecked(n, out, path) // parse ran checkTree on the whole document
 	if err == nil {
 		return
 	}
@@ -243,6 +255,7 @@ func (p *parser) pipeline(group string, e entry, path Path) *Pipeline {
 			pl.Nodes = append(pl.Nodes, n)
 		}
 	}
+	pl.index()
 
 	conns := resolve(fields["connections"].val)
 	switch {

@@ -86,6 +86,9 @@ func (p *parser) outputs(n *Node, raw rawNode, path Path) {
 		seen[o] = true
 		n.Outputs = append(n.Outputs, o)
 	}
+	if len(n.Outputs) >= manyOutputs {
+		n.outputSet = seen // holds exactly the outputs kept
+	}
 	if d := raw.DefaultOutput; d != "" {
 		ports := n.Ports()
 		if !slices.Contains(ports, d) {

@@ -27,11 +27,17 @@ func (p *parser) engine(d *Document, e entry) {
 	p.decode(e.val, &raw, path)
 	if raw.HTTPAdmin != nil && raw.HTTPAdmin.BindAddress != nil {
 		addr := *raw.HTTPAdmin.BindAddress
-		if err := checkHostPort(addr); err != "" {
-			p.errs.add(nil, ErrInvalidValue, path.Key("http_admin").Key("bind_address"),
+		bp := path.Key("http_admin").Key("bind_address")
+		switch err := checkHostPort(addr); {
+		case err != "":
+			p.errs.add(nil, ErrInvalidValue, bp,
 				"write host:port, such as 127.0.0.1:8080 or [::1]:8080; port 0 picks a free port",
 				"bind_address %q is not host:port: %s", addr, err)
-		} else {
+		case !loopbackAddress(addr):
+			p.errs.add(nil, ErrInvalidValue, bp,
+				"bind to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT; to reach the admin API from another machine, forward the port (ssh -L 8080:127.0.0.1:8080 HOST)",
+				"bind_address %q is not a loopback address, and only loopback binds are allowed in this build: the admin API (shutdown, pprof) has no authentication yet", addr)
+		default:
 			d.Engine.HTTPAdmin.BindAddress = addr
 		}
 	}
@@ -44,6 +50,21 @@ func (p *parser) engine(d *Document, e entry) {
 			d.Engine.ShutdownTimeout = *raw.ShutdownTimeout
 		}
 	}
+}
+
+// loopbackAddress reports whether host:port addr names a loopback host:
+// localhost or an address in 127.0.0.0/8 or ::1. An empty host (":8080")
+// or 0.0.0.0 means every interface, and any other name may resolve to one.
+func loopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkHostPort returns why addr is not host:port with a numeric port, or "".

@@ -100,23 +100,56 @@ func (p Path) nodeName() string {
 	return s[5].key
 }
 
-// locate follows p from root (the node at path base) and returns the deepest
-// YAML node it reaches. A path that goes further than the document (a
-// missing required field) therefore points at the mapping that lacks it,
-// which is where the user has to add it.
-func locate(root *yaml.Node, base, p Path) *yaml.Node {
-	if root == nil || !p.hasPrefix(base) {
+// locator finds the YAML node at a path. It indexes each large mapping it
+// steps through, once, so that positioning an error under every one of n
+// nodes costs O(n), not O(n²).
+type locator struct {
+	root *yaml.Node
+	keys map[*yaml.Node]map[string]*yaml.Node // value by key, first one wins
+}
+
+// indexFrom is the number of pairs from which a mapping is indexed.
+const indexFrom = 16
+
+// locate follows p from the root and returns the deepest YAML node it
+// reaches. A path that goes further than the document (a missing required
+// field) therefore points at the mapping that lacks it, which is where the
+// user has to add it.
+func (l *locator) locate(p Path) *yaml.Node {
+	if l.root == nil {
 		return nil
 	}
-	n := resolve(root)
-	for _, s := range p.segs[len(base.segs):] {
-		next := child(n, s)
+	n := resolve(l.root)
+	for _, s := range p.segs {
+		next := l.child(n, s)
 		if next == nil {
 			break
 		}
 		n = next
 	}
 	return n
+}
+
+func (l *locator) child(n *yaml.Node, s segment) *yaml.Node {
+	if n == nil || s.isIndex || n.Kind != yaml.MappingNode || len(n.Content) < 2*indexFrom {
+		return child(n, s)
+	}
+	idx, ok := l.keys[n]
+	if !ok {
+		idx = make(map[string]*yaml.Node, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := resolve(n.Content[i]); k != nil {
+				if _, dup := idx[k.Value]; !dup {
+					idx[k.Value] = resolve(n.Content[i+1])
+				}
+			}
+		}
+		if l.keys == nil {
+			l.keys = map[*yaml.Node]map[string]*yaml.Node{}
+		}
+		l.keys[n] = idx
+	}
+	return idx[s.key]
 }
 
 // child returns the value under s in n, or nil.

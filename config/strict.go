@@ -32,7 +32,22 @@ import (
 // value's path), and accepts anything under a yaml.Node field. An
 // interface{} field accepts any value, and so does a map's value type when
 // that is an interface{}.
+//
+// An alias that refers to a value containing it, and aliases that would add
+// more than MaxAliasExpansion values, are an ErrAlias error, and nothing is
+// decoded.
 func DecodeStrict(raw *yaml.Node, out any, path Path) error {
+	// A block from Parse passed this check already; one built elsewhere
+	// may hold an alias inside its own value, or an alias bomb.
+	var errs errorList
+	if !checkTree(&errs, raw, path, false) {
+		return errs.finish("", nil)
+	}
+	return decodeChecked(raw, out, path)
+}
+
+// decodeChecked is DecodeStrict for a tree that passed checkTree.
+func decodeChecked(raw *yaml.Node, out any, path Path) error {
 	rv := reflect.ValueOf(out)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("config: DecodeStrict needs a non-nil pointer, got %T", out)

@@ -9,7 +9,9 @@
 //	ackflow loadgen [flags]
 //	ackflow version
 //
-// Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+// Exit codes: 0 success, 1 runtime failure, 2 crash (the Go runtime's code
+// for an unrecovered panic or a fatal error; ackflow never returns it), 3
+// invalid configuration or usage.
 package main
 
 import (
@@ -20,11 +22,14 @@ import (
 	"github.com/ackflow/ackflow/loadgen"
 )
 
-// Exit codes.
+// Exit codes. 2 is left to the Go runtime, which exits with it on an
+// unrecovered panic or a fatal error (a stack overflow, out of memory), so
+// that a crash is never mistaken for a bad configuration.
 const (
 	exitOK      = 0
-	exitRuntime = 1
-	exitUsage   = 2
+	exitRuntime = 1 // a node failed, or the drain deadline left data unanswered
+	exitCrash   = 2 // never returned: documents the runtime's code
+	exitUsage   = 3 // invalid configuration, flags or command
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -47,7 +52,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "components":
 		return cmdComponents(stdout)
 	case "loadgen":
-		return loadgen.Main(args[1:], stdout, stderr)
+		if code := loadgen.Main(args[1:], stdout, stderr); code != loadgen.ExitUsage {
+			return code
+		}
+		return exitUsage // loadgen's own usage code is 2, the runtime's crash code
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ackflow %s\n", version)
 		return exitOK
@@ -76,5 +84,11 @@ Usage:
         (ackflow loadgen --help lists the flags).
   ackflow version
         Print the version.
+
+Exit codes:
+  0  success: a clean drain, a valid file
+  1  runtime failure: a node failed, or the drain deadline was reached with data still held
+  2  crash: an unrecovered panic or a fatal error of the Go runtime (a bug: please report it)
+  3  invalid configuration, flags or command
 `)
 }

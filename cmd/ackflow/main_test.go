@@ -274,7 +274,7 @@ func TestAdminEndpointsAndShutdown(t *testing.T) {
 	if body := get(t, url+"/api/v1/status", http.StatusOK); !strings.Contains(body, `"name": "g/p"`) {
 		t.Errorf("/api/v1/status: %s", body)
 	}
-	resp, err := http.Post(url+"/api/v1/shutdown", "", nil)
+	resp, err := http.Post(url+"/api/v1/shutdown", "application/json", nil)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /api/v1/shutdown: %v %v", resp, err)
 	}

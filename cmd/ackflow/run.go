@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ var defaultConfig []byte
 func load(path string, reg *engine.Registry) (*config.Document, error) {
 	name, data := "default.yaml (built in)", defaultConfig
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := config.ReadFile(path) // refuses a file over config.MaxFileSize
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +48,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration `file` to check")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return flagError(err)
 	}
 	if *path == "" {
 		fmt.Fprintln(stderr, "ackflow validate: --config FILE is required")
@@ -59,6 +60,15 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s is valid\n", *path)
 	return exitOK
+}
+
+// flagError is the exit code after a flag set failed to parse (and
+// printed why): -h asked for the help, anything else is a usage error.
+func flagError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 // printConfigError prints one line per error of a joined error.
@@ -109,7 +119,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return flagError(err)
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -138,6 +148,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	adm := admin.New(eng, eng.Metrics(), requestShutdown)
 	if err := adm.Listen(doc.Engine.HTTPAdmin.BindAddress); err != nil {
 		log.Error("cannot start the admin server", "err", err)
+		if errors.Is(err, admin.ErrNotLoopback) {
+			return exitUsage // a configuration problem: the name resolved to a non-loopback address
+		}
 		return exitRuntime
 	}
 	go func() {
