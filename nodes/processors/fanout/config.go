@@ -43,6 +43,7 @@ const (
 	DefaultMode                 = ModeParallel
 	DefaultAwaitAck             = AwaitPrimary
 	DefaultMaxInflight          = 10000
+	DefaultMaxTrailing          = 10000
 	DefaultTimeoutCheckInterval = 200 * time.Millisecond
 	// MaxDestinations is the most destinations one node accepts. The
 	// reference keeps a 64-bit set per request; ackflow keeps the limit so
@@ -56,10 +57,18 @@ type Config struct {
 	Mode Mode `yaml:"mode"`
 	// AwaitAck is none, primary (default) or all.
 	AwaitAck AwaitAck `yaml:"await_ack"`
-	// MaxInflight bounds the requests tracked at once (default 10000,
-	// 0 = unlimited). At the limit the node stops taking pdata; it never
-	// nacks for it. Ignored with await_ack: none, which tracks nothing.
+	// MaxInflight bounds the inputs whose sender still waits for its
+	// answer, and the copies waiting for room on full outputs (default
+	// 10000, at least 1). At the limit the node stops taking pdata; it
+	// never nacks for it. Ignored with await_ack: none, which tracks
+	// nothing (0 is accepted there, as in the reference engine).
 	MaxInflight int `yaml:"max_inflight"`
+	// MaxTrailing bounds the inputs already answered upstream whose
+	// remaining copies are still tracked (default 10000; 0 stops tracking
+	// copies once the input is answered). Beyond it the oldest such input
+	// is abandoned: its copies are no longer awaited. It never pauses
+	// intake. Used by the full path only (see trail.go).
+	MaxTrailing int `yaml:"max_trailing"`
 	// TimeoutCheckInterval is accepted for compatibility with the
 	// reference engine, which polls for timeouts at this period. ackflow's
 	// timeouts are exact (a wakeup at the earliest deadline), so it is
@@ -92,6 +101,7 @@ func DefaultConfig() Config {
 		Mode:                 DefaultMode,
 		AwaitAck:             DefaultAwaitAck,
 		MaxInflight:          DefaultMaxInflight,
+		MaxTrailing:          DefaultMaxTrailing,
 		TimeoutCheckInterval: config.Duration(DefaultTimeoutCheckInterval),
 	}
 }
@@ -117,6 +127,9 @@ func (c *Config) primaryIndex() int {
 	return -1
 }
 
+// maxInflightHint says how to size max_inflight.
+const maxInflightHint = "use a bound such as 10000 (the default), about the input rate × the longest destination timeout"
+
 // Validate reports every problem of the configuration, each a
 // *config.Error under p (the node's `config` path) that names the
 // destination's port and the fix, joined with errors.Join. outputs are the
@@ -136,9 +149,20 @@ func (c *Config) Validate(p config.Path, outputs []string) error {
 	default:
 		bad(p.Key("await_ack"), "use none, primary or all", "unknown await_ack %q", c.AwaitAck)
 	}
-	if c.MaxInflight < 0 {
-		bad(p.Key("max_inflight"), "use a limit such as 10000, or 0 for no limit",
-			"must be 0 or more, got %d", c.MaxInflight)
+	switch {
+	case c.MaxInflight < 0:
+		bad(p.Key("max_inflight"), maxInflightHint, "must be at least 1, got %d", c.MaxInflight)
+	case c.MaxInflight == 0 && c.AwaitAck != AwaitNone:
+		// The reference engine reads 0 as unlimited. Here every tracked
+		// input and every copy waiting for a full output is memory, so a
+		// tracking path needs a bound.
+		bad(p.Key("max_inflight"), maxInflightHint+"; 0 is accepted only with await_ack: none, which tracks nothing",
+			"0 (no limit) is not allowed with await_ack: %s: tracked inputs and copies waiting for a full output would grow without bound",
+			c.AwaitAck)
+	}
+	if c.MaxTrailing < 0 {
+		bad(p.Key("max_trailing"), "use a bound such as 10000 (the default), or 0 to stop tracking copies once the input is answered",
+			"must not be negative, got %d", c.MaxTrailing)
 	}
 	if time.Duration(c.TimeoutCheckInterval) < 0 {
 		bad(p.Key("timeout_check_interval"), "remove it: timeouts are exact and this key is ignored",
@@ -298,6 +322,28 @@ func rotate(cycle []int, first int) []int {
 	return append(slices.Clone(cycle[k:]), cycle[:k]...)
 }
 
+// stallsPrimary returns the destinations without a timeout that the
+// primary waits for although their outcome does not decide the answer:
+// with mode sequential and await_ack primary, the members of the chains
+// listed before the primary's. One that stays silent stalls every input.
+func (pl *plan) stallsPrimary() []int {
+	if pl.mode != ModeSequential || pl.await != AwaitPrimary {
+		return nil
+	}
+	var out []int
+	for _, r := range pl.roots {
+		if r == pl.primary {
+			break
+		}
+		for d := r; d >= 0; d = pl.dests[d].fallback {
+			if pl.dests[d].timeout == 0 {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 // path is the per-request machinery a configuration needs.
 type path uint8
 
@@ -329,6 +375,7 @@ type plan struct {
 	await       AwaitAck
 	path        path
 	maxInflight int
+	maxTrailing int
 	primary     int   // index of the primary destination (a chain root)
 	roots       []int // destinations that are not fallbacks, in config order
 	dests       []destPlan
@@ -353,6 +400,7 @@ func newPlan(c Config) *plan {
 		mode:        c.Mode,
 		await:       c.AwaitAck,
 		maxInflight: c.MaxInflight,
+		maxTrailing: c.MaxTrailing,
 		primary:     c.primaryIndex(),
 		dests:       make([]destPlan, len(c.Destinations)),
 	}

@@ -65,7 +65,16 @@ destinations:
 		{name: "unknown await_ack", yaml: "await_ack: some\ndestinations: [{port: primary}]",
 			want: []wantErr{{"config.await_ack", []string{`"some"`, "none, primary or all"}}}},
 		{name: "negative max_inflight", yaml: "max_inflight: -1\ndestinations: [{port: primary}]",
-			want: []wantErr{{"config.max_inflight", []string{"-1", "0 for no limit"}}}},
+			want: []wantErr{{"config.max_inflight", []string{"must be at least 1, got -1", "such as 10000 (the default)", "rate × the longest destination timeout"}}}},
+		{name: "zero max_inflight with await_ack primary", yaml: "max_inflight: 0\ndestinations: [{port: primary}]",
+			want: []wantErr{{"config.max_inflight", []string{"0 (no limit) is not allowed with await_ack: primary", "grow without bound", "such as 10000 (the default)", "only with await_ack: none"}}}},
+		{name: "zero max_inflight with await_ack all", yaml: "await_ack: all\nmax_inflight: 0\ndestinations: [{port: primary}]",
+			want: []wantErr{{"config.max_inflight", []string{"not allowed with await_ack: all"}}}},
+		{name: "zero max_inflight with await_ack none is ignored", yaml: "await_ack: none\nmax_inflight: 0\ndestinations: [{port: primary}]"},
+		{name: "max_trailing", yaml: "max_trailing: 50\ndestinations: [{port: primary}]"},
+		{name: "zero max_trailing stops tracking answered inputs", yaml: "max_trailing: 0\ndestinations: [{port: primary}]"},
+		{name: "negative max_trailing", yaml: "max_trailing: -5\ndestinations: [{port: primary}]",
+			want: []wantErr{{"config.max_trailing", []string{"must not be negative, got -5", "such as 10000 (the default)", "0 to stop tracking copies once the input is answered"}}}},
 		{name: "port not in outputs", yaml: "destinations: [{port: primary}, {port: archive}]",
 			want: []wantErr{{"config.destinations[1].port", []string{`"archive"`, "not an output", `add "archive" to the node's outputs`}}}},
 		{name: "missing port", yaml: "destinations: [{primary: true}]",
@@ -165,6 +174,7 @@ func TestValidateDecodeErrors(t *testing.T) {
 		{"unknown field", "destinations: [{port: primary, primry: true}]", "config.destinations[0].primry", config.ErrUnknownField},
 		{"bad duration", "destinations: [{port: primary, timeout: soon}]", "config.destinations[0].timeout", config.ErrInvalidValue},
 		{"wrong type", "max_inflight: lots\ndestinations: [{port: primary}]", "config.max_inflight", config.ErrType},
+		{"max_trailing wrong type", "max_trailing: many\ndestinations: [{port: primary}]", "config.max_trailing", config.ErrType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,12 +18,13 @@ import (
 // no fallback left. The upstream outcome is decided by the primary's chain
 // (await_ack: primary) or by all chains (await_ack: all).
 //
-// A request stays tracked, and counts toward max_inflight, until every copy
-// it dispatched has resolved, even after upstream was answered: in primary
-// mode the other chains run to the end (their fallbacks included, and in
-// sequential mode the remaining destinations in order); in all mode, after
-// the first failure, nothing new is sent and the copies in flight are
-// awaited.
+// A request counts toward max_inflight while its upstream waits (phaseOpen).
+// Once answered it stays tracked until every copy it dispatched has
+// resolved, on the trail (trail.go), bounded by max_trailing rather than
+// max_inflight: in primary mode the other chains run to the end (their
+// fallbacks included, and in sequential mode the remaining destinations in
+// order); in all mode, after the first failure, nothing new is sent and the
+// copies in flight are awaited.
 
 // reqPhase is where a request stands with its upstream.
 type reqPhase uint8
@@ -79,6 +80,10 @@ type request struct {
 	succeeded int // chains that succeeded
 	open      int // copies queued or sent and not resolved
 	dests     []destRun
+	// onTrail: answered, copies still to resolve (trail.go). trailPrev and
+	// trailNext link the trail by request index (-1: none).
+	onTrail              bool
+	trailPrev, trailNext int32
 }
 
 // destRun is one destination's state for one request.
@@ -110,7 +115,8 @@ func (p *processor) fullPData(m *pdata.Message, fx engine.Effects) {
 		r.dests[i] = destRun{prev: -1, next: -1}
 	}
 	r.phase, r.orig, r.tmpl, r.next, r.succeeded, r.open = phaseOpen, m, nil, 0, 0, 0
-	p.reportActive()
+	r.onTrail, r.trailPrev, r.trailNext = false, -1, -1
+	p.fullOwed++
 	if p.pl.mode == ModeParallel {
 		for _, d := range p.pl.roots {
 			// A synchronous failure may have halted the request (await_ack:
@@ -207,7 +213,7 @@ func (p *processor) fail(fx engine.Effects, slot uint32, d int, to destState, n 
 }
 
 // skip marks a destination whose copy was never sent (idle, or queued
-// when the forced shutdown came): the only way into destSkipped.
+// when its request was dropped): the only way into destSkipped.
 func (p *processor) skip(slot uint32, d int, why skipReason) {
 	r := p.full.at(slot)
 	if r.dests[d].state == destQueued {
@@ -259,8 +265,18 @@ func (p *processor) chainFailed(fx engine.Effects, slot uint32, root int, n pdat
 
 // startNext starts the next chain in config order (sequential mode).
 // Fallbacks are never in this order: they are sent only for their origin.
+// An answered request that will not be kept (max_trailing 0, or after
+// Shutdown) sends nothing more: its remaining destinations are skipped.
 func (p *processor) startNext(fx engine.Effects, slot uint32) {
 	r := p.full.at(slot)
+	if why, drop := p.dropsAnswered(); drop && r.phase != phaseOpen {
+		for d := range r.dests {
+			if r.dests[d].state == destIdle {
+				p.skip(slot, d, why.skip())
+			}
+		}
+		return
+	}
 	for r.next < len(p.pl.roots) {
 		d := p.pl.roots[r.next]
 		r.next++
@@ -283,6 +299,7 @@ func (p *processor) answer(fx engine.Effects, slot uint32, ack bool, n pdata.Nac
 			break
 		}
 	}
+	p.fullOwed-- // upstream has its answer: the input leaves max_inflight
 	if ack {
 		r.phase = phaseAcked
 		p.m.upstreamAcks.Inc()
@@ -294,12 +311,16 @@ func (p *processor) answer(fx engine.Effects, slot uint32, ack bool, n pdata.Nac
 	fx.NotifyNack(orig, n)
 }
 
-// maybeFinish forgets the request once no copy is queued or in flight. By
-// then every chain has resolved (a resolving chain starts its successor
-// before this runs), so upstream has been answered.
+// maybeFinish runs after every event of a request. It forgets the request
+// once no copy is queued or in flight: by then every chain has resolved (a
+// resolving chain starts its successor before this runs), so upstream has
+// been answered. An answered request with copies left joins the trail.
 func (p *processor) maybeFinish(fx engine.Effects, slot uint32) {
 	r := p.full.at(slot)
 	if r.open > 0 {
+		if r.phase != phaseOpen && !r.onTrail {
+			p.join(slot)
+		}
 		return
 	}
 	if r.phase == phaseOpen {
@@ -307,24 +328,41 @@ func (p *processor) maybeFinish(fx engine.Effects, slot uint32) {
 		p.log.Error("fanout: request resolved without an upstream decision", "request", slot)
 		p.answer(fx, slot, false, pdata.Nack{Reason: "fanout: internal error: request resolved without a decision"})
 	}
-	r.tmpl = nil
-	p.full.release(slot)
-	p.reportActive()
+	p.release(slot)
 }
 
-// drop answers a request at the forced shutdown (if upstream still
-// waits) and forgets it; copies not sent are counted as skipped.
-func (p *processor) drop(fx engine.Effects, slot uint32, n pdata.Nack) {
+// release forgets a request: the only way a full-path slot is freed.
+func (p *processor) release(slot uint32) {
+	p.leave(slot)
+	p.full.at(slot).tmpl = nil
+	p.full.release(slot)
+}
+
+// drop stops tracking a request before its copies resolved: answered ones
+// beyond max_trailing or at Shutdown, every one at the forced Shutdown. Its
+// copies in flight are counted as abandoned and those not sent as skipped;
+// if upstream still waits (only at the forced Shutdown) it is nacked with
+// cause node_shutdown.
+func (p *processor) drop(fx engine.Effects, slot uint32, why dropReason) {
 	r := p.full.at(slot)
 	for d := range r.dests {
-		p.unlink(slot, d)
-		if r.dests[d].state == destIdle {
-			p.skip(slot, d, skipShutdown)
+		switch r.dests[d].state {
+		case destIdle, destQueued:
+			p.skip(slot, d, why.skip())
+		case destSent:
+			p.unlink(slot, d)
+			p.m.dests[d].abandoned[why].Inc()
 		}
 	}
 	if r.phase == phaseOpen {
-		p.answer(fx, slot, false, n)
+		p.answer(fx, slot, false, shutdownNack)
 	}
-	r.tmpl = nil
-	p.full.release(slot)
+	p.release(slot)
+}
+
+// shutdownNack answers every input whose sender still waits at the forced
+// Shutdown.
+var shutdownNack = pdata.Nack{
+	Reason: "fanout: shutdown deadline reached before the destinations answered",
+	Cause:  pdata.CauseNodeShutdown,
 }

@@ -38,6 +38,7 @@
 //	fastpaths.go  fire-and-forget and slim primary
 //	core.go       the full path's request and destination state machines
 //	deadlines.go  per-destination deadline lists and the timeout wakeup
+//	trail.go      answered requests whose copies are still tracked (max_trailing)
 //	backlog.go    copies waiting for room on a full output
 //	slab.go       request storage with generation-checked indexes
 //	metrics.go    ackflow_processor_fanout_* series
@@ -50,14 +51,20 @@
 //
 // On the tracked paths copies are sent without waiting (TrySend); a copy
 // that finds its output full waits in that destination's backlog, so a
-// slow or dead destination does not stop the others. With max_inflight
-// set, intake pauses (engine.Gate) while max_inflight requests are tracked
-// or max_inflight copies wait; nothing is ever nacked for a limit.
+// slow or dead destination does not stop the others. Intake pauses
+// (engine.Gate) while max_inflight inputs wait for their answer or
+// max_inflight copies wait for room; nothing is ever nacked for a limit.
+// An input answered upstream no longer counts: its remaining copies are
+// tracked on the trail, bounded by max_trailing, beyond which the oldest
+// is dropped (its copies abandoned and counted). So a slow best-effort
+// destination neither throttles intake nor grows memory without bound.
 //
-// After Shutdown the node keeps resolving tracked requests from the
-// outcomes that arrive (engine.Drainer). At the forced Shutdown every
-// request whose upstream still waits is nacked with cause node_shutdown.
-// Upstream sees exactly one ack or nack per input.
+// After Shutdown the node keeps resolving the inputs whose upstream still
+// waits, from the outcomes that arrive (engine.Drainer: Pending counts
+// them and the copies they still need to send). Answered inputs are
+// dropped at Shutdown: best-effort copies never hold a drain. At the
+// forced Shutdown every input whose upstream still waits is nacked with
+// cause node_shutdown. Upstream sees exactly one ack or nack per input.
 //
 // # Concurrency
 //

@@ -55,7 +55,6 @@ type slimRequest struct {
 func (p *processor) slimPData(m *pdata.Message, fx engine.Effects) {
 	slot, gen := p.slim.alloc()
 	p.slim.at(slot).orig = m
-	p.reportActive()
 	primaryFailed := false
 	var failure pdata.Nack
 	for d := range p.pl.dests {
@@ -105,7 +104,6 @@ func (p *processor) slimAnswer(fx engine.Effects, slot uint32, ack bool, n pdata
 	orig := r.orig
 	r.orig = nil
 	p.slim.release(slot)
-	p.reportActive()
 	if ack {
 		p.m.upstreamAcks.Inc()
 		fx.NotifyAck(orig)

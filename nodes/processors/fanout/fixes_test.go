@@ -45,8 +45,8 @@ destinations:
 
 // Fix 2: sequential + primary, after the primary chain resolved and
 // upstream was answered, the remaining destinations are still sent in
-// order, and the request counts toward max_inflight until the last one
-// resolved.
+// order. The answered input no longer counts toward max_inflight (it is on
+// the trail, bounded by max_trailing), so the next input goes in at once.
 func TestFix2SequentialContinuesAfterUpstreamAnswered(t *testing.T) {
 	f := newFixture(t, "max_inflight: 1\n"+cfgSeqPrimary)
 	id1 := f.send()
@@ -54,17 +54,19 @@ func TestFix2SequentialContinuesAfterUpstreamAnswered(t *testing.T) {
 	f.RequireAcked(id1)
 	b := f.one("backup")
 	id2 := f.send()
-	if f.Queued() != 1 || f.Pending() != 1 {
-		t.Fatalf("queued %d, pending %d: the answered request still holds its max_inflight slot", f.Queued(), f.Pending())
+	if f.Queued() != 0 || f.Pending() != 1 {
+		t.Fatalf("queued %d, pending %d: the answered input must free its max_inflight slot", f.Queued(), f.Pending())
 	}
 	f.requireMetric(1, "active_requests")
+	f.requireMetric(1, "trailing_requests")
+	p2 := f.one("primary")
 	f.Nack(b, transient("backup down")) // a failure after the answer moves on too
 	a := f.one("analytics")
 	f.none("primary")
 	f.Ack(a)
 	f.quiet() // exactly one outcome for input 1
-	// The slot is free: the second input goes in.
-	f.Ack(f.one("primary"))
+	f.requireMetric(0, "trailing_requests")
+	f.Ack(p2)
 	f.RequireAcked(id2)
 }
 

@@ -2,7 +2,10 @@ package fanout
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,14 +17,25 @@ import (
 
 var ports = []string{"primary", "backup", "analytics"}
 
-// checkInvariants verifies the full path's bookkeeping: open counts match
-// destination states, deadline lists are sorted, doubly linked and hold
-// exactly the linked copies, and the backlog count matches the queues.
+// checkInvariants verifies the full path's bookkeeping between two calls:
+// open counts match destination states, deadline lists are sorted, doubly
+// linked and hold exactly the linked copies, the backlog count matches the
+// queues, the owed count matches the open requests, and the trail holds
+// exactly the answered requests, within max_trailing (none after
+// Shutdown), oldest first.
 func checkInvariants(p *processor) error {
-	linked := 0
+	linked, owed, answered := 0, 0, 0
 	var err error
 	p.full.each(func(slot uint32) {
 		r := p.full.at(slot)
+		if r.phase == phaseOpen {
+			owed++
+		} else {
+			answered++
+			if !r.onTrail && err == nil {
+				err = fmt.Errorf("request %d answered (%s) but not on the trail", slot, r.phase)
+			}
+		}
 		open := 0
 		for d, ds := range r.dests {
 			if ds.state == destQueued || ds.state == destSent {
@@ -42,6 +56,12 @@ func checkInvariants(p *processor) error {
 		}
 	})
 	if err != nil {
+		return err
+	}
+	if owed != p.fullOwed {
+		return fmt.Errorf("fullOwed %d, %d open requests", p.fullOwed, owed)
+	}
+	if err := checkTrail(p, answered); err != nil {
 		return err
 	}
 	if linked != p.dl.count {
@@ -80,6 +100,32 @@ func checkInvariants(p *processor) error {
 	return nil
 }
 
+// checkTrail walks the trail: doubly linked, answered requests only, as
+// many as there are answered requests, within the bound.
+func checkTrail(p *processor, answered int) error {
+	limit := p.pl.maxTrailing
+	if p.life != lifeRunning {
+		limit = 0
+	}
+	if p.trail.count != answered || p.trail.count > limit {
+		return fmt.Errorf("trail count %d, %d answered requests, bound %d (%s)", p.trail.count, answered, limit, p.life)
+	}
+	n, prev := 0, int32(-1)
+	for cur := p.trail.head; cur >= 0; cur = p.full.at(uint32(cur)).trailNext {
+		r := p.full.at(uint32(cur))
+		if !r.onTrail || r.trailPrev != prev || r.phase == phaseOpen || r.open == 0 {
+			return fmt.Errorf("trail broken at request %d: on %v prev %d (want %d) phase %s open %d",
+				cur, r.onTrail, r.trailPrev, prev, r.phase, r.open)
+		}
+		prev = cur
+		n++
+	}
+	if n != p.trail.count || p.trail.tail != prev {
+		return fmt.Errorf("trail walked %d, count %d, tail %d, last %d", n, p.trail.count, p.trail.tail, prev)
+	}
+	return nil
+}
+
 // TestRandomWalk drives every configuration shape with random inputs,
 // acks, nacks, clock steps and full outputs, checking the invariants after
 // each step, and at the end that every input got exactly one outcome.
@@ -91,17 +137,21 @@ func TestRandomWalk(t *testing.T) {
 		"mode: sequential\ndestinations: [{port: analytics, timeout: 1s}, {port: primary, primary: true, timeout: 2s}, {port: backup, fallback_for: primary}]",
 		"mode: sequential\nawait_ack: all\ndestinations: [{port: backup, fallback_for: analytics, timeout: 1s}, {port: primary, primary: true}, {port: analytics, timeout: 2s}]",
 		"await_ack: all\ndestinations: [{port: primary}, {port: backup, fallback_for: primary}, {port: analytics, fallback_for: backup, timeout: 500ms}]",
+		"max_trailing: 2\ndestinations: [{port: primary, timeout: 2s}, {port: backup}, {port: analytics, fallback_for: backup}]",
+		"mode: sequential\nmax_trailing: 0\ndestinations: [{port: primary}, {port: backup, timeout: 1s}, {port: analytics}]",
 	}
 	for ci, cfg := range cfgs {
 		for seed := range uint64(20) {
 			t.Run(fmt.Sprintf("cfg%d/seed%d", ci, seed), func(t *testing.T) {
-				randomWalk(t, cfg, seed)
+				randomWalk(t, cfg, seed, seed%2 == 1)
 			})
 		}
 	}
 }
 
-func randomWalk(t *testing.T, cfg string, seed uint64) {
+// randomWalk runs 300 random steps; with shutdown, the node gets Shutdown
+// halfway and the walk goes on without new inputs.
+func randomWalk(t *testing.T, cfg string, seed uint64, shutdown bool) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	h := nodetest.New(t, NewFactory(), cfg, nodetest.WithOutputs(ports...), nodetest.WithPortCapacity(1+rng.IntN(4)))
 	p := h.Node.(*processor)
@@ -141,11 +191,18 @@ func randomWalk(t *testing.T, cfg string, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	for range 300 {
-		step(false)
+	for i := range 300 {
+		if shutdown && i == 150 {
+			h.Shutdown(h.Clock.Now().Add(time.Hour))
+			record()
+			if err := checkInvariants(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step(shutdown && i >= 150)
 	}
 	// Let everything resolve: answer what is out there, let time pass.
-	for i := 0; h.Pending() > 0 || h.Queued() > 0 || len(held) > 0; i++ {
+	for i := 0; h.Pending() > 0 || h.Queued() > 0 || len(held) > 0 || p.full.live > 0; i++ {
 		if i > 10000 {
 			t.Fatalf("does not converge: pending %d, queued %d, held %d", h.Pending(), h.Queued(), len(held))
 		}
@@ -156,8 +213,11 @@ func randomWalk(t *testing.T, cfg string, seed uint64) {
 			t.Fatalf("input %d answered %d times", id, outcomes[id])
 		}
 	}
-	if p.active() != 0 || p.dl.count != 0 {
-		t.Fatalf("active %d, deadlines %d", p.active(), p.dl.count)
+	if p.owed() != 0 || p.dl.count != 0 || p.full.live != 0 || p.trail.count != 0 {
+		t.Fatalf("owed %d, deadlines %d, tracked %d, trail %d", p.owed(), p.dl.count, p.full.live, p.trail.count)
+	}
+	if shutdown && !h.OutputsClosed() {
+		t.Fatal("nothing owed after Shutdown, but the outputs are still open")
 	}
 }
 
@@ -221,6 +281,9 @@ func TestStateNames(t *testing.T) {
 		{phaseNacked.String(), "nacked"}, {reqPhase(9).String(), "phase(9)"},
 		{pathSlim.String(), "slim_primary"}, {path(9).String(), "path(9)"},
 		{skipShutdown.String(), "shutdown"}, {skipReason(9).String(), "skip(?)"},
+		{skipTrailingLimit.String(), "trailing_limit"}, {dropTrailingLimit.String(), "trailing_limit"},
+		{dropShutdown.String(), "shutdown"}, {dropReason(9).String(), "drop(?)"},
+		{lifeClosing.String(), "closing"}, {life(9).String(), "life(9)"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
@@ -245,5 +308,43 @@ func TestSendFailureCauses(t *testing.T) {
 		if n.Cause != tt.want || n.Permanent || n.Reason != `fanout: destination "primary": send: `+tt.err.Error() {
 			t.Errorf("%v: got %v", tt.err, n)
 		}
+	}
+}
+
+// A best-effort destination the sequential primary waits for, without a
+// timeout, is accepted but warned about at build time.
+func TestStallsPrimaryWarning(t *testing.T) {
+	tests := []struct {
+		name, cfg string
+		want      []string // ports warned about
+	}{
+		{"before the primary, no timeout", "mode: sequential\ndestinations: [{port: analytics}, {port: primary, primary: true}]", []string{"analytics"}},
+		{"its fallback too", "mode: sequential\ndestinations: [{port: analytics, timeout: 1s}, {port: backup, fallback_for: analytics}, {port: primary, primary: true}]", []string{"backup"}},
+		{"with a timeout", "mode: sequential\ndestinations: [{port: analytics, timeout: 1s}, {port: primary, primary: true}]", nil},
+		{"after the primary", "mode: sequential\ndestinations: [{port: primary, primary: true}, {port: analytics}]", nil},
+		{"await all waits for every one anyway", "mode: sequential\nawait_ack: all\ndestinations: [{port: analytics}, {port: primary}]", nil},
+		{"parallel", "destinations: [{port: analytics}, {port: primary, primary: true}]", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := nodetest.NodeConfig(Type, tt.cfg, ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf strings.Builder
+			nc := engine.NodeContext{Node: n, Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+			if _, err := NewFactory().NewProcessor(nc); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for line := range strings.Lines(buf.String()) {
+				if _, after, ok := strings.Cut(line, "destination="); ok {
+					got = append(got, strings.Fields(after)[0])
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("warned about %v, want %v\n%s", got, tt.want, buf.String())
+			}
+		})
 	}
 }

@@ -13,18 +13,54 @@ const (
 	skipOriginAcked skipReason = iota
 	// skipRequestFailed: await_ack: all failed fast; nothing more is sent.
 	skipRequestFailed
-	// skipShutdown: the forced shutdown came first.
+	// skipShutdown: the node shut down first (an answered input at
+	// Shutdown, any input at the forced Shutdown).
 	skipShutdown
+	// skipTrailingLimit: the input was answered and abandoned beyond
+	// max_trailing.
+	skipTrailingLimit
 	numSkipReasons
 )
 
-var skipReasonNames = [numSkipReasons]string{"origin_acked", "request_failed", "shutdown"}
+var skipReasonNames = [numSkipReasons]string{"origin_acked", "request_failed", "shutdown", "trailing_limit"}
 
 func (r skipReason) String() string {
 	if r < numSkipReasons {
 		return skipReasonNames[r]
 	}
 	return "skip(?)"
+}
+
+// dropReason says why the node stopped tracking a request before every
+// copy resolved: the closed set of the `reason` label of abandoned_total.
+type dropReason uint8
+
+const (
+	// dropTrailingLimit: answered upstream, and the oldest beyond
+	// max_trailing.
+	dropTrailingLimit dropReason = iota
+	// dropShutdown: answered upstream when Shutdown came, or any request
+	// at the forced Shutdown.
+	dropShutdown
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"trailing_limit", "shutdown"}
+
+func (r dropReason) String() string {
+	if r < numDropReasons {
+		return dropReasonNames[r]
+	}
+	return "drop(?)"
+}
+
+// skip is the skipped_total reason of a copy never sent because its
+// request was dropped for r.
+func (r dropReason) skip() skipReason {
+	if r == dropTrailingLimit {
+		return skipTrailingLimit
+	}
+	return skipShutdown
 }
 
 // destMetrics are one destination's series, labelled destination=<port>.
@@ -35,7 +71,10 @@ type destMetrics struct {
 	timedOut *telemetry.Counter // {message} copies without an outcome within the timeout
 	late     *telemetry.Counter // {message} outcomes that came after the copy stopped being awaited, ignored
 	skipped  [numSkipReasons]*telemetry.Counter
-	queued   *telemetry.Gauge // {message} copies waiting for room on the output
+	// abandoned: {message} copies sent whose outcome the node stopped
+	// awaiting because their request was dropped, by reason.
+	abandoned [numDropReasons]*telemetry.Counter
+	queued    *telemetry.Gauge // {message} copies waiting for room on the output
 }
 
 // metrics are the processor's series. Exported as
@@ -44,8 +83,10 @@ type metrics struct {
 	dests            []destMetrics
 	upstreamAcks     *telemetry.Counter   // {message} inputs acked upstream
 	upstreamNacks    []*telemetry.Counter // {message} inputs nacked upstream, by cause
-	active           *telemetry.Gauge     // {request} inputs tracked now
-	maxInflight      *telemetry.Gauge     // {request} configured max_inflight (0 = unlimited)
+	active           *telemetry.Gauge     // {request} inputs whose sender waits for the answer (count toward max_inflight)
+	trailing         *telemetry.Gauge     // {request} inputs answered upstream whose copies are still tracked
+	maxInflight      *telemetry.Gauge     // {request} configured max_inflight
+	maxTrailing      *telemetry.Gauge     // {request} configured max_trailing
 	throttled        *telemetry.Gauge     // 1 while AcceptPData is false
 	throttleEpisodes *telemetry.Counter   // {episode} times intake paused at a limit
 }
@@ -58,8 +99,10 @@ func newMetrics(r *telemetry.Registry, labels []telemetry.Label, pl *plan) *metr
 	m := &metrics{
 		dests:            make([]destMetrics, len(pl.dests)),
 		upstreamAcks:     r.Counter(metricPrefix+"upstream_acks_total", "Inputs acked upstream.", labels...),
-		active:           r.Gauge(metricPrefix+"active_requests", "Inputs tracked now: awaiting an outcome or with copies still to resolve.", labels...),
-		maxInflight:      r.Gauge(metricPrefix+"max_inflight", "Configured limit of tracked inputs (0 = unlimited).", labels...),
+		active:           r.Gauge(metricPrefix+"active_requests", "Inputs whose sender still waits for the answer; they count toward max_inflight.", labels...),
+		trailing:         r.Gauge(metricPrefix+"trailing_requests", "Inputs answered upstream whose remaining copies are still tracked (bounded by max_trailing).", labels...),
+		maxInflight:      r.Gauge(metricPrefix+"max_inflight", "Configured limit of inputs awaiting their answer and of copies waiting for room.", labels...),
+		maxTrailing:      r.Gauge(metricPrefix+"max_trailing", "Configured limit of answered inputs whose copies are still tracked.", labels...),
 		throttled:        r.Gauge(metricPrefix+"throttled", "1 while the node refuses new pdata because a limit is reached.", labels...),
 		throttleEpisodes: r.Counter(metricPrefix+"throttle_episodes_total", "Times the node started refusing new pdata at a limit.", labels...),
 	}
@@ -80,8 +123,14 @@ func newMetrics(r *telemetry.Registry, labels []telemetry.Label, pl *plan) *metr
 			dm.skipped[k] = r.Counter(metricPrefix+"skipped_total", "Copies never sent to the destination, by reason.",
 				telemetry.With(ls, telemetry.Label{Name: "reason", Value: k.String()})...)
 		}
+		for k := range numDropReasons {
+			dm.abandoned[k] = r.Counter(metricPrefix+"abandoned_total",
+				"Copies sent to the destination whose outcome the node stopped awaiting because it dropped their request, by reason; a later outcome counts as a late answer.",
+				telemetry.With(ls, telemetry.Label{Name: "reason", Value: k.String()})...)
+		}
 	}
 	m.maxInflight.Set(int64(pl.maxInflight))
+	m.maxTrailing.Set(int64(pl.maxTrailing))
 	return m
 }
 

@@ -45,6 +45,12 @@ func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 		log.Warn("fanout: mode sequential has no effect with await_ack none: every destination is sent at once",
 			"node", nc.Node.Name)
 	}
+	for _, d := range pl.stallsPrimary() {
+		// Accepted, as in the reference engine, but almost surely not
+		// meant: the primary waits for a destination that may never answer.
+		log.Warn("fanout: in sequential mode the primary is sent only after this best-effort destination resolved, and it has no timeout: if it stays silent every input stalls; give it a timeout or list it after the primary",
+			"node", nc.Node.Name, "destination", pl.dests[d].port, "primary", pl.dests[pl.primary].port)
+	}
 	return newCore(pl, newMetrics(nc.Metrics, nc.Labels, pl), log), nil
 }
 
@@ -67,14 +73,44 @@ type processor struct {
 
 	dl deadlines
 
+	// fullOwed counts the full path's requests whose upstream waits
+	// (phaseOpen); trail lists the answered ones with copies left.
+	fullOwed int
+	trail    trail
+
+	life      life
 	throttled bool
-	// draining: the engine refused a wakeup because the node's outputs
+	// wakeupsOff: the engine refused a wakeup because the node's outputs
 	// closed, or the forced Shutdown came. No wakeup is armed any more;
 	// deadlines are checked whenever the node runs.
-	draining bool
-	// reportedActive is what the active_requests gauge last got from this
-	// copy: the gauge moves by deltas because pipeline copies share it.
-	reportedActive int64
+	wakeupsOff bool
+	// reportedActive and reportedTrailing are what the active_requests and
+	// trailing_requests gauges last got from this copy: the gauges move by
+	// deltas because pipeline copies share them.
+	reportedActive, reportedTrailing int64
+}
+
+// life is where the node stands in its shutdown. It only moves forward.
+type life uint8
+
+const (
+	// lifeRunning: taking inputs.
+	lifeRunning life = iota
+	// lifeClosing: Shutdown handled. The node resolves what its senders
+	// still wait for; an answered input is no longer tracked, and a copy
+	// waiting for room is kept only if an unanswered input needs it.
+	lifeClosing
+	// lifeStopped: the forced Shutdown handled; nothing is tracked.
+	lifeStopped
+)
+
+var lifeNames = [...]string{"running", "closing", "stopped"}
+
+func (l life) String() string {
+	if int(l) < len(lifeNames) {
+		return lifeNames[l]
+	}
+	return fmt.Sprintf("life(%d)", uint8(l))
 }
 
 // armedWakeup remembers the current arming of one slot, so that a stale
@@ -101,6 +137,7 @@ func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
 		retryDelay: backlogRetryMin,
 	}
 	p.dl.init(len(pl.dests))
+	p.trail.init()
 	return p
 }
 
@@ -112,21 +149,29 @@ func (p *processor) WakeupSlots() int {
 	return int(numSlots)
 }
 
-// AcceptPData implements engine.Gate: false while max_inflight requests
-// are tracked, or max_inflight copies wait for room on their outputs.
-// Intake pauses; nothing is nacked for it.
+// AcceptPData implements engine.Gate: false while max_inflight inputs
+// wait for their answer, or max_inflight copies wait for room on their
+// outputs. Answered inputs whose copies are still tracked (the trail) do
+// not count: a slow best-effort destination never pauses intake. Intake
+// pauses; nothing is nacked for it.
 func (p *processor) AcceptPData() bool {
-	if p.pl.path == pathFireAndForget || p.pl.maxInflight == 0 {
+	if p.pl.path == pathFireAndForget {
 		return true
 	}
-	return p.active() < p.pl.maxInflight && p.queued < p.pl.maxInflight
+	return p.owed() < p.pl.maxInflight && p.queued < p.pl.maxInflight
 }
 
-// Pending implements engine.Drainer: tracked requests plus copies still
-// waiting for room.
-func (p *processor) Pending() int { return p.active() + p.queued }
+// Pending implements engine.Drainer: the inputs whose sender still waits,
+// plus the copies waiting for room. After Shutdown, between two calls,
+// nothing answered is tracked and every backlog is empty or starts with a
+// copy an unanswered input needs (settleClosing), so Pending is zero
+// exactly when nothing is owed upstream: answered inputs and their
+// best-effort copies never hold a drain, and the outputs stay open as long
+// as an answer is owed.
+func (p *processor) Pending() int { return p.owed() + p.queued }
 
-func (p *processor) active() int { return p.slim.live + p.full.live }
+// owed is the number of inputs whose sender waits for the answer.
+func (p *processor) owed() int { return p.slim.live + p.fullOwed }
 
 // OnPData implements engine.Processor.
 func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
@@ -165,7 +210,9 @@ func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
 			p.abandon(fx)
 			return nil
 		}
-		p.beginShutdown(fx)
+		if p.life == lifeRunning {
+			p.beginShutdown(fx)
+		}
 	case engine.KindResume:
 		// The fan-out never calls RequeueLater: data coming back this way
 		// would be an engine bug, and failing loudly beats guessing.
@@ -221,11 +268,18 @@ func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
 
 // settle runs after every call: deadlines that passed without their
 // wakeup (control queued ahead of it, or wakeups dropped at shutdown) are
-// expired, the wakeups are aimed, and the throttle state is published.
+// expired, the trail is trimmed to its bound, the wakeups are aimed, and
+// the throttle state is published.
 func (p *processor) settle(fx engine.Effects) error {
 	if p.dl.count > 0 {
 		p.expire(fx, fx.Now())
 	}
+	if p.life == lifeClosing {
+		p.settleClosing(fx)
+	} else {
+		p.trim(fx)
+	}
+	p.reportGauges()
 	if err := p.aimTimeout(fx); err != nil {
 		return err
 	}
@@ -251,18 +305,38 @@ func (p *processor) settle(fx engine.Effects) error {
 	return nil
 }
 
-// reportActive moves the active_requests gauge to this copy's count.
-func (p *processor) reportActive() {
-	n := int64(p.active())
+// settleClosing keeps, after Shutdown, only what an unanswered input
+// needs: answered inputs are dropped (their copies abandoned), and the
+// backlogs lose the copies no unanswered input needs (flush discards them
+// and sends what fits). A send failure in the flush may answer an input
+// in turn, hence the loop; each round drops what the previous one
+// answered, so it ends.
+func (p *processor) settleClosing(fx engine.Effects) {
+	for {
+		p.trim(fx)
+		if p.queued > 0 {
+			p.flush(fx)
+		}
+		if p.trail.count == 0 {
+			return
+		}
+	}
+}
+
+// reportGauges moves the active_requests and trailing_requests gauges to
+// this copy's counts.
+func (p *processor) reportGauges() {
+	n, t := int64(p.owed()), int64(p.trail.count)
 	p.m.active.Add(n - p.reportedActive)
-	p.reportedActive = n
+	p.m.trailing.Add(t - p.reportedTrailing)
+	p.reportedActive, p.reportedTrailing = n, t
 }
 
 // arm sets slot at when and records the arming in w. When the engine is
 // shutting down (wakeups are dropped), the node switches to checking
 // deadlines whenever it runs.
 func (p *processor) arm(fx engine.Effects, slot wakeup.Slot, w *armedWakeup, when time.Time) error {
-	if p.draining {
+	if p.wakeupsOff {
 		return nil
 	}
 	rev, _, err := fx.SetWakeup(slot, when)
@@ -271,7 +345,7 @@ func (p *processor) arm(fx engine.Effects, slot wakeup.Slot, w *armedWakeup, whe
 		w.armed, w.at, w.rev = true, when, rev
 		return nil
 	case errors.Is(err, wakeup.ErrShuttingDown):
-		p.draining = true
+		p.wakeupsOff = true
 		w.armed = false
 		return nil
 	default:
@@ -307,7 +381,7 @@ func (p *processor) flush(fx engine.Effects) {
 		for q.len() > 0 {
 			w := q.front()
 			if !p.waitingLive(d, w) {
-				p.dequeue(d)
+				p.discard(d)
 				continue
 			}
 			err := fx.TrySendTo(p.pl.dests[d].port, w.m)
@@ -320,37 +394,36 @@ func (p *processor) flush(fx engine.Effects) {
 	}
 }
 
-// flushBlocking sends every waiting copy, waiting for room: used while
-// handling Shutdown, after which the outputs close. The wait is bounded by
-// the shutdown deadline (ErrAborted).
-func (p *processor) flushBlocking(fx engine.Effects) {
-	for p.queued > 0 {
-		for d := range p.backlog {
-			for p.backlog[d].len() > 0 {
-				w := p.backlog[d].front()
-				p.dequeue(d)
-				if p.waitingLive(d, w) {
-					p.unqueued(fx, d, w, fx.SendTo(p.pl.dests[d].port, w.m))
-				}
-			}
-		}
-	}
-}
-
 func (p *processor) dequeue(d int) {
 	p.backlog[d].pop()
 	p.queued--
 	p.m.dests[d].queued.Add(-1)
 }
 
-// waitingLive reports whether a waiting copy is still wanted: on the full
-// path its destination may have timed out meanwhile.
+// discard removes the front copy of d's backlog, no longer wanted. A full
+// path copy was counted when its state left destQueued; a slim path copy
+// is unwanted only after Shutdown, and counted here.
+func (p *processor) discard(d int) {
+	p.dequeue(d)
+	if p.pl.path == pathSlim {
+		p.m.dests[d].skipped[skipShutdown].Inc()
+	}
+}
+
+// waitingLive reports whether a waiting copy is still wanted. On the full
+// path its destination may have timed out, or its request been dropped,
+// meanwhile. On the slim path the copies to destinations other than the
+// primary are best effort: after Shutdown they are not kept waiting.
 func (p *processor) waitingLive(d int, w waiting) bool {
-	if p.pl.path != pathFull {
+	switch p.pl.path {
+	case pathFull:
+		r, ok := p.full.lookup(w.slot, w.gen)
+		return ok && r.dests[d].state == destQueued
+	case pathSlim:
+		return d == p.pl.primary || p.life == lifeRunning
+	default:
 		return true
 	}
-	r, ok := p.full.lookup(w.slot, w.gen)
-	return ok && r.dests[d].state == destQueued
 }
 
 // unqueued records the result of sending a copy taken from the backlog.
@@ -391,12 +464,18 @@ func (p *processor) sendFailure(d int, err error) pdata.Nack {
 }
 
 // beginShutdown handles the (unforced) Shutdown: the input is drained.
-// Copies still waiting are sent now. The engine keeps the outputs open and
-// the wakeups live while Pending is above zero, so requests keep resolving:
-// timeouts fire, fallbacks and next destinations are still sent, until
-// nothing is tracked or the forced Shutdown comes.
+// Every waiting copy gets one more try without waiting; then the node
+// closes (lifeClosing): settle drops the answered inputs, with their
+// best-effort copies, and the waiting copies no unanswered input needs.
+// The engine keeps the outputs open and the wakeups live while Pending is
+// above zero, so what is owed keeps resolving: timeouts fire, fallbacks
+// and next destinations are still sent, copies waiting for room are
+// retried, until nothing is owed or the forced Shutdown comes.
 func (p *processor) beginShutdown(fx engine.Effects) {
-	p.flushBlocking(fx)
+	if p.queued > 0 {
+		p.flush(fx)
+	}
+	p.life = lifeClosing
 	if p.dl.count > 0 {
 		p.expire(fx, fx.Now())
 	}
@@ -404,35 +483,47 @@ func (p *processor) beginShutdown(fx engine.Effects) {
 
 // abandon handles the forced Shutdown (the deadline): every tracked input
 // still awaiting its outcome is nacked upstream with cause node_shutdown,
-// and every copy not sent yet is counted as skipped. Afterwards nothing is
-// tracked.
+// every copy not sent yet is counted as skipped and every copy in flight
+// as abandoned. Afterwards nothing is tracked.
 func (p *processor) abandon(fx engine.Effects) {
-	p.draining = true
+	p.life, p.wakeupsOff = lifeStopped, true
 	for d := range p.backlog {
-		q := &p.backlog[d]
-		for q.len() > 0 {
-			w := q.front()
-			if p.waitingLive(d, w) {
-				if p.pl.path == pathFull {
-					p.skip(w.slot, d, skipShutdown)
-				} else {
-					p.m.dests[d].skipped[skipShutdown].Inc()
-				}
-			}
-			p.dequeue(d)
+		for p.backlog[d].len() > 0 {
+			p.abandonWaiting(fx, d)
 		}
 	}
-	nack := pdata.Nack{
-		Reason: "fanout: shutdown deadline reached before the destinations answered",
-		Cause:  pdata.CauseNodeShutdown,
-	}
-	p.slim.each(func(slot uint32) { p.slimAnswer(fx, slot, false, nack) })
-	p.full.each(func(slot uint32) { p.drop(fx, slot, nack) })
-	p.reportActive()
+	p.slim.each(func(slot uint32) {
+		// Copies waiting were answered above: the primary's copy is out.
+		p.m.dests[p.pl.primary].abandoned[dropShutdown].Inc()
+		p.slimAnswer(fx, slot, false, shutdownNack)
+	})
+	p.full.each(func(slot uint32) { p.drop(fx, slot, dropShutdown) })
+	p.reportGauges()
 	p.retry.armed, p.dl.wake.armed = false, false
 	if p.throttled {
 		p.throttled = false
 		p.m.throttled.Add(-1)
+	}
+}
+
+// abandonWaiting removes the front copy of d's backlog at the forced
+// Shutdown and counts it as skipped. A slim primary copy decides its
+// input, which is answered here.
+func (p *processor) abandonWaiting(fx engine.Effects, d int) {
+	w := p.backlog[d].front()
+	if !p.waitingLive(d, w) {
+		p.discard(d)
+		return
+	}
+	p.dequeue(d)
+	switch {
+	case p.pl.path == pathFull:
+		p.skip(w.slot, d, skipShutdown)
+	case p.pl.path == pathSlim && d == p.pl.primary:
+		p.m.dests[d].skipped[skipShutdown].Inc()
+		p.slimAnswer(fx, w.slot, false, shutdownNack)
+	default:
+		p.m.dests[d].skipped[skipShutdown].Inc()
 	}
 }
 

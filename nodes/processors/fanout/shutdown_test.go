@@ -50,20 +50,25 @@ func TestShutdownNacksEveryTrackedRequest(t *testing.T) {
 }
 
 func TestShutdownDoesNotAnswerTwice(t *testing.T) {
-	// Upstream already acked (fix 2), the request still tracked: the
-	// forced shutdown must not nack it.
+	// Upstream already acked (fix 2), the request still tracked: neither
+	// Shutdown nor the forced shutdown may nack it. At Shutdown it is
+	// dropped: nothing is owed, so it does not hold the drain.
 	f := newFixture(t, cfgSeqPrimary)
 	id := f.send()
 	f.Ack(f.one("primary"))
 	f.RequireAcked(id)
-	f.one("backup")
+	b := f.one("backup")
 	f.Shutdown(deadline)
-	if f.Pending() != 1 {
-		t.Fatalf("pending %d", f.Pending())
+	if f.Pending() != 0 || !f.OutputsClosed() {
+		t.Fatalf("pending %d, outputs closed %v: an answered input must not hold the drain", f.Pending(), f.OutputsClosed())
 	}
 	f.ForceShutdown()
 	f.quiet()
+	f.requireMetric(1, "abandoned_total", "destination", "backup", "reason", "shutdown")
 	f.requireMetric(1, "skipped_total", "destination", "analytics", "reason", "shutdown")
+	f.Ack(b) // late: counted, ignored
+	f.quiet()
+	f.requireMetric(1, "late_answers_total", "destination", "backup")
 }
 
 func TestShutdownWithBacklog(t *testing.T) {

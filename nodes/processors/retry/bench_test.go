@@ -12,12 +12,13 @@ import (
 )
 
 // benchEffects is the least an engine does for the retry core: it keeps the
-// last sent or requeued message and forgets outcomes, so that a benchmark
-// measures the node and not a harness.
+// last sent message and the last wakeup armed, and forgets outcomes, so
+// that a benchmark measures the node and not a harness.
 type benchEffects struct {
 	now  time.Time
 	sent *pdata.Message
-	held *pdata.Message
+	wake wakeup.Due // the last arming
+	err  error      // returned by SetWakeup
 }
 
 func (e *benchEffects) Now() time.Time                             { return e.now }
@@ -30,13 +31,16 @@ func (e *benchEffects) Subscribe(m *pdata.Message, in pdata.Interests, cd pdata.
 }
 func (e *benchEffects) NotifyAck(*pdata.Message)              {}
 func (e *benchEffects) NotifyNack(*pdata.Message, pdata.Nack) {}
-func (e *benchEffects) SetWakeup(wakeup.Slot, time.Time) (wakeup.Revision, bool, error) {
-	return 0, false, wakeup.ErrUnsupported
+func (e *benchEffects) SetWakeup(slot wakeup.Slot, at time.Time) (wakeup.Revision, bool, error) {
+	if e.err != nil {
+		return 0, false, e.err
+	}
+	e.wake = wakeup.Due{Slot: slot, When: at, Revision: e.wake.Revision + 1}
+	return e.wake.Revision, false, nil
 }
 func (e *benchEffects) CancelWakeup(wakeup.Slot) bool { return false }
-func (e *benchEffects) RequeueLater(_ time.Time, m *pdata.Message) error {
-	e.held = m
-	return nil
+func (e *benchEffects) RequeueLater(time.Time, *pdata.Message) error {
+	return wakeup.ErrUnsupported
 }
 func (e *benchEffects) StartTimer(time.Duration)    {}
 func (e *benchEffects) Post(any)                    {}
@@ -44,6 +48,13 @@ func (e *benchEffects) Drop(*pdata.Message, string) {}
 func (e *benchEffects) Ports() []string             { return []string{"default"} }
 
 var _ engine.Effects = (*benchEffects)(nil)
+
+// fire plays the engine's timer: the clock reaches the last arming and the
+// wakeup is delivered.
+func fire(p *processor, fx *benchEffects) {
+	fx.now = fx.wake.When
+	_ = p.OnControl(engine.Control{Kind: engine.KindWakeup, Wakeup: fx.wake}, fx)
+}
 
 // outcome plays the engine's routing: pop the node's frame, deliver.
 func outcome(p *processor, fx *benchEffects, kind engine.ControlKind) {
@@ -65,10 +76,7 @@ func BenchmarkRetry(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.MaxElapsedTime = 0
-			p := &processor{
-				pol: cfg.policy(), rng: newRand("bench", "retry", 0, time.Unix(0, 0)),
-				m: newMetrics(nil, nil), log: discard,
-			}
+			p := newTestCore(cfg)
 			fx := &benchEffects{now: time.Unix(1, 0)}
 			m := pdatatest.Msg(pdatatest.Logs(1))
 			b.ReportAllocs()
@@ -76,7 +84,7 @@ func BenchmarkRetry(b *testing.B) {
 				_ = p.OnPData(m, fx)
 				for range c.nacks {
 					outcome(p, fx, engine.KindNack)
-					_ = p.OnControl(engine.Control{Kind: engine.KindResume, Msg: fx.held}, fx)
+					fire(p, fx)
 				}
 				outcome(p, fx, engine.KindAck)
 			}
@@ -88,3 +96,10 @@ func BenchmarkRetry(b *testing.B) {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// newTestCore builds the core from cfg with unregistered metrics and a
+// fixed jitter seed.
+func newTestCore(cfg Config) *processor {
+	pol := cfg.policy()
+	return newCore(pol, newRand("t", "retry", 0, time.Unix(0, 0)), newMetrics(nil, nil, pol.maxParked), discard)
+}

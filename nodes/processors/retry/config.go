@@ -17,6 +17,9 @@ const (
 	DefaultRandomizationFactor = 0.5
 	DefaultMaxElapsedTime      = 5 * time.Minute
 	DefaultMaxRetries          = 0 // no limit: max_elapsed_time bounds the retries
+	// DefaultMaxParked is how many messages a node can hold for a retry,
+	// as OTel's sending_queue holds 1000 requests.
+	DefaultMaxParked = 1000
 )
 
 // Config is the `config` block of a processor:retry node.
@@ -44,6 +47,12 @@ type Config struct {
 	// MaxRetries bounds the number of retries after the first attempt
 	// (default 0 = no limit).
 	MaxRetries int `yaml:"max_retries"`
+	// MaxParked is how many messages the node can hold for their retry
+	// (default 1000, at least 1). Any message it sends may come back for a
+	// retry, so it admits at most this many at once: sent and awaiting
+	// their outcome, plus parked. At the bound intake pauses (engine.Gate,
+	// backpressure); a transient failure is never refused for room.
+	MaxParked int `yaml:"max_parked"`
 }
 
 // DefaultConfig returns the configuration used for absent keys.
@@ -55,6 +64,7 @@ func DefaultConfig() Config {
 		RandomizationFactor: DefaultRandomizationFactor,
 		MaxElapsedTime:      config.Duration(DefaultMaxElapsedTime),
 		MaxRetries:          DefaultMaxRetries,
+		MaxParked:           DefaultMaxParked,
 	}
 }
 
@@ -101,6 +111,10 @@ func (c *Config) Validate(p config.Path) error {
 		bad("max_retries", "use a whole number of retries such as 5, or 0 for no limit",
 			"must not be negative, got %d", c.MaxRetries)
 	}
+	if c.MaxParked < 1 {
+		bad("max_parked", "use a number of messages such as 1000 (the default): the node admits no more messages than it can hold for a retry, and pauses intake at the bound",
+			"must be at least 1, got %d", c.MaxParked)
+	}
 	return errors.Join(errs...)
 }
 
@@ -112,6 +126,7 @@ type policy struct {
 	rf         float64
 	maxElapsed time.Duration // 0: no limit
 	maxRetries uint64        // 0: no limit
+	maxParked  int
 }
 
 func (c Config) policy() policy {
@@ -122,6 +137,7 @@ func (c Config) policy() policy {
 		rf:         c.RandomizationFactor,
 		maxElapsed: time.Duration(c.MaxElapsedTime),
 		maxRetries: uint64(c.MaxRetries),
+		maxParked:  c.MaxParked,
 	}
 }
 

@@ -21,6 +21,7 @@ func TestDefaultConfig(t *testing.T) {
 		RandomizationFactor: 0.5,
 		MaxElapsedTime:      config.Duration(5 * time.Minute),
 		MaxRetries:          0,
+		MaxParked:           1000,
 	}
 	if got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)
@@ -44,7 +45,8 @@ max_interval: 1m
 multiplier: 2
 randomization_factor: 0
 max_elapsed_time: 0
-max_retries: 10`},
+max_retries: 10
+max_parked: 1`},
 		{name: "humantime durations", yaml: "initial_interval: 1 sec\nmax_interval: 2 minutes\n"},
 		{name: "multiplier 1 keeps the wait constant", yaml: "multiplier: 1"},
 		{name: "max_interval equal to initial_interval", yaml: "initial_interval: 5s\nmax_interval: 5s"},
@@ -97,6 +99,13 @@ max_retries: 10`},
 			yaml:    "max_retries: -1",
 			wantErr: []string{"config.max_retries: must not be negative, got -1 (hint: use a whole number of retries such as 5, or 0 for no limit)"},
 		},
+		{
+			name:    "zero max_parked",
+			yaml:    "max_parked: 0",
+			wantErr: []string{"config.max_parked: must be at least 1, got 0 (hint: use a number of messages such as 1000 (the default): the node admits no more messages than it can hold for a retry, and pauses intake at the bound)"},
+		},
+		{name: "negative max_parked", yaml: "max_parked: -5", wantErr: []string{"config.max_parked: must be at least 1, got -5"}},
+		{name: "max_parked wrong type", yaml: "max_parked: lots", wantErr: []string{"config.max_parked"}},
 		{
 			name:    "several errors at once",
 			yaml:    "initial_interval: 0\nmultiplier: 0\nrandomization_factor: 2\nmax_retries: -3",

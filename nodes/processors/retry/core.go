@@ -51,9 +51,15 @@ func tried(sends uint64, elapsed time.Duration) string {
 type state uint8
 
 const (
-	stateRunning  state = iota // forwarding, retrying transient nacks
-	stateDraining              // Shutdown handled: no retry can be scheduled; outcomes are still routed
-	stateStopped               // forced Shutdown: the deadline passed
+	// stateRunning: forwarding, retrying transient nacks.
+	stateRunning state = iota
+	// stateDraining: Shutdown handled. Retries go on while they fall
+	// before the shutdown deadline; one that would not is answered at
+	// once.
+	stateDraining
+	// stateStopped: the forced Shutdown (the deadline) handled; nothing is
+	// parked and no retry is made.
+	stateStopped
 )
 
 var stateNames = [...]string{"running", "draining", "stopped"}
@@ -65,9 +71,13 @@ func (s state) String() string {
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
-// processor is the retry state machine. It holds counters only: the data
-// waiting for a retry is held by the engine (RequeueLater), the data in
-// flight by the nodes downstream, and the retry state by the frames.
+// slotRetry is the node's one wakeup slot, aimed at its earliest retry.
+const slotRetry wakeup.Slot = 0
+
+// processor is the retry state machine. The data in flight is held by the
+// nodes downstream and its retry state travels in the node's frames; the
+// data waiting for a retry is parked here, in a min-heap by retry time,
+// with one wakeup aimed at the earliest.
 //
 // It is not safe for concurrent use; the node goroutine owns it.
 type processor struct {
@@ -77,43 +87,91 @@ type processor struct {
 	log   *slog.Logger
 	state state
 
-	inFlight   int // sent, outcome not yet received
-	backingOff int // handed to RequeueLater, not yet resumed
+	inFlight int         // sent, outcome not yet received
+	parked   parkedQueue // waiting for their retry
+	wake     armedWakeup // the arming of slotRetry
+	// deadline is the shutdown deadline, from Shutdown (zero: none known).
+	deadline  time.Time
+	throttled bool
+}
+
+// armedWakeup remembers the current arming of the retry slot, so that a
+// stale delivery (an older revision) is recognised and ignored.
+type armedWakeup struct {
+	armed bool
+	at    time.Time
+	rev   wakeup.Revision
 }
 
 var (
-	_ engine.Processor = (*processor)(nil)
-	_ engine.Drainer   = (*processor)(nil)
+	_ engine.Processor  = (*processor)(nil)
+	_ engine.Drainer    = (*processor)(nil)
+	_ engine.Gate       = (*processor)(nil)
+	_ engine.WakeupUser = (*processor)(nil)
 )
 
+func newCore(pol policy, rng *rand.Rand, m *metrics, log *slog.Logger) *processor {
+	return &processor{pol: pol, rng: rng, m: m, log: log}
+}
+
 // Pending implements engine.Drainer: the messages whose outcome this node
-// still has to route upstream. While it is above zero after Shutdown the
-// engine keeps delivering their acks and nacks.
-func (p *processor) Pending() int { return p.inFlight + p.backingOff }
+// still has to give upstream, in flight or parked. While it is above zero
+// after Shutdown the engine keeps the outputs open and the wakeup live, so
+// parked messages are still retried and outcomes still routed.
+func (p *processor) Pending() int { return p.inFlight + p.parked.Len() }
+
+// AcceptPData implements engine.Gate: any message sent may come back for a
+// retry, so the node admits no more than it can park: intake pauses while
+// the messages in flight plus those parked reach max_parked. Parking
+// therefore never fails for room, and nothing is nacked for the limit.
+func (p *processor) AcceptPData() bool { return p.Pending() < p.pol.maxParked }
+
+// WakeupSlots implements engine.WakeupUser: one slot, at the earliest
+// parked retry.
+func (p *processor) WakeupSlots() int { return 1 }
 
 // OnPData sends m with the node's frame for a first attempt.
 func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 	a := attempt{n: 1, first: fx.Now()}
 	fx.Subscribe(m, interests, a.callData())
 	p.forward(m, a, fx)
-	return nil
+	return p.settle(fx)
 }
 
-// OnControl handles outcomes, resumed data and shutdown. Other kinds are
-// not expected (the node declares no wakeups and starts no timer) and are
-// ignored.
+// OnControl handles outcomes, the retry wakeup and shutdown. Timer ticks
+// and posts are never requested and are ignored.
 func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
 	switch c.Kind {
 	case engine.KindAck:
 		p.onAck(c, fx)
 	case engine.KindNack:
 		p.onNack(c, fx)
-	case engine.KindResume:
-		p.onResume(c, fx)
+	case engine.KindWakeup:
+		p.onWakeup(c.Wakeup, fx)
 	case engine.KindShutdown:
-		p.onShutdown(c)
+		p.onShutdown(c, fx)
+	case engine.KindResume:
+		return p.onResume(c, fx)
 	default:
 		p.log.Debug("retry: ignored control message", "kind", c.Kind)
+	}
+	return p.settle(fx)
+}
+
+// settle runs after every call: the wakeup is aimed at the earliest
+// parked retry and the throttle state is published.
+func (p *processor) settle(fx engine.Effects) error {
+	if err := p.aim(fx); err != nil {
+		return err
+	}
+	if t := !p.AcceptPData(); t != p.throttled {
+		p.throttled = t
+		if t {
+			p.m.throttled.Add(1) // a delta: pipeline copies share the series
+			p.m.throttleEpisodes.Inc()
+		} else {
+			p.m.throttled.Add(-1)
+		}
 	}
 	return nil
 }
@@ -179,8 +237,8 @@ func (p *processor) onNack(c engine.Control, fx engine.Effects) {
 		// have dropped it; nothing is left to resend.
 		p.giveUp(c.Msg, giveUpNoPayload, n.Wrap("retry: data not returned with the nack, cannot retry "+what()), fx)
 		return
-	case p.state != stateRunning:
-		p.giveUpShutdown(c.Msg, n, what(), fx)
+	case p.state == stateStopped:
+		p.giveUpShutdown(c.Msg, n, "retry: shutting down, not retried "+what(), fx)
 		return
 	case p.pol.maxRetries > 0 && a.n > p.pol.maxRetries:
 		p.giveUp(c.Msg, giveUpMaxRetries,
@@ -195,41 +253,148 @@ func (p *processor) onNack(c engine.Control, fx engine.Effects) {
 			what(), delay.Round(time.Millisecond), p.pol.maxElapsed)), fx)
 		return
 	}
-	next := attempt{n: a.n + 1, first: a.first}
-	// The frame must be pushed before RequeueLater: once the engine takes
-	// the message this node may not touch it, and the resume carries no
-	// call data of its own.
-	fx.Subscribe(c.Msg, interests, next.callData())
-	if err := fx.RequeueLater(now.Add(delay), c.Msg); err != nil {
-		p.requeueRejected(c.Msg, n, what(), err, fx)
+	at := now.Add(delay)
+	if p.afterDeadline(at) {
+		p.giveUpShutdown(c.Msg, n, fmt.Sprintf(
+			"retry: shutting down, not retried %s (the next retry, in %s, would come after the shutdown deadline)",
+			what(), delay.Round(time.Millisecond)), fx)
 		return
 	}
-	p.backingOff++
-	p.m.backoff.Add(1)
+	// The message is parked without the node's frame: the frame for the
+	// retry is pushed when it is sent, so a give-up while parked needs no
+	// unwinding. The gate keeps in flight plus parked within max_parked,
+	// and this message was in flight: there is always room.
+	p.parked.park(c.Msg, at, attempt{n: a.n + 1, first: a.first}, n)
+	p.m.parked.Add(1)
 	p.m.retry(a.n)
 }
 
-// requeueRejected answers upstream for data the engine would not hold for
-// a retry; the caller still owns m, with the node's new frame on top.
-func (p *processor) requeueRejected(m *pdata.Message, n pdata.Nack, what string, err error, fx engine.Effects) {
-	m.Unwind(pdata.Nacks) // the frame pushed for the retry that will not happen
-	p.m.rejected.Inc()
-	switch {
-	case errors.Is(err, wakeup.ErrShuttingDown):
-		p.giveUpShutdown(m, n, what, fx)
-	case errors.Is(err, wakeup.ErrResumeCapacity):
-		n = n.Wrap("retry: cannot schedule a retry, the delayed resume queue is full, " + what)
-		n.Cause = pdata.CauseCapacity
-		p.giveUp(m, giveUpRequeueRejected, n, fx)
-	default:
-		p.giveUp(m, giveUpRequeueRejected, n.Wrap(fmt.Sprintf("retry: cannot schedule a retry (%v), %s", err, what)), fx)
+// afterDeadline reports whether a retry at at would come too late: during
+// the drain, at or after the shutdown deadline, when the forced Shutdown
+// comes first.
+func (p *processor) afterDeadline(at time.Time) bool {
+	return p.state == stateDraining && !p.deadline.IsZero() && !at.Before(p.deadline)
+}
+
+// onWakeup sends every parked message whose retry is due, ignoring a
+// delivery of an older arming.
+func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
+	if due.Slot != slotRetry || !p.wake.armed || due.Revision != p.wake.rev {
+		return // stale: re-armed or cancelled since
+	}
+	p.wake.armed = false
+	now := fx.Now()
+	for {
+		e, ok := p.parked.popDue(now)
+		if !ok {
+			return
+		}
+		p.m.parked.Add(-1)
+		p.m.resumed.Inc()
+		fx.Subscribe(e.m, interests, e.next.callData())
+		p.forward(e.m, e.next, fx)
 	}
 }
 
-// giveUpShutdown answers a transient nack that can no longer be retried
-// because the node is shutting down.
-func (p *processor) giveUpShutdown(m *pdata.Message, n pdata.Nack, what string, fx engine.Effects) {
-	n = n.Wrap("retry: shutting down, not retried " + what)
+// aim points the wakeup at the earliest parked retry, or cancels it when
+// nothing is parked.
+func (p *processor) aim(fx engine.Effects) error {
+	at, ok := p.parked.next()
+	switch {
+	case !ok:
+		if p.wake.armed {
+			fx.CancelWakeup(slotRetry)
+			p.wake.armed = false
+		}
+		return nil
+	case p.wake.armed && p.wake.at.Equal(at):
+		return nil
+	}
+	rev, _, err := fx.SetWakeup(slotRetry, at)
+	switch {
+	case err == nil:
+		p.wake = armedWakeup{armed: true, at: at, rev: rev}
+		return nil
+	case errors.Is(err, wakeup.ErrShuttingDown):
+		// The engine drops wakeups once the node's outputs closed, which
+		// it does only when nothing is pending; should it happen anyway,
+		// answer the parked messages rather than hold them forever.
+		p.wake.armed = false
+		p.unparkAll(fx, "the engine refused the retry wakeup: the node is shutting down")
+		return nil
+	default:
+		return fmt.Errorf("retry: arm the retry wakeup at %s: %w", at.Format(time.RFC3339Nano), err)
+	}
+}
+
+// onShutdown handles Shutdown and the forced Shutdown.
+//
+// Shutdown (the input is drained): the parked messages keep their
+// schedule while it falls before the deadline, so a drain still retries;
+// those due at or after it are answered at once (cause node_shutdown), as
+// is, from now on, a transient failure whose retry would come after it.
+// The node stays pending, with its outputs open and its wakeup live,
+// until every message is answered.
+//
+// The forced Shutdown (the deadline): every parked message is answered
+// with cause node_shutdown. What is in flight belongs to the nodes
+// downstream, whose answers are still routed.
+func (p *processor) onShutdown(c engine.Control, fx engine.Effects) {
+	if c.Forced {
+		p.stop(fx)
+		return
+	}
+	if p.state != stateRunning {
+		return
+	}
+	p.state, p.deadline = stateDraining, c.Deadline
+	if p.deadline.IsZero() {
+		return
+	}
+	now := fx.Now()
+	for _, e := range p.parked.removeFrom(p.deadline) {
+		p.unparked(fx, e, fmt.Sprintf("retry: shutting down, not retried %s (the next retry, in %s, would come after the shutdown deadline)",
+			tried(e.next.n-1, now.Sub(e.next.first)), e.at.Sub(now).Round(time.Millisecond)))
+	}
+}
+
+// stop handles the forced Shutdown.
+func (p *processor) stop(fx engine.Effects) {
+	if p.state == stateStopped {
+		return
+	}
+	p.state = stateStopped
+	p.unparkAll(fx, "shutdown deadline reached")
+	if p.inFlight > 0 {
+		// The data is downstream, whose nodes answer it at their own forced
+		// shutdown; those answers are still routed if they reach this node.
+		p.log.Warn("retry: shutdown deadline reached with outcomes outstanding", "in_flight", p.inFlight)
+	}
+}
+
+// unparkAll answers every parked message with cause node_shutdown; why
+// says what stopped the retries.
+func (p *processor) unparkAll(fx engine.Effects, why string) {
+	now := fx.Now()
+	for _, e := range p.parked.removeAll() {
+		p.unparked(fx, e, fmt.Sprintf("retry: %s while waiting for retry %d, %s",
+			why, e.next.n-1, tried(e.next.n-1, now.Sub(e.next.first))))
+	}
+}
+
+// unparked answers a message taken out of the parked queue without a
+// retry: the only way a parked message leaves other than by its retry.
+// prefix starts the nack reason; downstream's last reason follows it.
+func (p *processor) unparked(fx engine.Effects, e parked, prefix string) {
+	p.m.parked.Add(-1)
+	p.giveUpShutdown(e.m, e.last, prefix, fx)
+}
+
+// giveUpShutdown answers a transient failure that can no longer be retried
+// because the node is shutting down: downstream's nack, with prefix, and
+// cause node_shutdown.
+func (p *processor) giveUpShutdown(m *pdata.Message, n pdata.Nack, prefix string, fx engine.Effects) {
+	n = n.Wrap(prefix)
 	n.Cause = pdata.CauseNodeShutdown
 	p.giveUp(m, giveUpShutdown, n, fx)
 }
@@ -241,42 +406,12 @@ func (p *processor) giveUp(m *pdata.Message, why giveUp, n pdata.Nack, fx engine
 	fx.NotifyNack(m, n)
 }
 
-// onResume sends again data whose backoff has passed (or that the
-// shutdown latch handed back early). Its attempt is in the node's frame,
-// pushed by onNack.
-func (p *processor) onResume(c engine.Control, fx engine.Effects) {
-	if p.backingOff > 0 {
-		p.backingOff--
-		p.m.backoff.Add(-1)
-	}
-	p.m.resumed.Inc()
-	if p.state == stateStopped {
-		// After the forced Shutdown nothing can be sent: answer with the
-		// shutdown cause. Pop our own frame first so the nack goes upstream.
-		c.Msg.Unwind(pdata.Nacks)
-		p.giveUpShutdown(c.Msg, pdata.Nack{Reason: "deadline reached while waiting for a retry"}, "", fx)
-		return
-	}
-	top, _ := c.Msg.Top()
-	p.forward(c.Msg, attemptFrom(top.CallData), fx)
-}
-
-func (p *processor) onShutdown(c engine.Control) {
-	if !c.Forced {
-		p.state = max(p.state, stateDraining)
-		if p.backingOff > 0 {
-			// The engine delivers pending resumes before Shutdown; if that
-			// ever changes, the data is still the engine's, not lost here.
-			p.log.Warn("retry: shutdown with retries not resumed", "count", p.backingOff)
-		}
-		return
-	}
-	if p.state != stateStopped && p.inFlight > 0 {
-		// The data is downstream, whose nodes answer it at their own forced
-		// shutdown; those answers are still routed if they reach this node.
-		p.log.Warn("retry: shutdown deadline reached with outcomes outstanding", "in_flight", p.inFlight)
-	}
-	p.state = stateStopped
+// onResume: the node never calls RequeueLater, so a resume would be an
+// engine bug. The data is answered (it is not lost) and the node fails
+// loudly.
+func (p *processor) onResume(c engine.Control, fx engine.Effects) error {
+	fx.NotifyNack(c.Msg, pdata.Nack{Reason: "retry: unexpected resume: the node never requeues data"})
+	return fmt.Errorf("retry: unexpected resume of %v", c.Msg)
 }
 
 func (p *processor) outcomeReceived() {

@@ -114,9 +114,10 @@ func TestRetryThenSuccess(t *testing.T) {
 	requireCallData(t, m, 1, nodetest.Start)
 
 	h.Nack(m, transient)
-	if h.RequireSent(port, 0); h.Resumes() != 1 || h.Pending() != 1 {
-		t.Fatalf("after nack: resumes %d, pending %d, want 1 and 1", h.Resumes(), h.Pending())
+	if h.RequireSent(port, 0); h.Wakeups() != 1 || h.Pending() != 1 || h.Resumes() != 0 {
+		t.Fatalf("after nack: wakeups %d, pending %d, resumes %d, want 1, 1 and 0 (parked in the node)", h.Wakeups(), h.Pending(), h.Resumes())
 	}
+	requireMetrics(t, reg, map[string]float64{"parked": 1, "in_flight": 0})
 	h.RequireAcked() // nothing upstream yet
 	h.Advance(999 * time.Millisecond)
 	h.RequireSent(port, 0)
@@ -140,8 +141,8 @@ func TestRetryThenSuccess(t *testing.T) {
 	}
 	requireMetrics(t, reg, map[string]float64{
 		"retries_total retry=1": 1, "retries_total retry=2": 1, "retries_total retry=3": 0,
-		"resumed_total": 2, "recovered_total": 1, "in_flight": 0, "backing_off": 0,
-		"requeue_rejected_total": 0, "gave_up_total reason=max_retries": 0,
+		"resumed_total": 2, "recovered_total": 1, "in_flight": 0, "parked": 0,
+		"gave_up_total reason=max_retries": 0, "max_parked": 1000, "throttled": 0,
 	})
 }
 
@@ -179,8 +180,8 @@ func TestPermanentNackPassesThrough(t *testing.T) {
 			if got != want {
 				t.Fatalf("upstream nack = %v, want %v", got, want)
 			}
-			if h.Resumes() != 0 || h.Pending() != 0 {
-				t.Fatalf("resumes %d, pending %d after a permanent nack", h.Resumes(), h.Pending())
+			if h.Wakeups() != 0 || h.Pending() != 0 {
+				t.Fatalf("wakeups %d, pending %d after a permanent nack", h.Wakeups(), h.Pending())
 			}
 			requireMetrics(t, reg, map[string]float64{"gave_up_total reason=permanent": 1})
 		})
@@ -248,8 +249,8 @@ func TestRetriesExhausted(t *testing.T) {
 			if sends != tt.wantSends {
 				t.Fatalf("sends = %d, want %d", sends, tt.wantSends)
 			}
-			if h.Pending() != 0 || h.Resumes() != 0 {
-				t.Fatalf("pending %d, resumes %d after giving up", h.Pending(), h.Resumes())
+			if h.Pending() != 0 || h.Wakeups() != 0 {
+				t.Fatalf("pending %d, wakeups %d after giving up", h.Pending(), h.Wakeups())
 			}
 			requireMetrics(t, reg, map[string]float64{
 				"gave_up_total reason=" + tt.label: 1,
@@ -287,7 +288,7 @@ func retryDelays(t *testing.T, h *nodetest.Harness, n int) []time.Duration {
 func TestJitterSpreadsRetries(t *testing.T) {
 	const n = 200
 	const cfg = "initial_interval: 1s\nrandomization_factor: 0.5\n"
-	h, _ := newHarness(t, cfg, nodetest.WithResumeCapacity(n))
+	h, _ := newHarness(t, cfg)
 	delays := retryDelays(t, h, n)
 	lo, hi := slices.Min(delays), slices.Max(delays)
 	if lo < 500*time.Millisecond || hi > 1500*time.Millisecond {
@@ -303,121 +304,10 @@ func TestJitterSpreadsRetries(t *testing.T) {
 
 	// The jitter source is seeded from the node and the (fake) clock, so a
 	// run is reproducible.
-	h2, _ := newHarness(t, cfg, nodetest.WithResumeCapacity(n))
+	h2, _ := newHarness(t, cfg)
 	if again := retryDelays(t, h2, n); !slices.Equal(again, delays) {
 		t.Fatal("the same node on the same clock drew different delays")
 	}
-}
-
-func TestRefusedRequeueNacksAtOnce(t *testing.T) {
-	tests := []struct {
-		name     string
-		capacity int
-		inputs   int
-		retried  int // inputs that fit in the resume queue
-	}{
-		{"no resume capacity", 0, 2, 0},
-		{"room for one", 1, 3, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h, reg := newHarness(t, cfgExact, nodetest.WithResumeCapacity(tt.capacity))
-			var ids []uint64
-			for range tt.inputs {
-				ids = append(ids, h.SendPData(logs()))
-			}
-			for _, m := range h.RequireSent(port, tt.inputs) {
-				h.Nack(m, transient)
-			}
-			refused := h.RequireNacked(ids[tt.retried:]...)
-			for _, o := range refused {
-				want := pdata.Nack{
-					Reason: "retry: cannot schedule a retry, the delayed resume queue is full, after 1 attempt over 0s: 503 unavailable",
-					Cause:  pdata.CauseCapacity,
-				}
-				if o.Nack != want {
-					t.Fatalf("refused input %d: nack %#v, want %#v", o.ID, o.Nack, want)
-				}
-			}
-			requireMetrics(t, reg, map[string]float64{
-				"requeue_rejected_total":                float64(tt.inputs - tt.retried),
-				"gave_up_total reason=requeue_rejected": float64(tt.inputs - tt.retried),
-				"backing_off":                           float64(tt.retried),
-			})
-			// The ones that fit are retried and delivered.
-			h.Advance(time.Second)
-			for _, m := range h.RequireSent(port, tt.retried) {
-				h.Ack(m)
-			}
-			h.RequireAcked(ids[:tt.retried]...)
-			if h.Pending() != 0 {
-				t.Fatalf("pending = %d", h.Pending())
-			}
-		})
-	}
-}
-
-func TestShutdownAnswersEveryHeldMessage(t *testing.T) {
-	h, reg := newHarness(t, cfgExact)
-	ids := make([]uint64, 4)
-	for i := range ids {
-		ids[i] = h.SendPData(logs())
-	}
-	sent := h.RequireSent(port, 4)
-	inFlight := sent[0]
-	for _, m := range sent[1:] { // three wait for a retry in 1s
-		h.Nack(m, transient)
-	}
-	if h.Pending() != 4 || h.Resumes() != 3 {
-		t.Fatalf("before shutdown: pending %d, resumes %d, want 4 and 3", h.Pending(), h.Resumes())
-	}
-
-	h.Shutdown(h.Clock.Now().Add(30 * time.Second))
-	// The latch hands the waiting data back at once; it is sent once more.
-	resent := h.RequireSent(port, 3)
-	if h.Resumes() != 0 || h.Pending() != 4 {
-		t.Fatalf("after the latch: resumes %d, pending %d, want 0 and 4", h.Resumes(), h.Pending())
-	}
-	h.RequireAcked() // nothing answered yet: the drainer keeps the node alive
-
-	// Late outcomes still route; transient nacks can no longer be retried.
-	h.Nack(inFlight, pdata.Nack{Reason: "timeout", Cause: pdata.CauseTimeout})
-	h.Ack(resent[0])
-	h.Nack(resent[1], transient)
-	h.Nack(resent[2], pdata.Nack{Reason: "bad", Permanent: true})
-
-	got := h.TakeUpstream()
-	if len(got) != 4 {
-		t.Fatalf("upstream got %d outcomes, want one per input: %+v", len(got), got)
-	}
-	byID := map[uint64]nodetest.Outcome{}
-	for _, o := range got {
-		if _, dup := byID[o.ID]; dup {
-			t.Fatalf("input %d answered twice", o.ID)
-		}
-		byID[o.ID] = o
-	}
-	want := map[uint64]struct {
-		kind engine.ControlKind
-		nack pdata.Nack
-	}{
-		ids[0]: {engine.KindNack, pdata.Nack{Reason: "retry: shutting down, not retried after 1 attempt over 0s: timeout", Cause: pdata.CauseNodeShutdown}},
-		ids[1]: {engine.KindAck, pdata.Nack{}},
-		ids[2]: {engine.KindNack, pdata.Nack{Reason: "retry: shutting down, not retried after 2 attempts over 0s: 503 unavailable", Cause: pdata.CauseNodeShutdown}},
-		ids[3]: {engine.KindNack, pdata.Nack{Reason: "retry: permanent failure, not retried after 2 attempts over 0s: bad", Permanent: true}},
-	}
-	for id, w := range want {
-		o := byID[id]
-		if o.Kind != w.kind || o.Nack != w.nack {
-			t.Errorf("input %d: %s %#v, want %s %#v", id, o.Kind, o.Nack, w.kind, w.nack)
-		}
-	}
-	if h.Pending() != 0 {
-		t.Fatalf("pending = %d after every outcome", h.Pending())
-	}
-	requireMetrics(t, reg, map[string]float64{
-		"gave_up_total reason=shutdown": 2, "resumed_total": 3, "in_flight": 0, "backing_off": 0,
-	})
 }
 
 func TestForcedShutdownStillRoutesLateOutcomes(t *testing.T) {
@@ -453,9 +343,9 @@ func TestSendFailureNacksUpstream(t *testing.T) {
 		h.RequireAcked(first)
 		requireMetrics(t, reg, map[string]float64{"gave_up_total reason=send_failed": 1, "in_flight": 0})
 	})
-	t.Run("resume at the deadline", func(t *testing.T) {
-		// The engine delivers resumes before the forced Shutdown; a send
-		// then fails because the deadline passed: answered node_shutdown.
+	t.Run("parked at the deadline", func(t *testing.T) {
+		// The forced Shutdown answers what is parked (node_shutdown)
+		// instead of sending it after the deadline.
 		h, _ := newHarness(t, cfgExact)
 		id := h.SendPData(logs())
 		h.Nack(h.RequireSent(port, 1)[0], transient)
@@ -482,8 +372,8 @@ func TestNackWithoutPayloadIsNotRetried(t *testing.T) {
 	if want := "retry: data not returned with the nack, cannot retry after 1 attempt over 0s: 503 unavailable"; got.Reason != want {
 		t.Fatalf("reason = %q, want %q", got.Reason, want)
 	}
-	if h.Resumes() != 0 {
-		t.Fatal("data without payload was requeued")
+	if h.Wakeups() != 0 || h.Pending() != 0 {
+		t.Fatal("data without payload was parked")
 	}
 	requireMetrics(t, reg, map[string]float64{"gave_up_total reason=no_payload": 1})
 }

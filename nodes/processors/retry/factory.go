@@ -25,10 +25,7 @@ func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &processor{
-		pol: cfg.policy(),
-		rng: newRand(nc.Pipeline, nc.Node.Name, nc.Copy, clk.Now()),
-		m:   newMetrics(nc.Metrics, nc.Labels),
-		log: log,
-	}, nil
+	pol := cfg.policy()
+	return newCore(pol, newRand(nc.Pipeline, nc.Node.Name, nc.Copy, clk.Now()),
+		newMetrics(nc.Metrics, nc.Labels, pol.maxParked), log), nil
 }

@@ -16,18 +16,17 @@ const retryBuckets = 10
 type giveUp uint8
 
 const (
-	giveUpPermanent       giveUp = iota // downstream said do not retry: passed through
-	giveUpMaxRetries                    // max_retries reached
-	giveUpMaxElapsed                    // the next retry would start after max_elapsed_time
-	giveUpRequeueRejected               // RequeueLater refused (delayed resume queue full)
-	giveUpShutdown                      // the node is shutting down: no retry can be scheduled
-	giveUpNoPayload                     // the nack came back without the data to resend
-	giveUpSendFailed                    // the node's own send failed (output full or closed)
+	giveUpPermanent  giveUp = iota // downstream said do not retry: passed through
+	giveUpMaxRetries               // max_retries reached
+	giveUpMaxElapsed               // the next retry would start after max_elapsed_time
+	giveUpShutdown                 // shutting down: the retry would come after the deadline, or the deadline came
+	giveUpNoPayload                // the nack came back without the data to resend
+	giveUpSendFailed               // the node's own send failed (output full or closed)
 	giveUpCount
 )
 
 var giveUpNames = [giveUpCount]string{
-	"permanent", "max_retries", "max_elapsed_time", "requeue_rejected", "shutdown", "no_payload", "send_failed",
+	"permanent", "max_retries", "max_elapsed_time", "shutdown", "no_payload", "send_failed",
 }
 
 func (g giveUp) String() string {
@@ -41,32 +40,40 @@ func (g giveUp) String() string {
 // nacked/dropped items every node gets from the engine. Counts are in
 // messages, not items: the retry decision is per message.
 type metrics struct {
-	retries   [retryBuckets]*telemetry.Counter // {message} retries scheduled, by retry number
-	gaveUp    [giveUpCount]*telemetry.Counter  // {message} nacks passed upstream, by reason
-	resumed   *telemetry.Counter               // {message} messages re-sent after their backoff
-	rejected  *telemetry.Counter               // {message} RequeueLater refusals (capacity or shutdown)
-	recovered *telemetry.Counter               // {message} acks of data that needed at least one retry
-	inFlight  *telemetry.Gauge                 // {message} sent, outcome not yet received
-	backoff   *telemetry.Gauge                 // {message} waiting in RequeueLater for their retry
+	retries          [retryBuckets]*telemetry.Counter // {message} retries scheduled, by retry number
+	gaveUp           [giveUpCount]*telemetry.Counter  // {message} nacks passed upstream, by reason
+	resumed          *telemetry.Counter               // {message} messages re-sent after their backoff
+	recovered        *telemetry.Counter               // {message} acks of data that needed at least one retry
+	inFlight         *telemetry.Gauge                 // {message} sent, outcome not yet received
+	parked           *telemetry.Gauge                 // {message} held by the node for their retry
+	maxParked        *telemetry.Gauge                 // {message} configured max_parked
+	throttled        *telemetry.Gauge                 // 1 while intake is paused at max_parked
+	throttleEpisodes *telemetry.Counter               // {episode} times intake paused at max_parked
 }
 
 // newMetrics registers the families in r under the node's labels. A nil r
-// gives working, unregistered metrics. Gauges are moved with Add, never Set:
-// the copies of a pipeline share the series.
-func newMetrics(r *telemetry.Registry, labels []telemetry.Label) *metrics {
+// gives working, unregistered metrics. Gauges that count are moved with
+// Add, never Set: the copies of a pipeline share the series (max_parked is
+// the same in every copy).
+func newMetrics(r *telemetry.Registry, labels []telemetry.Label, maxParked int) *metrics {
 	const prefix = "ackflow_processor_retry_"
 	m := &metrics{
 		resumed: r.Counter(prefix+"resumed_total",
 			"Messages sent again after their backoff.", labels...),
-		rejected: r.Counter(prefix+"requeue_rejected_total",
-			"Retries the engine refused to schedule (delayed resume queue full, or shutting down); the data was nacked upstream.", labels...),
 		recovered: r.Counter(prefix+"recovered_total",
 			"Messages acked downstream after at least one retry.", labels...),
 		inFlight: r.Gauge(prefix+"in_flight",
 			"Messages sent downstream whose ack or nack has not come back.", labels...),
-		backoff: r.Gauge(prefix+"backing_off",
-			"Messages waiting for their next retry.", labels...),
+		parked: r.Gauge(prefix+"parked",
+			"Messages held by the node, waiting for their next retry.", labels...),
+		maxParked: r.Gauge(prefix+"max_parked",
+			"Configured max_parked: the most messages admitted at once (in flight plus parked).", labels...),
+		throttled: r.Gauge(prefix+"throttled",
+			"1 while the node refuses new pdata because in flight plus parked reached max_parked.", labels...),
+		throttleEpisodes: r.Counter(prefix+"throttle_episodes_total",
+			"Times the node started refusing new pdata at max_parked.", labels...),
 	}
+	m.maxParked.Set(int64(maxParked))
 	for i := range m.retries {
 		m.retries[i] = r.Counter(prefix+"retries_total",
 			"Retries scheduled after a transient nack, by retry number (10+ for the tenth and later).",
