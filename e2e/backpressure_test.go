@@ -41,8 +41,8 @@ policies:
 // released every request is acked and every item arrives exactly once.
 func TestBackpressureLosesNothing(t *testing.T) {
 	const rounds = 7 // × 3 signals × 2 protocols = 42 requests
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, backpressureYAML(s.addr), "grpc", "http")
+	s := hangingSink(t)
+	p := startPipe(t, backpressureYAML(s.Addr()), "grpc", "http")
 	conn, hc := dialGRPC(t, p.grpcAddr), httpClient(t, p)
 	var sent []payload
 	var all []<-chan outcome
@@ -56,13 +56,13 @@ func TestBackpressureLosesNothing(t *testing.T) {
 	// Saturated: one export at the sink, the exporter's and the retry's
 	// input channels full, the rest held back in the receiver.
 	waitFor(t, "the pipeline to fill", func() bool {
-		return s.callCount() == 1 && p.node("out").Queued == 1 && p.node("retry").Queued == 1
+		return s.Stats().Calls == 1 && p.node("out").Queued == 1 && p.node("retry").Queued == 1
 	})
 	if f := p.flow(); f.Admitted >= uint64(len(keys)) {
 		t.Errorf("with the pipeline full every item was admitted (%+v): no backpressure", f)
 	}
 
-	s.unblock()
+	s.Release()
 	for _, out := range all {
 		for range 2 * len(signals) {
 			o := recv(t, out, "a client's answer")
@@ -71,8 +71,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 			}
 		}
 	}
-	s.requireExactly(t, keys)
-	if _, _, maxIn := s.stats(); maxIn != 1 {
+	s.RequireExactly(t, keys)
+	if maxIn := s.Stats().MaxInFlight; maxIn != 1 {
 		t.Errorf("sink saw %d exports at once, want 1 (max_in_flight)", maxIn)
 	}
 	if err := p.shutdown(drainDeadline); err != nil {
@@ -90,8 +90,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 // never lets data through, so a client's retry cannot duplicate it.
 func TestBackpressureRefusalsAreNotAdmitted(t *testing.T) {
 	const rounds = 4 // × 3 signals × 2 protocols = 24 requests
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, strings.Replace(backpressureYAML(s.addr),
+	s := hangingSink(t)
+	p := startPipe(t, strings.Replace(backpressureYAML(s.Addr()),
 		`http: { listening_addr: "127.0.0.1:0" }`,
 		`http: { listening_addr: "127.0.0.1:0" }
               timeout: 500ms`, 1), "grpc", "http")
@@ -101,7 +101,7 @@ func TestBackpressureRefusalsAreNotAdmitted(t *testing.T) {
 	for r := range rounds {
 		ps, out := launch(t, p, conn, hc, fmt.Sprintf("bp%d", r), 4)
 		for _, pl := range ps {
-			byName[pl.keys[0]] = pl
+			byName[pl.Keys[0]] = pl
 		}
 		all = append(all, out)
 	}
@@ -132,18 +132,18 @@ func TestBackpressureRefusalsAreNotAdmitted(t *testing.T) {
 	t.Logf("%d admitted, %d refused", len(admitted), refused)
 	var want []string
 	for _, first := range admitted {
-		want = append(want, byName[first].keys...)
+		want = append(want, byName[first].Keys...)
 	}
 	n := uint64(len(want))
 	if f := p.flow(); f.Admitted != n {
 		t.Errorf("flow %+v: want exactly the %d items of the %d requests that timed out inside admitted", f, n, len(admitted))
 	}
-	s.unblock()
+	s.Release()
 	waitFor(t, "the admitted data to be delivered", func() bool { return p.flow().Delivered == n })
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	s.requireExactly(t, want)
+	s.RequireExactly(t, want)
 	p.requireFlow(t, n, n, 0)
 }
 
@@ -156,20 +156,20 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 	for _, release := range []bool{true, false} {
 		t.Run(fmt.Sprintf("released during the drain=%t", release), func(t *testing.T) {
 			const rounds = 3 // × 3 signals × 2 protocols = 18 requests
-			s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-			p := startPipe(t, backpressureYAML(s.addr), "grpc", "http")
+			s := hangingSink(t)
+			p := startPipe(t, backpressureYAML(s.Addr()), "grpc", "http")
 			conn, hc := dialGRPC(t, p.grpcAddr), httpClient(t, p)
 			byFirst := map[string]payload{}
 			var all []<-chan outcome
 			for r := range rounds {
 				ps, out := launch(t, p, conn, hc, fmt.Sprintf("full%d", r), 4)
 				for _, pl := range ps {
-					byFirst[pl.keys[0]] = pl
+					byFirst[pl.Keys[0]] = pl
 				}
 				all = append(all, out)
 			}
 			waitFor(t, "the pipeline to fill", func() bool {
-				return s.callCount() == 1 && p.node("out").Queued == 1 && p.node("retry").Queued == 1
+				return s.Stats().Calls == 1 && p.node("out").Queued == 1 && p.node("retry").Queued == 1
 			})
 			deadline := drainDeadline
 			if !release {
@@ -179,7 +179,7 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 			go func() { stopped <- p.shutdown(deadline) }()
 			if release {
 				p.logs.waitMessage(t, "otlp receiver draining", 1)
-				s.unblock()
+				s.Release()
 			}
 			var okKeys []string
 			unsent := 0 // HTTP requests whose connection the closing listener reset
@@ -188,13 +188,13 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 					o := recv(t, out, "a client's answer")
 					switch {
 					case release && o.is(codes.OK, 200):
-						okKeys = append(okKeys, byFirst[o.first].keys...)
+						okKeys = append(okKeys, byFirst[o.first].Keys...)
 					case o.is(codes.Unavailable, 503) || (!o.grpc && o.err != nil):
 						if !o.grpc && o.err != nil {
 							unsent++
 						}
-						if miss := s.missing(byFirst[o.first].keys); len(miss) != len(byFirst[o.first].keys) {
-							t.Errorf("%v, but the sink accepted %d of its items", o, len(byFirst[o.first].keys)-len(miss))
+						if miss := s.Missing(byFirst[o.first].Keys); len(miss) != len(byFirst[o.first].Keys) {
+							t.Errorf("%v, but the sink accepted %d of its items", o, len(byFirst[o.first].Keys)-len(miss))
 						}
 					default:
 						t.Errorf("%v, want OK or Unavailable / 503", o)
@@ -215,7 +215,7 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 			if saw, want := p.metric("ackflow_receiver_otlp_requests_total", "protocol", "http"), float64(rounds*len(signals)-unsent); saw != want {
 				t.Errorf("the receiver answered %v HTTP requests; want %v (%d sent, %d reset before it saw them)", saw, want, rounds*len(signals), unsent)
 			}
-			s.requireExactly(t, okKeys)
+			s.RequireExactly(t, okKeys)
 			f := p.flow()
 			if f.Admitted != f.Delivered+f.Nacked || f.Dropped != 0 || f.Delivered != uint64(len(okKeys)) {
 				t.Errorf("flow %+v: want admitted = delivered (%d, the OK requests' items) + nacked", f, len(okKeys))
@@ -232,8 +232,8 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 // request is acked, and only their data reaches the sink.
 func TestConcurrencyLimit(t *testing.T) {
 	const limit, perProtocol = 4, 7
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, strings.Replace(outcomeYAML(s.addr, "20s"), "timeout: 20s",
+	s := hangingSink(t)
+	p := startPipe(t, strings.Replace(outcomeYAML(s.Addr(), "20s"), "timeout: 20s",
 		fmt.Sprintf("timeout: 20s\n              max_concurrent_requests: %d", limit), 1), "grpc", "http")
 	conn, hc := dialGRPC(t, p.grpcAddr), httpClient(t, p)
 	ctx := callCtx(t)
@@ -247,7 +247,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	for i := range perProtocol {
 		sig := signals[i%len(signals)]
 		pg, ph := makePayload(sig, fmt.Sprintf("limit.grpc.%d", i), 4), makePayload(sig, fmt.Sprintf("limit.http.%d", i), 5)
-		go func() { answers <- reply{pl: pg, grpc: true, err: exportGRPC(ctx, conn, pg)} }()
+		go func() { answers <- reply{pl: pg, grpc: true, err: pg.Export(ctx, conn)} }()
 		go func() {
 			a, err := postHTTP(ctx, hc, p.httpURL, ph, mediaProto, "")
 			answers <- reply{pl: ph, err: err, http: a}
@@ -260,19 +260,19 @@ func TestConcurrencyLimit(t *testing.T) {
 			t.Fatalf("first answer: grpc=%t %v %v, want HTTP 503 with Retry-After", a.grpc, a.err, a.http)
 		}
 	}
-	s.unblock()
+	s.Release()
 	var want []string
 	for range perProtocol + limit {
 		a := recv(t, answers, "a client's answer")
 		if a.err != nil || (!a.grpc && a.http.code != 200) {
 			t.Errorf("grpc=%t: %v %v, want OK", a.grpc, a.err, a.http)
 		}
-		want = append(want, a.pl.keys...)
+		want = append(want, a.pl.Keys...)
 	}
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	s.requireExactly(t, want)
+	s.RequireExactly(t, want)
 	n := uint64(len(want))
 	p.requireFlow(t, n, n, 0)
 }
@@ -283,8 +283,8 @@ func TestConcurrencyLimit(t *testing.T) {
 // once admitted) before its own deadline, never its own bare timeout: a
 // request never just hangs.
 func TestClientDeadlineGetsTheReceiversAnswer(t *testing.T) {
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, backpressureYAML(s.addr), "grpc")
+	s := hangingSink(t)
+	p := startPipe(t, backpressureYAML(s.Addr()), "grpc")
 	conn := dialGRPC(t, p.grpcAddr)
 	type answer struct{ err error }
 	answers := make(chan answer, 6)
@@ -292,7 +292,7 @@ func TestClientDeadlineGetsTheReceiversAnswer(t *testing.T) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 			defer cancel()
-			answers <- answer{exportGRPC(ctx, conn, makePayload(sigLogs, fmt.Sprintf("deadline%d", i), 3))}
+			answers <- answer{makePayload(sigLogs, fmt.Sprintf("deadline%d", i), 3).Export(ctx, conn)}
 		}()
 	}
 	for range 6 {
@@ -305,7 +305,7 @@ func TestClientDeadlineGetsTheReceiversAnswer(t *testing.T) {
 			t.Errorf("answer %v (%q): want the receiver's UNAVAILABLE or DEADLINE_EXCEEDED with its reason, before the client's own deadline", st.Code(), st.Message())
 		}
 	}
-	s.unblock()
+	s.Release()
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}

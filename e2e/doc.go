@@ -1,7 +1,8 @@
 // Package e2e holds end-to-end tests of ackflow: real engines built from
 // YAML with the node factories of the ackflow binary, real OTLP clients
 // (gRPC and HTTP, protobuf and JSON, gzip and zstd) on one side and
-// in-test OTLP/gRPC sinks on the other, everything on 127.0.0.1.
+// OTLP/gRPC sinks of package internal/testsink on the other, everything
+// on 127.0.0.1.
 //
 // # What is checked
 //

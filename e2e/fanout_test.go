@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/ackflow/ackflow/internal/testsink"
 )
 
 // fanoutYAML is receiver:otlp → processor:fanout (await the primary, 200ms
@@ -50,7 +52,6 @@ func TestFanoutFailover(t *testing.T) {
 		down
 		silent
 	)
-	hang := func(call) verdict { return verdict{code: codes.OK, hang: true} }
 	ok := want{codes.OK, 200, false}
 	unavailable := want{codes.Unavailable, 503, true}
 	rows := []struct {
@@ -70,16 +71,16 @@ func TestFanoutFailover(t *testing.T) {
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			addr := func(d dest) (string, *sink) {
+			addr := func(d dest) (string, *testsink.Sink) {
 				switch d {
 				case down:
 					return deadAddr(t), nil
 				case silent:
-					s := newSink(t, hang)
-					return s.addr, s
+					s := hangingSink(t)
+					return s.Addr(), s
 				}
 				s := newSink(t, nil)
-				return s.addr, s
+				return s.Addr(), s
 			}
 			pAddr, primary := addr(row.primary)
 			bAddr, backup := addr(row.backup)
@@ -88,27 +89,27 @@ func TestFanoutFailover(t *testing.T) {
 			if primary != nil {
 				// Release a silent primary: its late answers are ignored,
 				// and the drain waits for them.
-				primary.unblock()
+				primary.Release()
 			}
 			if err := p.shutdown(drainDeadline); err != nil {
 				t.Errorf("Shutdown: %v", err)
 			}
 			for _, d := range []struct {
 				name string
-				s    *sink
+				s    *testsink.Sink
 				gets bool
 			}{{"primary", primary, row.primaryGets}, {"backup", backup, row.backupGets}} {
 				if d.s == nil {
 					continue
 				}
 				if d.gets {
-					d.s.requireExactly(t, sent)
+					d.s.RequireExactly(t, sent)
 				} else {
-					d.s.requireExactly(t, nil)
+					d.s.RequireExactly(t, nil)
 				}
 			}
-			if row.backupNeverAsked && backup.callCount() != 0 {
-				t.Errorf("backup got %d calls although the primary acked everything", backup.callCount())
+			if row.backupNeverAsked && backup.Stats().Calls != 0 {
+				t.Errorf("backup got %d calls although the primary acked everything", backup.Stats().Calls)
 			}
 			if row.primary == silent {
 				// Every copy to the primary timed out; its answers, once

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ackflow/ackflow/internal/testsink"
 )
 
 // outcomeYAML is receiver:otlp with the given timeout → processor:batch →
@@ -67,9 +69,9 @@ func sendAll(t *testing.T, p *pipe, tag string, w want) []string {
 	var wg sync.WaitGroup
 	for _, sig := range signals {
 		pg := makePayload(sig, tag+".grpc."+sig, 5)
-		sent = append(sent, pg.keys...)
+		sent = append(sent, pg.Keys...)
 		wg.Go(func() {
-			err := exportGRPC(ctx, conn, pg)
+			err := pg.Export(ctx, conn)
 			if got := status.Code(err); got != w.code {
 				t.Errorf("gRPC %s: code %v (%v), want %v", sig, got, err, w.code)
 			} else if w.code != codes.OK && hasRetryInfo(err) != w.retry {
@@ -78,7 +80,7 @@ func sendAll(t *testing.T, p *pipe, tag string, w want) []string {
 		})
 		for _, media := range []string{mediaProto, mediaJSON} {
 			ph := makePayload(sig, tag+".http."+media+"."+sig, 6)
-			sent = append(sent, ph.keys...)
+			sent = append(sent, ph.Keys...)
 			wg.Go(func() {
 				a, err := postHTTP(ctx, hc, p.httpURL, ph, media, "")
 				switch {
@@ -101,42 +103,42 @@ func sendAll(t *testing.T, p *pipe, tag string, w want) []string {
 // TestOutcomeMapping checks each answer of the sink (and its silence) as
 // the client sees it, over gRPC and HTTP, for every signal.
 func TestOutcomeMapping(t *testing.T) {
-	hang := func(call) verdict { return verdict{code: codes.OK, hang: true} }
+	hang := func(testsink.Call) testsink.Verdict { return testsink.Verdict{Code: codes.OK, Hang: true} }
 	rows := []struct {
 		name    string
-		decide  func(call) verdict
+		decide  func(testsink.Call) testsink.Verdict
 		timeout string
 		want    want
 	}{
-		{"sink unavailable", answer(codes.Unavailable), "10s", want{codes.Unavailable, 503, true}},
-		{"sink invalid argument", answer(codes.InvalidArgument), "10s", want{codes.InvalidArgument, 400, false}},
+		{"sink unavailable", testsink.Answer(codes.Unavailable), "10s", want{codes.Unavailable, 503, true}},
+		{"sink invalid argument", testsink.Answer(codes.InvalidArgument), "10s", want{codes.InvalidArgument, 400, false}},
 		{"sink hangs past the receiver timeout", hang, "300ms", want{codes.DeadlineExceeded, 504, false}},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			s := newSink(t, row.decide)
-			p := startPipe(t, outcomeYAML(s.addr, row.timeout), "grpc", "http")
+			p := startPipe(t, outcomeYAML(s.Addr(), row.timeout), "grpc", "http")
 			sent := sendAll(t, p, "outcome", row.want)
 			n := uint64(len(sent))
-			if row.decide(call{}).hang {
+			if row.decide(testsink.Call{}).Hang {
 				// The receiver gave up waiting; the data is still on its
 				// way. Once the sink answers, it is delivered.
-				if _, ok, _ := s.stats(); ok != 0 {
+				if ok := s.Stats().OKCalls; ok != 0 {
 					t.Errorf("sink accepted %d calls before it was released", ok)
 				}
-				s.unblock()
+				s.Release()
 				waitFor(t, "the late acks", func() bool { f := p.flow(); return f.Delivered == n })
 				if err := p.shutdown(drainDeadline); err != nil {
 					t.Errorf("Shutdown: %v", err)
 				}
-				s.requireExactly(t, sent)
+				s.RequireExactly(t, sent)
 				p.requireFlow(t, n, n, 0)
 				return
 			}
 			if err := p.shutdown(drainDeadline); err != nil {
 				t.Errorf("Shutdown: %v", err)
 			}
-			s.requireExactly(t, nil)
+			s.RequireExactly(t, nil)
 			p.requireFlow(t, n, 0, n)
 		})
 	}
@@ -166,13 +168,13 @@ var grpcMethods = map[string]string{
 // nothing is admitted or forwarded, and the pipeline keeps working.
 func TestMalformedRequestsNeverReachTheSink(t *testing.T) {
 	s := newSink(t, nil)
-	p := startPipe(t, outcomeYAML(s.addr, "10s"), "grpc", "http")
+	p := startPipe(t, outcomeYAML(s.Addr(), "10s"), "grpc", "http")
 	conn := dialGRPC(t, p.grpcAddr)
 	hc := httpClient(t, p)
 	ctx := callCtx(t)
 
 	for _, sig := range signals {
-		good := makePayload(sig, "malformed."+sig, 6).proto()
+		good := makePayload(sig, "malformed."+sig, 6).Proto()
 		bodies := map[string][]byte{
 			"truncated":  good[:len(good)-3],
 			"bad varint": {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
@@ -219,19 +221,19 @@ func TestMalformedRequestsNeverReachTheSink(t *testing.T) {
 	if f := p.flow(); f.Admitted != 0 {
 		t.Errorf("malformed requests were admitted: %+v", f)
 	}
-	if c := s.callCount(); c != 0 {
+	if c := s.Stats().Calls; c != 0 {
 		t.Errorf("sink got %d calls from malformed requests", c)
 	}
 
 	// The pipeline is unharmed: a good request goes through.
 	pl := makePayload(sigLogs, "after-malformed", 4)
-	if err := exportGRPC(ctx, conn, pl); err != nil {
+	if err := pl.Export(ctx, conn); err != nil {
 		t.Fatalf("good request after malformed ones: %v", err)
 	}
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	s.requireExactly(t, pl.keys)
+	s.RequireExactly(t, pl.Keys)
 	p.requireFlow(t, 4, 4, 0)
 }
 
@@ -240,19 +242,19 @@ func TestMalformedRequestsNeverReachTheSink(t *testing.T) {
 // canceled, the data is delivered once the sink answers, and the
 // accounting balances.
 func TestClientGivesUp(t *testing.T) {
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, outcomeYAML(s.addr, "10s"), "grpc", "http")
+	s := hangingSink(t)
+	p := startPipe(t, outcomeYAML(s.Addr(), "10s"), "grpc", "http")
 	conn, hc := dialGRPC(t, p.grpcAddr), httpClient(t, p)
 	var sent []string
 	var wg sync.WaitGroup
 	for _, sig := range signals {
 		pg, ph := makePayload(sig, "gives-up.grpc."+sig, 5), makePayload(sig, "gives-up.http."+sig, 6)
-		sent = append(sent, pg.keys...)
-		sent = append(sent, ph.keys...)
+		sent = append(sent, pg.Keys...)
+		sent = append(sent, ph.Keys...)
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
 		wg.Go(func() {
-			if err := exportGRPC(ctx, conn, pg); status.Code(err) != codes.Canceled {
+			if err := pg.Export(ctx, conn); status.Code(err) != codes.Canceled {
 				t.Errorf("gRPC %s: %v, want Canceled", sig, err)
 			}
 		})
@@ -261,21 +263,21 @@ func TestClientGivesUp(t *testing.T) {
 				t.Errorf("HTTP %s: %v %v, want the client's context.Canceled", sig, a, err)
 			}
 		})
-		keys := append(append([]string(nil), pg.keys...), ph.keys...)
-		waitFor(t, "the requests to reach the sink", func() bool { return s.allArrived(keys) })
+		keys := append(append([]string(nil), pg.Keys...), ph.Keys...)
+		waitFor(t, "the requests to reach the sink", func() bool { return s.AllArrived(keys) })
 		cancel()
 	}
 	wg.Wait()
 	waitFor(t, "the receiver to count the canceled requests", func() bool {
 		return p.metric("ackflow_receiver_otlp_requests_total", "outcome", "canceled") == float64(2*len(signals))
 	})
-	s.unblock()
+	s.Release()
 	n := uint64(len(sent))
 	waitFor(t, "the data to be delivered", func() bool { return p.flow().Delivered == n })
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	s.requireExactly(t, sent)
+	s.RequireExactly(t, sent)
 	p.requireFlow(t, n, n, 0)
 	if late := p.metric("ackflow_receiver_otlp_late_outcomes_total"); late != float64(2*len(signals)) {
 		t.Errorf("late_outcomes_total = %v, want %d (one ack per canceled request)", late, 2*len(signals))

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ackflow/ackflow/internal/testsink"
 )
 
 // sender is one kind of OTLP client: a transport, a media type and an
@@ -35,7 +37,7 @@ func senders(t *testing.T, p *pipe) []sender {
 			name += "+" + enc
 		}
 		out = append(out, sender{name, func(ctx context.Context, pl payload) error {
-			return exportGRPC(ctx, conn, pl, opts...)
+			return pl.Export(ctx, conn, opts...)
 		}})
 	}
 	post := func(hc *http.Client, proto int, media, enc string) func(ctx context.Context, pl payload) error {
@@ -113,7 +115,7 @@ func TestPassThroughEveryItemArrivesExactlyOnce(t *testing.T) {
 
 func passThrough(t *testing.T, compression string) {
 	s := newSink(t, nil)
-	p := startPipe(t, passThroughYAML(s.addr, mergingBatch, compression), "grpc", "http")
+	p := startPipe(t, passThroughYAML(s.Addr(), mergingBatch, compression), "grpc", "http")
 	ctx := callCtx(t)
 
 	var sent []string
@@ -123,29 +125,29 @@ func passThrough(t *testing.T, compression string) {
 		for _, sig := range signals {
 			for r := range 3 {
 				pl := makePayload(sig, fmt.Sprintf("%s.%s.%d", snd.name, sig, r), 4+3*r)
-				sent = append(sent, pl.keys...)
+				sent = append(sent, pl.Keys...)
 				requests++
 				wg.Go(func() {
 					if err := snd.send(ctx, pl); err != nil {
 						t.Errorf("%s %s request %d: %v", snd.name, sig, r, err)
 						return
 					}
-					if miss := s.missing(pl.keys); len(miss) > 0 {
+					if miss := s.Missing(pl.Keys); len(miss) > 0 {
 						t.Errorf("%s %s request %d: client got OK before the sink accepted %d of its %d items, e.g. %s",
-							snd.name, sig, r, len(miss), pl.items(), miss[0])
+							snd.name, sig, r, len(miss), pl.Items(), miss[0])
 					}
 				})
 			}
 		}
 	}
 	wg.Wait()
-	s.requireExactly(t, sent)
+	s.RequireExactly(t, sent)
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
 	n := uint64(len(sent))
 	p.requireFlow(t, n, n, 0)
-	calls, _, _ := s.stats()
+	calls := s.Stats().Calls
 	t.Logf("%d requests, %d items, %d sink calls", requests, len(sent), calls)
 }
 
@@ -159,13 +161,13 @@ func TestPassThroughSplitRequests(t *testing.T) {
 	const split = "{ max_batch_duration: 10ms, otlp: { min_size: 2KiB, max_size: 4KiB }, otap: { min_size: 20, max_size: 30 } }"
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sink refuses some parts=%t", refuse), func(t *testing.T) {
-			s := newSink(t, func(c call) verdict {
-				if refuse && c.n%5 == 2 {
-					return verdict{code: codes.Unavailable}
+			s := newSink(t, func(c testsink.Call) testsink.Verdict {
+				if refuse && c.N%5 == 2 {
+					return testsink.Verdict{Code: codes.Unavailable}
 				}
-				return verdict{code: codes.OK}
+				return testsink.Verdict{Code: codes.OK}
 			})
-			p := startPipe(t, passThroughYAML(s.addr, split, "none"), "grpc", "http")
+			p := startPipe(t, passThroughYAML(s.Addr(), split, "none"), "grpc", "http")
 			conn, hc := dialGRPC(t, p.grpcAddr), httpClient(t, p)
 			ctx := callCtx(t)
 			var sent []string
@@ -175,13 +177,13 @@ func TestPassThroughSplitRequests(t *testing.T) {
 			for _, sig := range signals {
 				for i, via := range []string{"grpc", mediaProto, mediaJSON} {
 					pl := makePayload(sig, fmt.Sprintf("split.%s.%d", sig, i), 60+30*i)
-					sent = append(sent, pl.keys...)
+					sent = append(sent, pl.Keys...)
 					requests++
 					wg.Go(func() {
 						var err error
 						ok, unavailable := false, false
 						if via == "grpc" {
-							err = exportGRPC(ctx, conn, pl)
+							err = pl.Export(ctx, conn)
 							ok, unavailable = err == nil, status.Code(err) == codes.Unavailable
 						} else {
 							var a httpAnswer
@@ -194,9 +196,9 @@ func TestPassThroughSplitRequests(t *testing.T) {
 						switch {
 						case ok:
 							okReqs.Add(1)
-							okItems.Add(int64(pl.items()))
-							if miss := s.missing(pl.keys); len(miss) > 0 {
-								t.Errorf("%s %s: OK with %d of %d items not accepted by the sink, e.g. %s", via, sig, len(miss), pl.items(), miss[0])
+							okItems.Add(int64(pl.Items()))
+							if miss := s.Missing(pl.Keys); len(miss) > 0 {
+								t.Errorf("%s %s: OK with %d of %d items not accepted by the sink, e.g. %s", via, sig, len(miss), pl.Items(), miss[0])
 							}
 						case refuse && unavailable:
 							refusedReqs.Add(1)
@@ -210,13 +212,13 @@ func TestPassThroughSplitRequests(t *testing.T) {
 			if err := p.shutdown(drainDeadline); err != nil {
 				t.Errorf("Shutdown: %v", err)
 			}
-			calls, _, _ := s.stats()
+			calls := s.Stats().Calls
 			if calls <= requests {
 				t.Errorf("%d requests made %d exports: the batch processor did not split them", requests, calls)
 			}
 			n := uint64(len(sent))
 			if !refuse {
-				s.requireExactly(t, sent)
+				s.RequireExactly(t, sent)
 				p.requireFlow(t, n, n, 0)
 				return
 			}

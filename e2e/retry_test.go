@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ackflow/ackflow/internal/testsink"
 )
 
 // retryYAML is receiver:otlp → processor:retry (10ms, at most 5 retries)
@@ -57,7 +59,7 @@ func retryRequests(t *testing.T, p *pipe, check func(name string, grpcErr error,
 		if sig == sigTraces {
 			media = mediaJSON
 		}
-		wg.Go(func() { check("gRPC "+sig, exportGRPC(ctx, conn, pg), 0) })
+		wg.Go(func() { check("gRPC "+sig, pg.Export(ctx, conn), 0) })
 		wg.Go(func() {
 			a, err := postHTTP(ctx, hc, p.httpURL, ph, media, "")
 			if err != nil {
@@ -74,7 +76,7 @@ func retryRequests(t *testing.T, p *pipe, check func(name string, grpcErr error,
 func allKeys(ps []payload) []string {
 	var out []string
 	for _, p := range ps {
-		out = append(out, p.keys...)
+		out = append(out, p.Keys...)
 	}
 	return out
 }
@@ -84,24 +86,24 @@ func allKeys(ps []payload) []string {
 // each request reached the sink 4 times and was accepted once.
 func TestRetryRecoversFromTransientFailures(t *testing.T) {
 	const failures = 3
-	s := newSink(t, func(c call) verdict {
-		if c.tries < failures {
-			return verdict{code: codes.Unavailable}
+	s := newSink(t, func(c testsink.Call) testsink.Verdict {
+		if c.Tries < failures {
+			return testsink.Verdict{Code: codes.Unavailable}
 		}
-		return verdict{code: codes.OK}
+		return testsink.Verdict{Code: codes.OK}
 	})
-	p := startPipe(t, retryYAML(s.addr), "grpc", "http")
+	p := startPipe(t, retryYAML(s.Addr()), "grpc", "http")
 	sent := retryRequests(t, p, func(name string, err error, code int) {
 		if err != nil || (code != 0 && code != 200) {
 			t.Errorf("%s: %v / HTTP %d, want OK", name, err, code)
 		}
 	})
 	for _, pl := range sent {
-		if got := s.triesOf(pl.keys[0]); got != failures+1 {
-			t.Errorf("request %s reached the sink %d times, want %d", pl.keys[0], got, failures+1)
+		if got := s.Tries(pl.Keys[0]); got != failures+1 {
+			t.Errorf("request %s reached the sink %d times, want %d", pl.Keys[0], got, failures+1)
 		}
 	}
-	s.requireExactly(t, allKeys(sent))
+	s.RequireExactly(t, allKeys(sent))
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
@@ -112,8 +114,8 @@ func TestRetryRecoversFromTransientFailures(t *testing.T) {
 // TestRetryPermanentFailureIsNotRetried: a sink answering INVALID_ARGUMENT
 // sees each request once, and the client gets INVALID_ARGUMENT / 400.
 func TestRetryPermanentFailureIsNotRetried(t *testing.T) {
-	s := newSink(t, answer(codes.InvalidArgument))
-	p := startPipe(t, retryYAML(s.addr), "grpc", "http")
+	s := newSink(t, testsink.Answer(codes.InvalidArgument))
+	p := startPipe(t, retryYAML(s.Addr()), "grpc", "http")
 	sent := retryRequests(t, p, func(name string, err error, code int) {
 		if status.Code(err) != codes.InvalidArgument && code != 400 {
 			t.Errorf("%s: %v / HTTP %d, want InvalidArgument / 400", name, err, code)
@@ -124,11 +126,11 @@ func TestRetryPermanentFailureIsNotRetried(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 	for _, pl := range sent {
-		if got := s.triesOf(pl.keys[0]); got != 1 {
-			t.Errorf("request %s reached the sink %d times, want once (no retry of a permanent failure)", pl.keys[0], got)
+		if got := s.Tries(pl.Keys[0]); got != 1 {
+			t.Errorf("request %s reached the sink %d times, want once (no retry of a permanent failure)", pl.Keys[0], got)
 		}
 	}
-	s.requireExactly(t, nil)
+	s.RequireExactly(t, nil)
 	n := uint64(len(allKeys(sent)))
 	p.requireFlow(t, n, 0, n)
 }
@@ -136,8 +138,8 @@ func TestRetryPermanentFailureIsNotRetried(t *testing.T) {
 // TestRetryGivesUpAfterMaxRetries: a sink that is always UNAVAILABLE sees
 // each request 1 + max_retries times; the client gets UNAVAILABLE / 503.
 func TestRetryGivesUpAfterMaxRetries(t *testing.T) {
-	s := newSink(t, answer(codes.Unavailable))
-	p := startPipe(t, retryYAML(s.addr), "grpc", "http")
+	s := newSink(t, testsink.Answer(codes.Unavailable))
+	p := startPipe(t, retryYAML(s.Addr()), "grpc", "http")
 	sent := retryRequests(t, p, func(name string, err error, code int) {
 		if status.Code(err) != codes.Unavailable && code != 503 {
 			t.Errorf("%s: %v / HTTP %d, want Unavailable / 503", name, err, code)
@@ -147,8 +149,8 @@ func TestRetryGivesUpAfterMaxRetries(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 	for _, pl := range sent {
-		if got := s.triesOf(pl.keys[0]); got != 6 {
-			t.Errorf("request %s reached the sink %d times, want 6 (1 + max_retries 5)", pl.keys[0], got)
+		if got := s.Tries(pl.Keys[0]); got != 6 {
+			t.Errorf("request %s reached the sink %d times, want 6 (1 + max_retries 5)", pl.Keys[0], got)
 		}
 	}
 	n := uint64(len(allKeys(sent)))
@@ -160,13 +162,13 @@ func TestRetryGivesUpAfterMaxRetries(t *testing.T) {
 // its client answered UNAVAILABLE / 503; the drain does not wait for the
 // backoff and ends clean.
 func TestRetryWaitingAtShutdownIsAnswered(t *testing.T) {
-	s := newSink(t, answer(codes.Unavailable))
+	s := newSink(t, testsink.Answer(codes.Unavailable))
 	yaml := strings.NewReplacer("initial_interval: 10ms", "initial_interval: 1m",
-		"max_interval: 20ms", "max_interval: 1m").Replace(retryYAML(s.addr))
+		"max_interval: 20ms", "max_interval: 1m").Replace(retryYAML(s.Addr()))
 	p := startPipe(t, yaml, "grpc", "http")
 	sent, outcomes := launch(t, p, dialGRPC(t, p.grpcAddr), httpClient(t, p), "retry-shutdown", 5)
 	keys := allKeys(sent)
-	waitFor(t, "every request to fail once", func() bool { return s.allArrived(keys) })
+	waitFor(t, "every request to fail once", func() bool { return s.AllArrived(keys) })
 	if err := p.shutdown(drainDeadline); err != nil {
 		t.Errorf("Shutdown: %v, want a clean drain", err)
 	}
@@ -176,8 +178,8 @@ func TestRetryWaitingAtShutdownIsAnswered(t *testing.T) {
 		}
 	}
 	for _, pl := range sent {
-		if got := s.triesOf(pl.keys[0]); got < 1 || got > 2 {
-			t.Errorf("request %s reached the sink %d times, want 1 or 2 (at most one resend at shutdown)", pl.keys[0], got)
+		if got := s.Tries(pl.Keys[0]); got < 1 || got > 2 {
+			t.Errorf("request %s reached the sink %d times, want 1 or 2 (at most one resend at shutdown)", pl.Keys[0], got)
 		}
 	}
 	n := uint64(len(keys))

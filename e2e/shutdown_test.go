@@ -55,12 +55,12 @@ func launch(t *testing.T, p *pipe, conn *grpc.ClientConn, hc *http.Client, tag s
 		ph := makePayload(sig, tag+".http."+sig, items+1)
 		sent = append(sent, pg, ph)
 		go func() {
-			err := exportGRPC(ctx, conn, pg)
-			out <- outcome{name: "gRPC " + sig, first: pg.keys[0], grpc: true, code: status.Code(err), err: err}
+			err := pg.Export(ctx, conn)
+			out <- outcome{name: "gRPC " + sig, first: pg.Keys[0], grpc: true, code: status.Code(err), err: err}
 		}()
 		go func() {
 			a, err := postHTTP(ctx, hc, p.httpURL, ph, mediaProto, "")
-			out <- outcome{name: "HTTP " + sig, first: ph.keys[0], http: a.code, retryAfter: a.retryAfter, err: err}
+			out <- outcome{name: "HTTP " + sig, first: ph.Keys[0], http: a.code, retryAfter: a.retryAfter, err: err}
 		}()
 	}
 	return sent, out
@@ -93,13 +93,13 @@ func shutdownYAML(sinkAddr, age string) string {
 // sink when Shutdown starts get OK once the sink answers within the
 // deadline; the drain refuses new requests meanwhile, and ends clean.
 func TestShutdownAnswersRequestsInFlight(t *testing.T) {
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, shutdownYAML(s.addr, "5ms"), "grpc", "http")
+	s := hangingSink(t)
+	p := startPipe(t, shutdownYAML(s.Addr(), "5ms"), "grpc", "http")
 	conn := dialGRPC(t, p.grpcAddr)
 	hc := httpClient(t, p)
 	sent, outcomes := launch(t, p, conn, hc, "drain", 5)
 	keys := allKeys(sent)
-	waitFor(t, "every request to reach the sink", func() bool { return s.allArrived(keys) })
+	waitFor(t, "every request to reach the sink", func() bool { return s.AllArrived(keys) })
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.shutdown(drainDeadline) }()
@@ -108,7 +108,7 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 	// New requests are refused while the drain waits for the sink.
 	late := makePayload(sigLogs, "during-drain", 4)
 	ctx := callCtx(t)
-	if err := exportGRPC(ctx, conn, late); status.Code(err) != codes.Unavailable {
+	if err := late.Export(ctx, conn); status.Code(err) != codes.Unavailable {
 		t.Errorf("gRPC request during the drain: %v, want Unavailable", err)
 	}
 	if a, err := postHTTP(ctx, hc, p.httpURL, late, mediaProto, ""); err == nil && a.code != 503 {
@@ -123,7 +123,7 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 		t.Errorf("during the drain: flow %+v, want all %d items in flight", f, len(keys))
 	}
 
-	s.unblock()
+	s.Release()
 	for range 2 * len(signals) {
 		if o := recv(t, outcomes, "a client's answer"); !o.is(codes.OK, 200) {
 			t.Errorf("%v, want OK", o)
@@ -132,7 +132,7 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 	if err := recv(t, stopped, "Shutdown to return"); err != nil {
 		t.Errorf("Shutdown: %v, want a clean drain", err)
 	}
-	s.requireExactly(t, keys)
+	s.RequireExactly(t, keys)
 	n := uint64(len(keys))
 	p.requireFlow(t, n, n, 0)
 }
@@ -142,12 +142,12 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 // the drain, delivered, and answered OK; the drain ends clean.
 func TestShutdownFlushesHeldBatches(t *testing.T) {
 	s := newSink(t, nil)
-	p := startPipe(t, shutdownYAML(s.addr, "1h"), "grpc", "http")
+	p := startPipe(t, shutdownYAML(s.Addr(), "1h"), "grpc", "http")
 	sent, outcomes := launch(t, p, dialGRPC(t, p.grpcAddr), httpClient(t, p), "held", 5)
 	keys := allKeys(sent)
 	n := uint64(len(keys))
 	waitFor(t, "every item to be admitted", func() bool { return p.flow().Admitted == n })
-	if c := s.callCount(); c != 0 {
+	if c := s.Stats().Calls; c != 0 {
 		t.Fatalf("sink got %d calls before the drain: the batch did not hold the data", c)
 	}
 	if err := p.shutdown(drainDeadline); err != nil {
@@ -158,7 +158,7 @@ func TestShutdownFlushesHeldBatches(t *testing.T) {
 			t.Errorf("%v, want OK", o)
 		}
 	}
-	s.requireExactly(t, keys)
+	s.RequireExactly(t, keys)
 	p.requireFlow(t, n, n, 0)
 }
 
@@ -166,11 +166,11 @@ func TestShutdownFlushesHeldBatches(t *testing.T) {
 // the sink still hangs, every client gets UNAVAILABLE / 503, Shutdown
 // returns the deadline error and everything admitted is nacked.
 func TestShutdownDeadlineAnswersUnavailable(t *testing.T) {
-	s := newSink(t, func(call) verdict { return verdict{code: codes.OK, hang: true} })
-	p := startPipe(t, shutdownYAML(s.addr, "5ms"), "grpc", "http")
+	s := hangingSink(t)
+	p := startPipe(t, shutdownYAML(s.Addr(), "5ms"), "grpc", "http")
 	sent, outcomes := launch(t, p, dialGRPC(t, p.grpcAddr), httpClient(t, p), "deadline", 5)
 	keys := allKeys(sent)
-	waitFor(t, "every request to reach the sink", func() bool { return s.allArrived(keys) })
+	waitFor(t, "every request to reach the sink", func() bool { return s.AllArrived(keys) })
 
 	if err := p.shutdown(drainDeadlineShort); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown: %v, want %v", err, context.DeadlineExceeded)
@@ -180,7 +180,7 @@ func TestShutdownDeadlineAnswersUnavailable(t *testing.T) {
 			t.Errorf("%v, want Unavailable / 503", o)
 		}
 	}
-	s.requireExactly(t, nil)
+	s.RequireExactly(t, nil)
 	n := uint64(len(keys))
 	p.requireFlow(t, n, 0, n)
 }
@@ -194,7 +194,7 @@ func TestShutdownNotHeldByIdleConnections(t *testing.T) {
 	for _, proto := range []string{"http", "grpc"} {
 		t.Run(proto, func(t *testing.T) {
 			s := newSink(t, nil)
-			p := startPipe(t, shutdownYAML(s.addr, "5ms"), "grpc", "http")
+			p := startPipe(t, shutdownYAML(s.Addr(), "5ms"), "grpc", "http")
 			addr := p.grpcAddr
 			if proto == "http" {
 				addr = strings.TrimPrefix(p.httpURL, "http://")
@@ -214,7 +214,7 @@ func TestShutdownNotHeldByIdleConnections(t *testing.T) {
 				if a, err := postHTTP(callCtx(t), &http.Client{Transport: tr}, p.httpURL, pl, mediaProto, ""); err != nil || a.code != 200 {
 					t.Fatalf("request: %v %v", a, err)
 				}
-			} else if err := exportGRPC(callCtx(t), dialGRPC(t, p.grpcAddr), pl); err != nil {
+			} else if err := pl.Export(callCtx(t), dialGRPC(t, p.grpcAddr)); err != nil {
 				t.Fatalf("request: %v", err)
 			}
 			start := time.Now()
