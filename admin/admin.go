@@ -229,6 +229,8 @@ type nodeJSON struct {
 	Copy   int    `json:"copy"`
 	State  string `json:"state"`
 	Queued int    `json:"queued_messages"`
+	// Details is what the node type reports of itself (engine.StatusReporter).
+	Details map[string]any `json:"details,omitempty"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
@@ -239,7 +241,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 			Nacked: p.Flow.Nacked, Dropped: p.Flow.Dropped, InFlight: p.Flow.InFlight(),
 		}
 		for _, n := range p.Nodes {
-			pj.Nodes = append(pj.Nodes, nodeJSON{Name: n.Name, Type: n.Type, Copy: n.Copy, State: n.State, Queued: n.Queued})
+			pj.Nodes = append(pj.Nodes, nodeJSON{Name: n.Name, Type: n.Type, Copy: n.Copy, State: n.State, Queued: n.Queued, Details: n.Details})
 		}
 		doc.Pipelines = append(doc.Pipelines, pj)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ackflow/ackflow/nodes/exporters/otlphttp"
 	"github.com/ackflow/ackflow/nodes/processors/batch"
 	"github.com/ackflow/ackflow/nodes/processors/debug"
+	"github.com/ackflow/ackflow/nodes/processors/durablebuffer"
 	"github.com/ackflow/ackflow/nodes/processors/fanout"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
@@ -26,6 +27,7 @@ func Registry() *engine.Registry {
 		debug.NewFactory(),
 		fanout.NewFactory(),
 		retry.NewFactory(),
+		durablebuffer.NewFactory(),
 		noop.NewFactory(),
 		otlpgrpc.NewFactory(),
 		otlphttp.NewFactory(),

@@ -190,7 +190,12 @@ type NodeStatus struct {
 	Name, Type string
 	Copy       int
 	State      string
-	Queued     int // pdata waiting in its input channel
+	Queued     int            // pdata waiting in its input channel
+	Details    map[string]any // from a StatusReporter; nil otherwise
+	// Retained is what a Retainer keeps for the next run (after it
+	// stopped), and where.
+	Retained      int64
+	RetainedWhere string
 }
 
 // Status reports every pipeline's accounting and node states.
@@ -210,6 +215,12 @@ func (e *Engine) Status() []PipelineStatus {
 			ns := NodeStatus{Name: n.name, Type: n.typ, Copy: p.copy, State: Lifecycle(n.state.Load()).String()}
 			if n.in != nil && n.in.input != nil {
 				ns.Queued = len(n.in.input)
+			}
+			if r, ok := n.proc.(StatusReporter); ok {
+				ns.Details = r.Status()
+			}
+			if r, ok := n.proc.(Retainer); ok && Lifecycle(n.state.Load()) == LifeDone {
+				ns.Retained, ns.RetainedWhere = r.Retained()
 			}
 			ps.Nodes = append(ps.Nodes, ns)
 		}

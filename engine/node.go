@@ -124,7 +124,8 @@ type Effects interface {
 // engine, one call at a time, from the node's goroutine.
 //
 // Optional interfaces: Gate (refuse pdata without nacking), Drainer (keep
-// receiving outcomes after Shutdown), WakeupUser (declare wakeup slots).
+// receiving outcomes after Shutdown), WakeupUser (declare wakeup slots),
+// Starter (act before the first message).
 type Processor interface {
 	// OnPData handles one message. The node owns m until it sends, acks,
 	// nacks or drops it. An error is a failure of the node itself: the
@@ -150,6 +151,30 @@ type Gate interface {
 // back from downstream always reach it.)
 type Drainer interface {
 	Pending() int
+}
+
+// Starter is implemented by processors that act before their first
+// message: Start is called once, from the node's goroutine, before
+// anything is delivered (a durable buffer starts delivering what a
+// previous run left on disk). An error fails the node like one from
+// OnControl.
+type Starter interface {
+	Start(fx Effects) error
+}
+
+// StatusReporter is implemented by nodes that have more to say in
+// /api/v1/status and the exit summary than the engine knows (a durable
+// buffer's backlog on disk). Status is called from other goroutines: it
+// must be safe for concurrent use and must not block.
+type StatusReporter interface {
+	Status() map[string]any
+}
+
+// Retainer is implemented by nodes that keep data past the end of a run
+// on purpose (a durable buffer's backlog, delivered after restart). The
+// exit summary reports it; Retained is called after the node stopped.
+type Retainer interface {
+	Retained() (items int64, where string)
 }
 
 // WakeupUser is implemented by processors that use wakeups; WakeupSlots is
@@ -205,6 +230,7 @@ type NodeContext struct {
 	Node     *config.Node
 	Pipeline string // "group/pipeline"
 	Copy     int    // index of the pipeline copy, from 0
+	Copies   int    // number of copies of the pipeline (at least 1)
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	// Metrics registers the node's own metrics; Labels identify the node

@@ -127,7 +127,7 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 		}
 		n.out = newOutputs(ports, cn.DefaultOutput)
 		nc := NodeContext{
-			Node: cn, Pipeline: p.name, Copy: copyIndex, Clock: o.clock,
+			Node: cn, Pipeline: p.name, Copy: copyIndex, Copies: copies, Clock: o.clock,
 			Logger:  p.log.With("node", cn.Name),
 			Metrics: o.metrics, Labels: labels,
 		}
@@ -402,6 +402,11 @@ func (n *node) runProcessor() {
 	defer p.running.Done()
 	defer close(n.doneC)
 	fx := &procEffects{n: n}
+	if s, ok := n.proc.(Starter); ok {
+		if err := n.protect(func() error { return s.Start(fx) }); err != nil {
+			n.failNode(err, Step{}, fx)
+		}
+	}
 	for {
 		st := n.in.next()
 		n.state.Store(uint32(n.in.State()))

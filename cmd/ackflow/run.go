@@ -221,5 +221,10 @@ func printSummary(w io.Writer, e *engine.Engine) {
 		f := p.Flow
 		fmt.Fprintf(w, "pipeline %s: %d items received, %d delivered, %d nacked, %d dropped, %d in flight at exit\n",
 			p.Name, f.Admitted, f.Delivered, f.Nacked, f.Dropped, f.InFlight())
+		for _, n := range p.Nodes {
+			if n.RetainedWhere != "" {
+				fmt.Fprintf(w, "  %s (copy %d): %d items kept for the next run in %s\n", n.Name, n.Copy, n.Retained, n.RetainedWhere)
+			}
+		}
 	}
 }

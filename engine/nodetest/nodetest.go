@@ -124,7 +124,7 @@ func New(t testing.TB, f engine.Factory, cfg string, opts ...Option) *Harness {
 		}
 	}
 	p, err := f.NewProcessor(engine.NodeContext{
-		Node: n, Pipeline: "test/main", Clock: h.Clock, Logger: discardLogger(),
+		Node: n, Pipeline: "test/main", Copies: 1, Clock: h.Clock, Logger: discardLogger(),
 		Metrics: h.Metrics, Labels: telemetry.Labels("pipeline", "test/main", "node", n.Name),
 	})
 	if err != nil {
@@ -149,6 +149,12 @@ func New(t testing.TB, f engine.Factory, cfg string, opts ...Option) *Harness {
 		cfgIn.Pending = d.Pending
 	}
 	h.inbox = engine.NewInbox(cfgIn)
+	if s, ok := p.(engine.Starter); ok {
+		if err := s.Start((*effects)(h)); err != nil {
+			t.Fatalf("nodetest: Start: %v", err)
+		}
+		h.run()
+	}
 	return h
 }
 

@@ -107,7 +107,7 @@ func Scenarios() []Scenario {
 			Signal:      loadgen.Logs,
 			Sinks:       1,
 			Systems: []System{
-				{Name: "ackflow", Kind: Ackflow, Unavailable: "not available in this build (no processor:durable_buffer yet)"},
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowDurable},
 				{Name: "collector", Kind: Collector, Reference: true, Config: collectorDurable},
 			},
 		},
@@ -181,6 +181,22 @@ func ackflowForward(_ loadgen.Signal, p Ports) string {
           - { from: in, to: batch }
           - { from: batch, to: out }
 `, p.Sinks[0])
+}
+
+func ackflowDurable(_ loadgen.Signal, p Ports) string {
+	return ackflowHead(p) + fmt.Sprintf(`          batch:
+            type: processor:batch
+          buffer:
+            type: processor:durable_buffer
+            config: { path: %q, durability: fsync }
+          out:
+            type: exporter:otlp_grpc
+            config: { grpc_endpoint: "http://127.0.0.1:%d" }
+        connections:
+          - { from: in, to: batch }
+          - { from: batch, to: buffer }
+          - { from: buffer, to: out }
+`, p.Dir, p.Sinks[0])
 }
 
 func ackflowFanout3(_ loadgen.Signal, p Ports) string {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package durablebuffer_test
+
+const raceEnabled = false
