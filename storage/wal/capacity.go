@@ -160,6 +160,7 @@ type Stats struct {
 	CorruptRecords      uint64        // records lost to checksum failures at Open (best effort)
 	QuarantinedSegments int           // segment files moved to quarantine/ at Open
 	LedgerCorrupt       bool          // the ledger was unreadable at Open: surviving records are redelivered
+	JournaledDone       uint64        // Done marks recovered from the done journal at Open
 	UnknownFiles        int           // files in the directory the log does not own, left alone
 
 	Err error // the sticky failure, if the log failed

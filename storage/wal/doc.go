@@ -55,12 +55,17 @@
 // Done(seq) marks a record delivered, in any order (a consumer has many in
 // flight and retries some). The done set is a low watermark (every seq
 // below it is done) plus sorted intervals above it, so its memory grows
-// with the number of gaps, not with the backlog. Done is in memory only;
+// with the number of gaps, not with the backlog. Each Done also writes a
+// 16-byte entry to the done journal, DONE (| seq u64 | crc32c u32 | 0 u32 |),
+// with write(2) and no fsync: a kill -9 loses no mark, so a consumer
+// redelivers only what was in flight; a power loss may lose the latest
+// marks, whose records are then delivered again, never lost. Recovery
+// applies the journal on top of the ledger, ignores an entry whose
+// checksum fails (redelivery) and never hands out a marked number again.
 // Checkpoint deletes every sealed segment whose records are all done (the
-// newest segment excepted) and then replaces the ledger atomically (write
-// LEDGER.tmp, fsync, rename, fsync the directory). A crash before a
-// Checkpoint redelivers what was done since the previous one: at least
-// once. DropSegment deletes a sealed segment whether done or not (size cap,
+// newest segment excepted), replaces the ledger atomically (write
+// LEDGER.tmp, fsync, rename, fsync the directory) and then empties the
+// journal. DropSegment deletes a sealed segment whether done or not (size cap,
 // max age), showing its undone records to the caller first.
 //
 // # Segments and sealing
@@ -79,6 +84,7 @@
 //	├── LOCK                       flock(2)ed by the Log that has the directory
 //	├── LEDGER                     progress: next seq, low watermark, done intervals
 //	├── LEDGER.tmp                 a ledger being written (removed at Open)
+//	├── DONE                       done journal: marks since the last Checkpoint
 //	├── 00000000000000000001.seg   records 1..k     (%020d = first seq:
 //	├── 00000000000000000417.seg   records k+1..    lexical order = log order)
 //	└── quarantine/                unusable files moved aside at Open, never read

@@ -27,6 +27,7 @@ type Log struct {
 	open     *segment      // receives appends; nil after Close
 	next     Seq           // the next Append gets this
 	done     doneSet       // what needs no delivery
+	journal  *journal      // Done marks since the last Checkpoint, on disk
 	undone   uint64        // records in segs not in done
 	err      error         // sticky failure (wraps ErrFailed)
 	closed   bool          // Close was called
@@ -73,7 +74,11 @@ func open(o Options, dir string, lock *os.File, start time.Time) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{o: o, dir: dir, lock: lock, segs: rec.segs, next: rec.next, done: rec.done, st: rec.st}
+	j, err := openJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{o: o, dir: dir, lock: lock, segs: rec.segs, next: rec.next, done: rec.done, st: rec.st, journal: j}
 	l.syncCond = sync.NewCond(&l.mu)
 	for _, s := range l.segs {
 		l.undone += uint64(s.records()) - l.done.count(s.first, s.next())
@@ -97,10 +102,12 @@ func open(o Options, dir string, lock *os.File, start time.Time) (*Log, error) {
 	// proves the next sequence number even if the ledger is lost.
 	if err := l.open.w.Sync(); err != nil {
 		l.open.w.Close()
+		j.close()
 		return nil, ioError("fsync", l.open.path, err)
 	}
 	if err := syncDir(dir); err != nil {
 		l.open.w.Close()
+		j.close()
 		return nil, err
 	}
 	l.synced = l.next
@@ -113,6 +120,7 @@ func open(o Options, dir string, lock *os.File, start time.Time) (*Log, error) {
 		o.Logger.Warn("wal: cannot write the ledger at Open; continuing", "error", err)
 	} else if err != nil {
 		l.open.w.Close()
+		j.close()
 		return nil, err
 	}
 	l.syncDone = make(chan struct{})
@@ -248,6 +256,7 @@ func (l *Log) Done(seq Seq) error {
 	if l.done.add(seq, seq+1) == 1 {
 		l.undone--
 		l.st.Done++
+		return l.journal.add(seq) // the mark is kept in memory even if this fails
 	}
 	return nil
 }
@@ -286,6 +295,7 @@ func (l *Log) checkpoint() error {
 	l.segs = live
 	l.st.DeletedSegments += uint64(len(dead))
 	data := encodeLedger(l.next, &l.done)
+	cut := l.journal.cut()
 	l.mu.Unlock()
 
 	var errs []error
@@ -297,8 +307,14 @@ func (l *Log) checkpoint() error {
 	if len(dead) > 0 {
 		errs = append(errs, syncDir(l.dir))
 	}
-	errs = append(errs, writeFileAtomic(l.dir, ledgerName, data))
-	return errors.Join(errs...)
+	if err := writeFileAtomic(l.dir, ledgerName, data); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	// The ledger holds the marks journaled before the cut: drop them.
+	l.mu.Lock()
+	err := l.journal.reset(cut)
+	l.mu.Unlock()
+	return errors.Join(append(errs, err)...)
 }
 
 // Maintain seals the open segment if its first record was appended at
@@ -363,6 +379,6 @@ func (l *Log) Close() error {
 	errs = append(errs, l.err)
 	l.mu.Unlock()
 
-	errs = append(errs, syncDir(l.dir), l.checkpoint(), l.lock.Close())
+	errs = append(errs, syncDir(l.dir), l.checkpoint(), l.journal.close(), l.lock.Close())
 	return errors.Join(errs...)
 }

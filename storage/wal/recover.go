@@ -58,7 +58,7 @@ func recoverDir(dir string, log *slog.Logger) (*recovery, error) {
 		first, ok := parseSegName(name)
 		if !ok {
 			switch name {
-			case lockName, ledgerName, quarantineDir:
+			case lockName, ledgerName, quarantineDir, journalName:
 			default:
 				r.st.UnknownFiles++
 				log.Warn("wal: ignoring a file the log does not own", "path", filepath.Join(dir, name))
@@ -75,6 +75,22 @@ func recoverDir(dir string, log *slog.Logger) (*recovery, error) {
 	if found {
 		r.done = led.done
 		r.next = max(r.next, led.next)
+	}
+	// Marks of Done since the last Checkpoint. A marked number was handed
+	// out, so it is never handed out again, even if its record was lost in
+	// a torn tail: a new record must not inherit the mark.
+	bad, err := readJournal(dir, func(seq Seq) {
+		if seq > 0 && seq <= maxSeq {
+			r.done.add(seq, seq+1)
+			r.next = max(r.next, seq+1)
+			r.st.JournaledDone++
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if bad > 0 {
+		log.Warn("wal: done journal entries failed their checksum; their records will be delivered again", "entries", bad)
 	}
 	if len(r.segs) > 0 {
 		r.next = max(r.next, r.segs[len(r.segs)-1].next())
