@@ -10,8 +10,12 @@
 // Requests are encoded once, at start: a pool of [Config.Pool] distinct
 // export requests (deterministic content, so two runs with the same flags
 // send the same bytes), each of [Config.Items] items. Workers send them in
-// turn without marshalling anything: over gRPC through a raw codec that
-// hands the bytes to grpc-go as they are, over HTTP as the request body.
+// turn without marshalling anything: over gRPC through the raw codec of
+// package otlp/otlpgrpc (the one ackflow's OTLP nodes use), which hands the
+// bytes to grpc-go as they are, over HTTP as the request body. The
+// generator registers nothing with grpc-go itself: gzip and zstd come from
+// otlp/otlpgrpc, so a binary that links both the generator and the OTLP
+// receiver has one zstd decoder, with the receiver's window cap.
 // With HTTP, gzip and zstd bodies are compressed once at start as well;
 // with gRPC, grpc-go compresses each call itself (it has no way to send
 // bytes that are already compressed), which costs the generator CPU.
@@ -50,7 +54,7 @@
 //	config.go    Config, defaults and validation
 //	payload.go   deterministic OTLP requests and the pre-encoded pool
 //	loopback.go  the loopback check and the guarded dialer
-//	grpc.go      the raw gRPC codec and sender
+//	grpc.go      the gRPC sender (over otlp/otlpgrpc's client)
 //	http.go      the HTTP sender
 //	run.go       Run: workers, tickets, pacing
 //	report.go    Report, the latency histogram, text and JSON output

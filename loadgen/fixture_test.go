@@ -21,6 +21,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
+	"github.com/ackflow/ackflow/pdata"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -111,32 +114,30 @@ func serveGRPC(t *testing.T, s *sink) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}))
-	for sig, method := range grpcMethods {
-		svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
-		gs.RegisterService(&grpc.ServiceDesc{
-			ServiceName: svc,
-			HandlerType: (*any)(nil),
-			Methods: []grpc.MethodDesc{{MethodName: name, Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-				var req rawMessage
-				if err := dec(&req); err != nil {
-					return nil, err
-				}
-				v := s.count(string(sig), req.b)
-				if v.hang {
-					<-ctx.Done()
-					return nil, status.Error(codes.Canceled, "client gave up")
-				}
-				if v.code != codes.OK {
-					return nil, status.Error(v.code, "test sink says no")
-				}
-				return &rawMessage{}, nil
-			}}},
-		}, struct{}{})
-	}
+	gs := grpc.NewServer(otlpgrpc.ServerOptions(64 << 20)...)
+	otlpgrpc.RegisterServer(gs, grpcSink{s})
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
 	return lis.Addr().String()
+}
+
+// grpcSink serves the OTLP gRPC services with the sink's verdicts.
+type grpcSink struct{ s *sink }
+
+func (g grpcSink) Export(ctx context.Context, sig pdata.Signal, read func(*otlpgrpc.Request) error) (*otlpgrpc.Response, error) {
+	var req otlpgrpc.Request
+	if err := read(&req); err != nil {
+		return nil, err
+	}
+	v := g.s.count(sig.String(), req.Body)
+	if v.hang {
+		<-ctx.Done()
+		return nil, status.Error(codes.Canceled, "client gave up")
+	}
+	if v.code != codes.OK {
+		return nil, status.Error(v.code, "test sink says no")
+	}
+	return &otlpgrpc.Response{}, nil
 }
 
 // serveHTTP starts s as an OTLP/HTTP server on 127.0.0.1:0 and returns its

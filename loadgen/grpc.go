@@ -4,126 +4,55 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding"
-	_ "google.golang.org/grpc/encoding/gzip" // registers "gzip" with grpc-go
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
+	"github.com/ackflow/ackflow/pdata"
 )
 
-// Transport tuning: windows and buffers larger than grpc-go's defaults, so
-// the generator spends little CPU per byte and never throttles the system
-// under test through flow control.
-const (
-	grpcStreamWindow = 4 << 20
-	grpcConnWindow   = 16 << 20
-	grpcBufferSize   = 128 << 10
-	// maxResponseSize bounds an export response (normally empty).
-	maxResponseSize = 4 << 20
-)
+// maxResponseSize bounds an export response (normally empty).
+const maxResponseSize = 4 << 20
 
-// grpcMethods are the OTLP Export methods, by signal.
-var grpcMethods = map[Signal]string{
-	Logs:    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-	Metrics: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-	Traces:  "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+// signals maps the generator's signals to the OTLP services'.
+var signals = map[Signal]pdata.Signal{
+	Logs:    pdata.Logs,
+	Metrics: pdata.Metrics,
+	Traces:  pdata.Traces,
 }
 
-// init registers a zstd compressor with grpc-go unless another package
-// already did (ackflow's OTLP nodes register one too when linked in the
-// same binary). grpc-go only looks compressors up in a process-wide
-// registry filled at init time.
-func init() {
-	if encoding.GetCompressor(string(Zstd)) == nil {
-		encoding.RegisterCompressor(zstdCompressor{})
-	}
-}
-
-type zstdCompressor struct{}
-
-func (zstdCompressor) Name() string { return string(Zstd) }
-
-func (zstdCompressor) Compress(w io.Writer) (io.WriteCloser, error) {
-	return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-}
-
-func (zstdCompressor) Decompress(r io.Reader) (io.Reader, error) {
-	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
-	if err != nil {
-		return nil, err
-	}
-	return d.IOReadCloser(), nil
-}
-
-// rawMessage is a protobuf message as bytes: the request sent as it is, or
-// the response as received.
-type rawMessage struct{ b []byte }
-
-// rawCodec is a grpc-go CodecV2 that moves rawMessage bytes without
-// (un)marshalling. It announces itself as "proto" because the bytes are
-// protobuf and OTLP servers expect application/grpc(+proto).
-type rawCodec struct{}
-
-var _ encoding.CodecV2 = rawCodec{}
-
-func (rawCodec) Name() string { return "proto" }
-
-// Marshal returns the request bytes uncopied. grpc-go only reads them (to
-// write or compress), and a SliceBuffer's Free is a no-op, so several
-// calls may send the same pool entry at once.
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	m, ok := v.(*rawMessage)
-	if !ok {
-		return nil, fmt.Errorf("loadgen codec: cannot marshal %T", v)
-	}
-	if len(m.b) == 0 {
-		return nil, nil
-	}
-	return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
-}
-
-// Unmarshal copies the response bytes.
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(*rawMessage)
-	if !ok {
-		return fmt.Errorf("loadgen codec: cannot unmarshal into %T", v)
-	}
-	m.b = data.Materialize()
-	return nil
-}
-
-// grpcTransport sends the pool over a few gRPC connections.
+// grpcTransport sends the pool over a few gRPC connections, with the raw
+// codec, compressors and transport tuning of ackflow's own OTLP nodes
+// (package otlp/otlpgrpc): requests go out as the bytes they are.
 type grpcTransport struct {
-	conns  []*grpc.ClientConn
-	method string
-	pool   *Pool
-	opts   []grpc.CallOption
+	conns   []*grpc.ClientConn
+	clients []*otlpgrpc.Client
+	signal  pdata.Signal
+	pool    *Pool
 }
 
 func newGRPCTransport(cfg Config, t target, pool *Pool) (*grpcTransport, error) {
 	d := &dialer{allowAny: cfg.AllowNonLoopback}
-	dopts := []grpc.DialOption{
+	// Windows and buffers larger than grpc-go's defaults, so the generator
+	// spends little CPU per byte and never throttles the system under test
+	// through flow control.
+	dopts := append(otlpgrpc.DialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, "tcp", addr)
 		}),
-		grpc.WithInitialWindowSize(grpcStreamWindow),
-		grpc.WithInitialConnWindowSize(grpcConnWindow),
-		grpc.WithReadBufferSize(grpcBufferSize),
-		grpc.WithWriteBufferSize(grpcBufferSize),
-	}
-	tr := &grpcTransport{method: grpcMethods[cfg.Signal], pool: pool}
-	tr.opts = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallRecvMsgSize(maxResponseSize)}
+	)
+	tr := &grpcTransport{signal: signals[cfg.Signal], pool: pool}
+	copts := []grpc.CallOption{grpc.MaxCallRecvMsgSize(maxResponseSize)}
 	if cfg.Compression != NoCompression {
-		tr.opts = append(tr.opts, grpc.UseCompressor(string(cfg.Compression)))
+		// gzip and zstd are registered by otlp/otlpgrpc, the only place in
+		// ackflow that registers compressors with grpc-go.
+		copts = append(copts, grpc.UseCompressor(string(cfg.Compression)))
 	}
 	// "passthrough" hands the address to the dialer as it is: the dialer
 	// resolves and checks it.
@@ -134,17 +63,18 @@ func newGRPCTransport(cfg Config, t target, pool *Pool) (*grpcTransport, error) 
 			return nil, fmt.Errorf("loadgen: gRPC client for %s: %w", t.hostPort(), err)
 		}
 		tr.conns = append(tr.conns, cc)
+		tr.clients = append(tr.clients, otlpgrpc.NewClient(cc, copts...))
 	}
 	return tr, nil
 }
 
 // send sends pool request i from worker w and classifies the answer.
 func (tr *grpcTransport) send(ctx context.Context, w, i int) result {
-	req := rawMessage{b: tr.pool.Raw[i]}
-	var resp rawMessage
-	err := tr.conns[w%len(tr.conns)].Invoke(ctx, tr.method, &req, &resp, tr.opts...)
+	req := otlpgrpc.ExportRequest{Chunks: [][]byte{tr.pool.Raw[i]}}
+	var resp otlpgrpc.Response
+	err := tr.clients[w%len(tr.clients)].Export(ctx, tr.signal, &req, &resp)
 	if err == nil {
-		return result{rejected: rejectedItems(resp.b)}
+		return result{rejected: rejectedItems(resp.Body)}
 	}
 	// grpc-go may see the deadline (and report DEADLINE_EXCEEDED or, when
 	// its reset races the answer, CANCELLED) a moment before ctx's timer.
@@ -169,51 +99,12 @@ func (tr *grpcTransport) close() error {
 	return errors.Join(errs...)
 }
 
-// rejectedItems reads partial_success.rejected_<items> (field 1 of field 1,
-// the same shape for the three signals) from an export response; 0 when
-// the response is empty or unreadable.
+// rejectedItems reads partial_success.rejected_<items> from an export
+// response; 0 when the response is empty or unreadable.
 func rejectedItems(b []byte) int64 {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return 0
-		}
-		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			ps, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return 0
-			}
-			return rejectedInPartialSuccess(ps)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return 0
-		}
-		b = b[m:]
+	ps, err := otlpgrpc.ParsePartialSuccess(b)
+	if err != nil {
+		return 0
 	}
-	return 0
-}
-
-func rejectedInPartialSuccess(b []byte) int64 {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return 0
-		}
-		b = b[n:]
-		if num == 1 && typ == protowire.VarintType {
-			v, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return 0
-			}
-			return int64(v)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return 0
-		}
-		b = b[m:]
-	}
-	return 0
+	return ps.Rejected
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 )
 
 // httpTransport posts the pool's encoded bodies to one URL.
@@ -26,7 +28,7 @@ func newHTTPTransport(cfg Config, t target, pool *Pool) *httpTransport {
 		MaxIdleConnsPerHost: cfg.Workers,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // responses are tiny; never ask for gzip
-		WriteBufferSize:     grpcBufferSize,
+		WriteBufferSize:     otlpgrpc.WriteBufferSize,
 		ReadBufferSize:      32 << 10,
 	}
 	path := t.path

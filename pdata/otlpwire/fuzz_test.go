@@ -76,6 +76,11 @@ func seeds(t *testing.T) []seed {
 		{"unknown-fields", otlpwire.Metrics, cat(varF(9, 1), lenF(1, fix64F(77), lenF(2, lenF(2, lenF(7, varF(2, 1), lenF(1, fix32F(40)))))))},
 		{"deprecated-scopes", otlpwire.Traces, lenF(1, lenF(1000, lenF(2, fix64F(7))), lenF(1000))},
 		{"truncated", otlpwire.Logs, oneLog(2)[:9]},
+		// AnyValues at the depth limit and one past it (depth_test.go).
+		{"deep-body-at-limit", otlpwire.Logs, places[0].wrap(arrayChain(otlpwire.MaxValueDepth))},
+		{"deep-body-over-limit", otlpwire.Logs, places[0].wrap(arrayChain(otlpwire.MaxValueDepth + 1))},
+		{"deep-kvlist-over-limit", otlpwire.Traces, places[6].wrap(kvlistChain(otlpwire.MaxValueDepth + 1))},
+		{"deep-implied-over-limit", otlpwire.Metrics, places[10].wrap(impliedChain(otlpwire.MaxValueDepth + 1))},
 	}
 	for _, k := range kinds {
 		req := genRequest(t, r, k, shape{resources: 2, scopes: 2, items: 2})

@@ -125,6 +125,11 @@ func oracleWalk(k otlpwire.Kind, n node, b []byte) (oracleResult, error) {
 		if err != nil {
 			return res, err
 		}
+		if typ := valueHolder(k, n, num, child); typ != "" {
+			if d := oracleDepth(typ, payload, 0); d > otlpwire.MaxValueDepth {
+				return res, fmt.Errorf("%w: %s nests values %d deep", errOracle, typ, d)
+			}
+		}
 		switch child {
 		case nOpaque, nItem, nPoint:
 			sub.stripped = nil // emptied: pdata sees an empty message
@@ -155,6 +160,82 @@ func oracleWalk(k otlpwire.Kind, n node, b []byte) (oracleResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// valueHolder names the message type of field num (of node child) in node
+// n, if it is one of those whose AnyValues the depth rule covers.
+func valueHolder(k otlpwire.Kind, n node, num protowire.Number, child node) string {
+	switch {
+	case child == nItem && k == otlpwire.Logs:
+		return "LogRecord"
+	case child == nItem && k == otlpwire.Traces:
+		return "Span"
+	case child == nPoint:
+		return map[node]string{nGauge: "NumberDataPoint", nSum: "NumberDataPoint", nHistogram: "HistogramDataPoint",
+			nExpHistogram: "ExponentialHistogramDataPoint", nSummary: "SummaryDataPoint"}[n]
+	case n == nResource && num == 1:
+		return "Resource"
+	case n == nScope && num == 1:
+		return "InstrumentationScope"
+	case n == nMetric && num == 12:
+		return "KeyValue"
+	}
+	return ""
+}
+
+// valueFields is the depth rule's schema, by message: the fields that lead
+// to AnyValues (opentelemetry-proto field numbers).
+var valueFields = map[string]map[protowire.Number]string{
+	"LogRecord":                     {5: "AnyValue", 6: "KeyValue"},
+	"Span":                          {9: "KeyValue", 11: "Event", 13: "Link"},
+	"Event":                         {3: "KeyValue"},
+	"Link":                          {4: "KeyValue"},
+	"Resource":                      {1: "KeyValue"},
+	"InstrumentationScope":          {3: "KeyValue"},
+	"NumberDataPoint":               {7: "KeyValue", 5: "Exemplar"},
+	"HistogramDataPoint":            {9: "KeyValue", 8: "Exemplar"},
+	"ExponentialHistogramDataPoint": {1: "KeyValue", 11: "Exemplar"},
+	"SummaryDataPoint":              {7: "KeyValue"},
+	"Exemplar":                      {7: "KeyValue"},
+	"KeyValue":                      {2: "AnyValue"},
+	"AnyValue":                      {5: "ArrayValue", 6: "KeyValueList"},
+	"ArrayValue":                    {1: "AnyValue"},
+	"KeyValueList":                  {1: "KeyValue"},
+}
+
+// oracleDepth returns the deepest AnyValue level in message b of type typ,
+// whose nearest enclosing AnyValue is at level: an AnyValue is one level
+// below the one that holds it, and a KeyValue always has one (pdata gives
+// it a value). Like pdata, it stops reading a message at its first framing
+// error, and it recurses without any bound or shortcut.
+func oracleDepth(typ string, b []byte, level int) int {
+	deepest := level
+	if typ == "KeyValue" {
+		deepest = level + 1
+	}
+	for len(b) > 0 {
+		num, wt, tn := protowire.ConsumeTag(b)
+		if tn < 0 || num > protowire.MaxValidNumber || wt == protowire.StartGroupType || wt == protowire.EndGroupType {
+			break
+		}
+		vn := protowire.ConsumeFieldValue(num, wt, b[tn:])
+		if vn < 0 {
+			break
+		}
+		field := b[tn : tn+vn]
+		b = b[tn+vn:]
+		child, ok := valueFields[typ][num]
+		if !ok || wt != protowire.BytesType {
+			continue
+		}
+		payload, _ := protowire.ConsumeBytes(field)
+		l := level
+		if child == "AnyValue" {
+			l++
+		}
+		deepest = max(deepest, l, oracleDepth(child, payload, l))
+	}
+	return deepest
 }
 
 // pdataCount decodes b the way a pdata-based gRPC receiver does (the
@@ -196,7 +277,8 @@ func pdataCount(k otlpwire.Kind, b []byte) (otlpwire.Stats, error) {
 //     may reject them (a wrong wire type or bad framing deep inside a record,
 //     an attribute, ...): Scan does not interpret those messages, by design.
 //   - If Scan rejects what pdata accepts, the reason is one where Scan is
-//     stricter on purpose (groups, overlong varints, invalid field numbers).
+//     stricter on purpose (groups, overlong varints, invalid field numbers,
+//     AnyValues nested deeper than MaxValueDepth).
 func checkAgainstOracles(t *testing.T, k otlpwire.Kind, b []byte) (otlpwire.Stats, error) {
 	t.Helper()
 	st, err := otlpwire.Scan(k, b)
@@ -233,7 +315,7 @@ func checkAgainstOracles(t *testing.T, k otlpwire.Kind, b []byte) (otlpwire.Stat
 // Scan rejects bytes that pdata's decoder tolerates.
 func stricterOnPurpose(err error) bool {
 	s := err.Error()
-	for _, why := range []string{"group wire type", "varint overflows 64 bits", "invalid field number"} {
+	for _, why := range []string{"group wire type", "varint overflows 64 bits", "invalid field number", "nested more than"} {
 		if strings.Contains(s, why) {
 			return true
 		}

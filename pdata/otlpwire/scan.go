@@ -26,6 +26,9 @@ func topField(k Kind, b []byte, pos int) (f Entry, resource bool, err error) {
 	}
 	items, err := scanResource(k, b[:end], start)
 	if err != nil {
+		if de, ok := err.(*depthError); ok {
+			err = tooDeepErr(k, b, de)
+		}
 		return Entry{}, false, err
 	}
 	return Entry{Start: pos, End: end, Items: items}, true, nil
@@ -46,7 +49,7 @@ func scanResource(k Kind, b []byte, pos int) (int, error) {
 		var err error
 		switch num := v >> 3; num {
 		case fieldResourceResource:
-			pos, err = opaque(b, tagPos, p, v, s.resource, "resource", "Resource")
+			pos, err = opaque(b, tagPos, p, v, s.resource, "resource", tResource)
 		case fieldResourceScopes, fieldResourceOldScopes:
 			var start, n int
 			if start, pos, err = payload(b, tagPos, p, v, s.resource, "scope entry"); err != nil {
@@ -95,7 +98,7 @@ func scanScope(k Kind, b []byte, pos int) (int, error) {
 			if c0, c1 := b[pos+1], b[pos+2]; c0 >= 0x80 && c1 < 0x80 {
 				start := pos + 3
 				if n := int(c0&0x7f) | int(c1)<<7; n <= len(b)-start {
-					if err := checkMessage(b[:start+n], start, s.item); err != nil {
+					if err := checkMessage(b[:start+n], start, s.itemType); err != nil {
 						return 0, err
 					}
 					items++
@@ -125,14 +128,14 @@ func scanScope(k Kind, b []byte, pos int) (int, error) {
 				}
 				items += n
 			} else {
-				if err := checkMessage(b[:end], start, s.item); err != nil {
+				if err := checkMessage(b[:end], start, s.itemType); err != nil {
 					return 0, err
 				}
 				items++
 			}
 			pos = end
 		case fieldScopeScope:
-			pos, err = opaque(b, tagPos, p, v, s.scope, "scope", "InstrumentationScope")
+			pos, err = opaque(b, tagPos, p, v, s.scope, "scope", tScope)
 		case fieldScopeSchemaURL:
 			_, pos, err = payload(b, tagPos, p, v, s.scope, "schema_url")
 		default:
@@ -169,7 +172,7 @@ func scanMetric(b []byte, pos int) (int, error) {
 			// the same field (it does not merge), so only its points count.
 			points, err = scanData(b[:pos], start, d)
 		case fieldMetricMetadata:
-			pos, err = opaque(b, tagPos, p, v, msg, "metadata", "KeyValue")
+			pos, err = opaque(b, tagPos, p, v, msg, "metadata", tKeyValue)
 		default:
 			pos, err = skip(b, tagPos, p, uint8(v&7), msg)
 		}
@@ -204,7 +207,7 @@ func scanData(b []byte, pos int, d *dataKind) (int, error) {
 			if end < 0 {
 				return 0, wireErr(b, p, end, d.container)
 			}
-			if err := checkMessage(b[:end], start, d.point); err != nil {
+			if err := checkMessage(b[:end], start, d.pointType); err != nil {
 				return 0, err
 			}
 			points++
@@ -249,12 +252,12 @@ func payload(b []byte, tagPos, pos int, v uint64, msg, field string) (start, end
 
 // opaque checks a known message-typed field whose contents Scan does not
 // interpret (a Resource, an InstrumentationScope, a KeyValue): it must be
-// length-delimited and its own fields well framed. It returns where the
-// field ends.
-func opaque(b []byte, tagPos, pos int, v uint64, msg, field, typ string) (int, error) {
+// length-delimited, its own fields well framed and its values within
+// MaxValueDepth. It returns where the field ends.
+func opaque(b []byte, tagPos, pos int, v uint64, msg, field string, t msgType) (int, error) {
 	start, end, err := payload(b, tagPos, pos, v, msg, field)
 	if err != nil {
 		return 0, err
 	}
-	return end, checkMessage(b[:end], start, typ)
+	return end, checkMessage(b[:end], start, t)
 }

@@ -30,13 +30,17 @@ const (
 	fieldSumMonotonic    = 3 // Sum.is_monotonic
 )
 
-// schema holds the message names of one signal, used in error messages.
+// schema holds the message and field names of one signal, used in error
+// messages.
 type schema struct {
 	signal   string
 	request  string
 	resource string
 	scope    string
 	item     string // the item record; metrics walk Metric and data points instead
+	itemType msgType
+	// Field names of the request, resource entry and scope entry levels.
+	resourceField, scopeField, oldScopeField, itemField string
 }
 
 var schemas = [...]schema{
@@ -46,6 +50,10 @@ var schemas = [...]schema{
 		resource: "ResourceLogs",
 		scope:    "ScopeLogs",
 		item:     "LogRecord",
+		itemType: tLogRecord,
+
+		resourceField: "resource_logs", scopeField: "scope_logs",
+		oldScopeField: "instrumentation_library_logs", itemField: "log_records",
 	},
 	Metrics: {
 		signal:   "metrics",
@@ -53,6 +61,10 @@ var schemas = [...]schema{
 		resource: "ResourceMetrics",
 		scope:    "ScopeMetrics",
 		item:     "Metric",
+		itemType: tMetric,
+
+		resourceField: "resource_metrics", scopeField: "scope_metrics",
+		oldScopeField: "instrumentation_library_metrics", itemField: "metrics",
 	},
 	Traces: {
 		signal:   "traces",
@@ -60,13 +72,19 @@ var schemas = [...]schema{
 		resource: "ResourceSpans",
 		scope:    "ScopeSpans",
 		item:     "Span",
+		itemType: tSpan,
+
+		resourceField: "resource_spans", scopeField: "scope_spans",
+		oldScopeField: "instrumentation_library_spans", itemField: "spans",
 	},
 }
 
 // dataKind describes one of the Metric.data oneof fields.
 type dataKind struct {
-	container string // the container message
-	point     string // its data point message
+	field     string  // the Metric field's name
+	container string  // the container message
+	point     string  // its data point message
+	pointType msgType // the same, for the value walk
 	// temporality and monotonic say whether the container has the
 	// aggregation_temporality and is_monotonic varint fields.
 	temporality, monotonic bool
@@ -74,9 +92,9 @@ type dataKind struct {
 
 // dataKinds describes the Metric.data fields, indexed by field number.
 var dataKinds = [...]dataKind{
-	fieldMetricGauge:        {container: "Gauge", point: "NumberDataPoint"},
-	fieldMetricSum:          {container: "Sum", point: "NumberDataPoint", temporality: true, monotonic: true},
-	fieldMetricHistogram:    {container: "Histogram", point: "HistogramDataPoint", temporality: true},
-	fieldMetricExpHistogram: {container: "ExponentialHistogram", point: "ExponentialHistogramDataPoint", temporality: true},
-	fieldMetricSummary:      {container: "Summary", point: "SummaryDataPoint"},
+	fieldMetricGauge:        {field: "gauge", container: "Gauge", point: "NumberDataPoint", pointType: tNumberPoint},
+	fieldMetricSum:          {field: "sum", container: "Sum", point: "NumberDataPoint", pointType: tNumberPoint, temporality: true, monotonic: true},
+	fieldMetricHistogram:    {field: "histogram", container: "Histogram", point: "HistogramDataPoint", pointType: tHistogramPoint, temporality: true},
+	fieldMetricExpHistogram: {field: "exponential_histogram", container: "ExponentialHistogram", point: "ExponentialHistogramDataPoint", pointType: tExpHistogramPoint, temporality: true},
+	fieldMetricSummary:      {field: "summary", container: "Summary", point: "SummaryDataPoint", pointType: tSummaryPoint},
 }

@@ -192,12 +192,17 @@ func skipValue(b []byte, pos int, wt uint8) int {
 	}
 }
 
-// checkMessage checks the framing of every field of the message in b[pos:]
-// without interpreting any of them. It is the per-item hot loop, so the
-// common case (a one-byte tag followed by a one-byte varint or length, or a
-// fixed-size value) is decided with as few branches as possible and calls
-// nothing; anything else, errors included, goes through tag and skipValue.
-func checkMessage(b []byte, pos int, msg string) error {
+// checkMessage checks the framing of every field of the message in b[pos:],
+// of type t, without interpreting any of them, and that the AnyValues its
+// fields lead to (a body, attributes, events...) nest at most MaxValueDepth
+// deep. It is the per-item hot loop, so the common case (a one-byte tag
+// followed by a one-byte varint or length, or a fixed-size value) is
+// decided with as few branches as possible and calls nothing; anything
+// else, errors included, goes through tag and skipValue. A field shorter
+// than 128 bytes (a one-byte length) cannot break the depth limit (see
+// bytesPerLevel), so only the general path looks at nesting, and only in
+// fields long enough to matter.
+func checkMessage(b []byte, pos int, t msgType) error {
 	for pos < len(b) {
 		// c-8 < 0x78: a one-byte tag with a field number of at least 1.
 		if c := b[pos]; c-8 < 0x78 && pos+1 < len(b) {
@@ -229,14 +234,28 @@ func checkMessage(b []byte, pos int, msg string) error {
 		tagPos := pos
 		v, p := tag(b, pos)
 		if p < 0 {
-			return wireErr(b, tagPos, p, msg)
+			return wireErr(b, tagPos, p, t.String())
 		}
-		if pos = skipValue(b, p, uint8(v&7)); pos < 0 {
-			return fieldErr(b, tagPos, p, uint8(v&7), pos, msg)
+		wt := uint8(v & 7)
+		if pos = skipValue(b, p, wt); pos < 0 {
+			return fieldErr(b, tagPos, p, wt, pos, t.String())
+		}
+		if wt == wireBytes && pos-p >= bytesPerLevel*MaxValueDepth {
+			// pos-p counts the length prefix too: a payload just under the
+			// threshold may be walked for nothing, never one above skipped.
+			start, _ := length(b, p)
+			if off := fieldTooDeep(b, tagPos, start, pos, t.child(v>>3), 0); off >= 0 {
+				return &depthError{off}
+			}
 		}
 	}
 	return nil
 }
+
+// The fast path of checkMessage skips fields with a one-byte length (under
+// 128 bytes) without looking at nesting: that is only right while such a
+// field cannot hold MaxValueDepth levels.
+const _ = uint(bytesPerLevel*MaxValueDepth - 128)
 
 // wireTypeName names a wire type for error messages.
 func wireTypeName(wt uint8) string {

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/ackflow/ackflow/config"
-	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/nodes/internal/exportdriver"
+	iotlp "github.com/ackflow/ackflow/otlp/otlpgrpc"
 )
 
 // Defaults.
@@ -80,7 +81,7 @@ func (c *Config) Validate(p config.Path) error {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use an https:// grpc_endpoint, or remove tls",
 			"tls is set but grpc_endpoint %q is plaintext", c.GRPCEndpoint))
 	}
-	errs = append(errs, iotlp.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
+	errs = append(errs, exportdriver.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
 	for k := range c.Headers {
 		if reason := badHeader(k); reason != "" {
 			errs = append(errs, config.Errorf(p.Key("headers").Key(k), "use a lower-case name of letters, digits, '-', '_' or '.', not starting with grpc-",

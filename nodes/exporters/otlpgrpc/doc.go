@@ -2,7 +2,7 @@
 // OTLP/gRPC Export call and acks or nacks it from the answer.
 //
 // Payloads that are still the bytes a receiver took in are sent as they
-// are: the raw codec (package nodes/internal/otlpgrpc) hands their chunks
+// are: the raw codec (package otlp/otlpgrpc) hands their chunks
 // to gRPC without copying or re-encoding. Up to max_in_flight calls run at
 // once on one HTTP/2 connection, each on its own goroutine and each acked
 // or nacked on its own; while all slots are taken the exporter refuses

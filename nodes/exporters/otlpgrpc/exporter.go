@@ -15,7 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ackflow/ackflow/engine"
-	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/nodes/internal/exportdriver"
+	iotlp "github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -33,7 +34,7 @@ func NewFactory() engine.Factory {
 
 // Exporter is the exporter: the shared in-flight driver over this
 // package's transport.
-type Exporter = iotlp.Exporter
+type Exporter = exportdriver.Exporter
 
 // New builds the exporter from a validated config. The connection is
 // made lazily, at the first export.
@@ -42,7 +43,7 @@ func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
 	}
-	return iotlp.NewExporter(nc, name, "ackflow_exporter_otlp_grpc", time.Duration(cfg.Timeout), cfg.MaxInFlight, t), nil
+	return exportdriver.NewExporter(nc, name, "ackflow_exporter_otlp_grpc", time.Duration(cfg.Timeout), cfg.MaxInFlight, t), nil
 }
 
 // transport sends exports over one gRPC client connection, which
@@ -85,9 +86,9 @@ func newTransport(cfg Config) (*transport, error) {
 	return t, nil
 }
 
-// Export implements iotlp.Transport: one Export call with the chunks as
+// Export implements exportdriver.Transport: one Export call with the chunks as
 // they are, the response's partial success read without generated code.
-func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) iotlp.Result {
+func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
 	if t.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, t.md)
 	}
@@ -100,10 +101,10 @@ func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte)
 			// unreadable. Say so in the partial-success warning.
 			ps = iotlp.PartialSuccess{Message: "unreadable response: " + perr.Error()}
 		}
-		return iotlp.Result{Status: "ok", Partial: ps}
+		return exportdriver.Result{Status: "ok", Partial: ps}
 	}
 	st := status.Convert(err)
-	return iotlp.Result{
+	return exportdriver.Result{
 		Status:    codeName(st.Code()),
 		Err:       statusError{st},
 		Permanent: !retryable(st.Code()) || tooLarge(st),
@@ -127,7 +128,7 @@ func tooLarge(st *status.Status) bool {
 	return strings.Contains(msg, "larger than max") || strings.Contains(msg, "max_request_size") || strings.Contains(msg, "too large")
 }
 
-// Close implements iotlp.Transport.
+// Close implements exportdriver.Transport.
 func (t *transport) Close() error { return t.conn.Close() }
 
 // retryable reports whether OTLP lets a client retry after code. The OTLP

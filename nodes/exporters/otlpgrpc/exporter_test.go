@@ -20,8 +20,8 @@ import (
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	exporter "github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc/otlptest"
+	"github.com/ackflow/ackflow/nodes/internal/otlptest"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )

@@ -10,7 +10,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/ackflow/ackflow/config"
-	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/nodes/internal/exportdriver"
+	iotlp "github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -127,7 +128,7 @@ func (c *Config) Validate(p config.Path) error {
 	if c.TLS != nil && anySet && !secure {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use https:// endpoints, or remove tls", "tls is set but every endpoint is plaintext http://"))
 	}
-	errs = append(errs, iotlp.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
+	errs = append(errs, exportdriver.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)
 	for k, v := range c.Headers {
 		switch {
 		case !httpguts.ValidHeaderFieldName(k):

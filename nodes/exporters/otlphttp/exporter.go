@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
-	iotlp "github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/nodes/internal/exportdriver"
+	iotlp "github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -45,7 +46,7 @@ func NewFactory() engine.Factory {
 
 // Exporter is the exporter: the shared in-flight driver over this
 // package's transport.
-type Exporter = iotlp.Exporter
+type Exporter = exportdriver.Exporter
 
 // New builds the exporter from a validated config.
 func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
@@ -53,7 +54,7 @@ func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
 	}
-	return iotlp.NewExporter(nc, name, "ackflow_exporter_otlp_http", time.Duration(cfg.Timeout), cfg.MaxInFlight, t), nil
+	return exportdriver.NewExporter(nc, name, "ackflow_exporter_otlp_http", time.Duration(cfg.Timeout), cfg.MaxInFlight, t), nil
 }
 
 // transport posts exports with one http.Client. Its header map is shared
@@ -108,28 +109,28 @@ func newTransport(cfg Config) (*transport, error) {
 	}, nil
 }
 
-// Export implements iotlp.Transport.
-func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) iotlp.Result {
+// Export implements exportdriver.Transport.
+func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
 	url := t.urls[s]
 	if url == "" {
-		return iotlp.Result{Status: "no_endpoint", Permanent: true,
+		return exportdriver.Result{Status: "no_endpoint", Permanent: true,
 			Err: fmt.Errorf("no endpoint for %s: set endpoint or %s", s, signalKeys[s])}
 	}
 	req, err := t.request(ctx, url, chunks)
 	if err != nil {
-		return iotlp.Result{Status: "encode_error", Err: err, Permanent: true}
+		return exportdriver.Result{Status: "encode_error", Err: err, Permanent: true}
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return iotlp.Result{Status: "connection_error", Err: err}
+		return exportdriver.Result{Status: "connection_error", Err: err}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // let the connection be reused
 	_ = resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return iotlp.Result{Status: "ok", Partial: partialSuccess(resp, body)}
+		return exportdriver.Result{Status: "ok", Partial: partialSuccess(resp, body)}
 	}
-	return iotlp.Result{
+	return exportdriver.Result{
 		Status:    strconv.Itoa(resp.StatusCode),
 		Err:       httpError(resp, body),
 		Permanent: !retryable(resp.StatusCode),
@@ -167,7 +168,7 @@ func (t *transport) request(ctx context.Context, url string, chunks [][]byte) (*
 	return req, nil
 }
 
-// Close implements iotlp.Transport.
+// Close implements exportdriver.Transport.
 func (t *transport) Close() error {
 	t.tr.CloseIdleConnections()
 	return nil

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ackflow/ackflow/engine"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )

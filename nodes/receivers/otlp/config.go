@@ -11,7 +11,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/ackflow/ackflow/config"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 )
 
 // Defaults.
@@ -26,8 +26,25 @@ const (
 	// at 400 ms end to end, while keeping memory bounded (1024 × the
 	// average request) when a destination stalls.
 	DefaultMaxConcurrentRequests = 1024
+	// DefaultMaxConcurrentStreams bounds the requests one connection may
+	// have open at once (gRPC and HTTP/2 streams), well below
+	// DefaultMaxConcurrentRequests so that one client cannot take every
+	// slot. Together with max_connections it bounds the requests being
+	// read: a gRPC stream not yet read holds at most one stream window
+	// (grpcStreamWindow), an HTTP/2 connection at most its receive window.
+	DefaultMaxConcurrentStreams = 100
+	// DefaultMaxConnections bounds the connections each protocol's
+	// listener keeps open. At the limit a new connection first closes the
+	// longest-idle one (no request in progress); if every connection is
+	// busy it is closed at once. The receivers of a process together never
+	// keep more than half of its file descriptor limit, whatever this key
+	// says, so that a flood of connections cannot starve the admin server
+	// and the exporters of file descriptors.
+	DefaultMaxConnections = 1024
 	// DefaultMaxInFlightBytes bounds the request bytes the receiver holds
-	// (all protocols together) from admission until their outcome: with
+	// (all protocols together): HTTP bodies as they are read (the buffers,
+	// compressed and decompressed, and the decoders' state), then every
+	// request's data from admission until its outcome. With
 	// wait_for_result that bounds the memory its data takes in the whole
 	// pipeline when a destination stalls. It is ~270 requests of 1,000
 	// logs, several times what a healthy pipeline holds at millions of
@@ -37,6 +54,9 @@ const (
 	DefaultMaxRequestSize = 64 << 20
 	// maxRequestSizeLimit is what gRPC can frame (int32 lengths).
 	maxRequestSizeLimit = 2<<30 - 1
+	// maxStreamsLimit is the most HTTP/2 streams a setting can announce
+	// (net/http takes an int, grpc-go a uint32).
+	maxStreamsLimit = 1<<31 - 1
 )
 
 // Compression methods a receiver can accept.
@@ -70,8 +90,15 @@ type Settings struct {
 	// Timeout bounds a request: admission (backpressure) plus outcome.
 	Timeout config.Duration `yaml:"timeout"`
 	// MaxConcurrentRequests bounds the requests a protocol holds at once;
-	// 0 means unlimited. Beyond it requests are refused as retryable.
+	// 0 means unlimited. Beyond it requests are refused as retryable. A
+	// request takes its slot once its body has been read, so slow or
+	// stalled uploads hold none.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// MaxConcurrentStreams bounds the requests one connection may have
+	// open at once (gRPC streams, HTTP/2 streams).
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// MaxConnections bounds the open connections of each listener.
+	MaxConnections int `yaml:"max_connections"`
 	// MaxRequestSize bounds a request body, compressed and decompressed.
 	MaxRequestSize config.Size `yaml:"max_request_size"`
 	// MaxInFlightBytes bounds the decompressed bytes of the requests
@@ -90,6 +117,8 @@ type Overrides struct {
 	WaitForResult         *bool               `yaml:"wait_for_result"`
 	Timeout               *config.Duration    `yaml:"timeout"`
 	MaxConcurrentRequests *int                `yaml:"max_concurrent_requests"`
+	MaxConcurrentStreams  *int                `yaml:"max_concurrent_streams"`
+	MaxConnections        *int                `yaml:"max_connections"`
 	MaxRequestSize        *config.Size        `yaml:"max_request_size"`
 	RequestCompression    *Compressions       `yaml:"request_compression"`
 	TLS                   *otlpgrpc.ServerTLS `yaml:"tls"`
@@ -120,6 +149,8 @@ func DefaultConfig() Config {
 		WaitForResult:         DefaultWaitForResult,
 		Timeout:               config.Duration(DefaultTimeout),
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		MaxConcurrentStreams:  DefaultMaxConcurrentStreams,
+		MaxConnections:        DefaultMaxConnections,
 		MaxRequestSize:        DefaultMaxRequestSize,
 		MaxInFlightBytes:      DefaultMaxInFlightBytes,
 		RequestCompression:    slices.Clone(knownCompressions),
@@ -174,6 +205,7 @@ func (c *Config) Validate(p config.Path) error {
 func (s *Settings) validate(p config.Path) error {
 	o := Overrides{
 		Timeout: &s.Timeout, MaxConcurrentRequests: &s.MaxConcurrentRequests,
+		MaxConcurrentStreams: &s.MaxConcurrentStreams, MaxConnections: &s.MaxConnections,
 		MaxRequestSize: &s.MaxRequestSize, RequestCompression: &s.RequestCompression, TLS: s.TLS,
 	}
 	err := o.validate(p)
@@ -193,6 +225,16 @@ func (o *Overrides) validate(p config.Path) error {
 	if o.MaxConcurrentRequests != nil && *o.MaxConcurrentRequests < 0 {
 		errs = append(errs, config.Errorf(p.Key("max_concurrent_requests"), "use 0 for no limit or a positive count",
 			"max_concurrent_requests cannot be negative, got %d", *o.MaxConcurrentRequests))
+	}
+	if o.MaxConcurrentStreams != nil && (*o.MaxConcurrentStreams < 1 || *o.MaxConcurrentStreams > maxStreamsLimit) {
+		errs = append(errs, config.Errorf(p.Key("max_concurrent_streams"),
+			"use a count such as 100: the requests one connection may have open at once",
+			"max_concurrent_streams must be between 1 and %d, got %d", maxStreamsLimit, *o.MaxConcurrentStreams))
+	}
+	if o.MaxConnections != nil && *o.MaxConnections < 1 {
+		errs = append(errs, config.Errorf(p.Key("max_connections"),
+			"use a count such as 1024 (there is no unlimited: connections cost file descriptors and memory)",
+			"max_connections must be at least 1, got %d", *o.MaxConnections))
 	}
 	if o.MaxRequestSize != nil && (*o.MaxRequestSize <= 0 || *o.MaxRequestSize > maxRequestSizeLimit) {
 		errs = append(errs, config.Errorf(p.Key("max_request_size"), "use a size between 1B and 2GiB-1, such as 64MiB",
@@ -246,6 +288,8 @@ type settings struct {
 	waitForResult bool
 	timeout       time.Duration
 	maxConcurrent int
+	maxStreams    int // per connection
+	maxConns      int // per listener
 	maxSize       int
 	compression   []string
 	tls           *otlpgrpc.ServerTLS
@@ -258,6 +302,8 @@ func (c *Config) resolve(pr *Protocol) settings {
 		waitForResult: c.WaitForResult,
 		timeout:       time.Duration(c.Timeout),
 		maxConcurrent: c.MaxConcurrentRequests,
+		maxStreams:    c.MaxConcurrentStreams,
+		maxConns:      c.MaxConnections,
 		maxSize:       int(c.MaxRequestSize),
 		compression:   c.RequestCompression,
 		tls:           c.TLS,
@@ -271,6 +317,12 @@ func (c *Config) resolve(pr *Protocol) settings {
 	}
 	if o.MaxConcurrentRequests != nil {
 		s.maxConcurrent = *o.MaxConcurrentRequests
+	}
+	if o.MaxConcurrentStreams != nil {
+		s.maxStreams = *o.MaxConcurrentStreams
+	}
+	if o.MaxConnections != nil {
+		s.maxConns = *o.MaxConnections
 	}
 	if o.MaxRequestSize != nil {
 		s.maxSize = int(*o.MaxRequestSize)
@@ -288,4 +340,13 @@ func (c *Config) resolve(pr *Protocol) settings {
 // ("" and "identity" mean uncompressed).
 func (s *settings) accepts(enc string) bool {
 	return enc == "" || enc == "identity" || slices.Contains(s.compression, enc)
+}
+
+// connStreams is the stream limit announced to each connection: never more
+// than the requests the protocol admits at once.
+func (s *settings) connStreams() int {
+	if s.maxConcurrent > 0 {
+		return min(s.maxStreams, s.maxConcurrent)
+	}
+	return s.maxStreams
 }

@@ -22,7 +22,9 @@ const (
 	vMalformed                    // not a valid request: never forwarded
 	vTooLarge                     // over max_request_size
 	vUnsupported                  // content type or encoding not accepted
-	vBusy                         // over max_concurrent_requests: refused before reading
+	vBusy                         // over max_concurrent_requests
+	vBudget                       // over max_in_flight_bytes
+	vBodyTimeout                  // the body did not arrive in time (timeout, or too slow)
 	vBackpressure                 // the pipeline stayed full until the timeout
 	vNackTransient                // the pipeline nacked; retrying may work
 	vNackPermanent                // the pipeline nacked; retrying cannot work
@@ -34,7 +36,7 @@ const (
 )
 
 var verdictNames = [numVerdicts]string{
-	"ok", "malformed", "too_large", "unsupported", "busy", "backpressure",
+	"ok", "malformed", "too_large", "unsupported", "busy", "budget", "body_timeout", "backpressure",
 	"nack_transient", "nack_permanent", "timeout", "shutdown", "canceled", "unroutable",
 }
 
@@ -44,7 +46,7 @@ func (v verdict) String() string { return verdictNames[v] }
 // so that its items are known and were refused.
 func (v verdict) refusesItems() bool {
 	switch v {
-	case vBackpressure, vNackTransient, vNackPermanent, vTimeout, vShutdown, vCanceled, vUnroutable:
+	case vBudget, vBackpressure, vNackTransient, vNackPermanent, vTimeout, vShutdown, vCanceled, vUnroutable:
 		return true
 	}
 	return false
@@ -154,7 +156,7 @@ type core struct {
 	fx      engine.ReceiverEffects // set by Run before any request is served
 
 	maxBytes      int64        // max_in_flight_bytes; 0 = unlimited
-	inFlightBytes atomic.Int64 // bytes of requests in the pipeline or being admitted
+	inFlightBytes atomic.Int64 // bytes of bodies being read and of requests in the pipeline
 	holds         holds        // request id → bytes reserved until its outcome
 
 	nextID   atomic.Uint64
@@ -170,17 +172,19 @@ func newCore(clk clock.Clock, m *metrics, maxInFlightBytes int64) *core {
 	return &core{clock: clk, metrics: m, maxBytes: maxInFlightBytes, waiters: waiters{m: map[uint64]chan outcome{}}}
 }
 
-// acquire reserves n bytes of the in-flight budget. One request is always
-// let through when nothing is held, so that a request larger than the
-// budget is not refused forever.
-func (c *core) acquire(n int64) bool {
-	if c.maxBytes <= 0 {
+// reserve adds n bytes to the in-flight budget for a request that already
+// holds mine. A request alone is always let through, so that a request
+// larger than the budget is not refused forever: the budget may then be
+// exceeded by that one request, never by two.
+func (c *core) reserve(n, mine int64) bool {
+	if c.maxBytes <= 0 || n <= 0 {
 		return true
 	}
-	if held := c.inFlightBytes.Add(n); held > c.maxBytes && held != n {
+	if held := c.inFlightBytes.Add(n); held > c.maxBytes && held != mine+n {
 		c.inFlightBytes.Add(-n)
 		return false
 	}
+	c.metrics.heldBytes.Add(n)
 	return true
 }
 
@@ -192,39 +196,80 @@ func (c *core) overBudget() bool {
 }
 
 func (c *core) budgetRefusal() result {
-	return result{vBusy, fmt.Sprintf("more than max_in_flight_bytes (%d bytes) of data awaits its outcome; retry later", c.maxBytes)}
+	return result{vBudget, fmt.Sprintf("more than max_in_flight_bytes (%d bytes) of request data is held; retry later", c.maxBytes)}
 }
 
 func (c *core) releaseBytes(n int64) {
-	if c.maxBytes > 0 {
+	if c.maxBytes > 0 && n > 0 {
 		c.inFlightBytes.Add(-n)
+		c.metrics.heldBytes.Add(-n)
 	}
 }
+
+// errBudget is returned by a body read that max_in_flight_bytes cut short.
+var errBudget = errors.New("max_in_flight_bytes reached while reading the request body")
+
+// reservation is one request's share of max_in_flight_bytes. A body being
+// read grows it before every buffer it allocates (HTTP), so memory is
+// charged as the bytes arrive rather than after the whole body is in;
+// admit then takes it over until the data's outcome. The zero value holds
+// nothing; it is owned by one goroutine.
+type reservation struct {
+	c    *core
+	held int64
+}
+
+// grow reserves n more bytes; false when the budget is spent.
+func (r *reservation) grow(n int64) bool {
+	if !r.c.reserve(n, r.held) {
+		return false
+	}
+	r.held += n
+	return true
+}
+
+// shrink gives n bytes back.
+func (r *reservation) shrink(n int64) {
+	n = min(n, r.held)
+	r.c.releaseBytes(n)
+	r.held -= n
+}
+
+// release gives everything back: the request was refused.
+func (r *reservation) release() { r.shrink(r.held) }
 
 // admit sends a parsed request into the pipeline and, with
 // wait_for_result, waits for its outcome, the timeout, the client or the
 // shutdown deadline, whichever comes first. The timeout covers the whole
 // request: time spent blocked on a full pipeline counts against it.
 //
-// size is the request body's size after decompression, for metrics.
+// size is the request body's size after decompression, for metrics. res
+// is what the body already reserved while it was read (HTTP); admit takes
+// it over. When it holds nothing (gRPC, whose bodies grpc-go reads), size
+// bytes are reserved here.
 //
 // Callers bracket admit and the writing of its answer with
 // admitting.enter and admitting.leave, so that at the shutdown deadline
 // the drain closes connections only after the answers are out.
-func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int) result {
+func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int, res *reservation) result {
 	items := p.Items()
 	c.metrics.bytes[pr][s].Add(uint64(size))
-	if !c.acquire(int64(size)) {
-		res := c.budgetRefusal()
-		c.metrics.answered(pr, s, res.v, items)
-		return res
+	if res == nil {
+		res = &reservation{c: c}
 	}
-	res, inPipeline := c.admitAndWait(ctx, pr, st, s, p, int64(size))
+	if res.held == 0 && !res.grow(int64(size)) {
+		r := c.budgetRefusal()
+		c.metrics.answered(pr, s, r.v, items)
+		return r
+	}
+	held := res.held
+	res.held = 0 // admit owns the bytes now
+	r, inPipeline := c.admitAndWait(ctx, pr, st, s, p, held)
 	if !inPipeline {
-		c.releaseBytes(int64(size)) // otherwise the outcome releases them
+		c.releaseBytes(held) // otherwise the outcome releases them
 	}
-	c.metrics.answered(pr, s, res.v, items)
-	return res
+	c.metrics.answered(pr, s, r.v, items)
+	return r
 }
 
 // admitAndWait does the work of admit. inPipeline reports that the data
@@ -436,8 +481,9 @@ func (t *tracker) wait() <-chan struct{} {
 }
 
 // limiter bounds concurrent requests without waiting: a request over the
-// limit is refused at once, before its body is read, so refused load
-// costs no memory. A zero limit admits everything.
+// limit is refused at once. Handlers check full before reading a body, so
+// refused load costs no read, and take the slot once the body is in. A
+// zero limit admits everything.
 type limiter struct {
 	max int64
 	n   atomic.Int64
@@ -452,6 +498,13 @@ func (l *limiter) tryAcquire() bool {
 		return false
 	}
 	return true
+}
+
+// full reports that tryAcquire would fail now, so that a request can be
+// refused before its body is read; the slot itself is taken once the body
+// is in (tryAcquire), so that slow uploads hold none.
+func (l *limiter) full() bool {
+	return l.max > 0 && l.n.Load() >= l.max
 }
 
 func (l *limiter) release() {

@@ -4,13 +4,17 @@
 //
 // # The request path
 //
-// gRPC requests are taken as bytes by a raw codec (package otlpgrpc),
+// gRPC requests are taken as bytes by a raw codec (package otlp/otlpgrpc),
 // checked by the protobuf wire scan (framing, field numbers and lengths;
 // the scan also counts the items) and sent into the pipeline as they are:
 // nothing is decoded unless a node downstream asks. HTTP protobuf bodies
-// take the same path; JSON bodies are decoded into pdata once. Malformed
-// requests are answered INVALID_ARGUMENT / 400 and never enter the
-// pipeline.
+// take the same path; JSON bodies are decoded into pdata once, after one
+// cheap pass that refuses what would hurt the decoder or be lost by it
+// (json.go): invalid UTF-8, anything after the document, nesting that
+// would overflow its recursion, a decoded size over max_request_size. In
+// both encodings AnyValues may nest at most otlpwire.MaxValueDepth levels.
+// Malformed requests are answered INVALID_ARGUMENT / 400 (JSON too large
+// once decoded: 413) and never enter the pipeline.
 //
 // # Answers
 //
@@ -31,11 +35,28 @@
 //
 // # Limits and backpressure
 //
-// max_concurrent_requests bounds the requests each protocol holds; beyond
-// it requests are refused as retryable before their body is read.
-// max_request_size bounds bodies, compressed and decompressed. A full
-// pipeline blocks the handler (bounded by the timeout and the client's
-// deadline), which is the backpressure clients see.
+// max_concurrent_requests bounds the requests each protocol holds; a
+// request takes its slot once its body is in (so slow uploads hold none),
+// and is refused as retryable before its body is read when the limit is
+// already reached. max_request_size bounds bodies, compressed and
+// decompressed. A full pipeline blocks the handler (bounded by the timeout
+// and the client's deadline), which is the backpressure clients see.
+//
+// # Hostile clients
+//
+// Everything a client can take is bounded in number and time (see
+// README.md, "Memory bound", for the arithmetic):
+//
+//	connections     max_connections per listener, half the file limit per
+//	                process; idle ones evicted first (conns.go)
+//	streams         max_concurrent_streams per connection (gRPC, HTTP/2)
+//	body time       the timeout from the headers; HTTP also a minimum rate
+//	                (bodyPacer); gRPC a timer around grpc-go's read
+//	memory          max_in_flight_bytes, charged as bytes arrive: HTTP
+//	                buffers as they grow (reservation), gRPC the bytes a
+//	                connection receives during its read turn (turnCharge);
+//	                one gRPC body read per connection at a time, so that
+//	                grpc-go opens one stream window to a whole message
 //
 // # Drain
 //
@@ -47,10 +68,14 @@
 //
 // # Files
 //
-//	config.go    Config, defaults, Validate, per-protocol resolution
-//	core.go      admission: verdicts, waiters, send with backpressure, trackers
-//	grpc.go      the gRPC services and the status mapping
-//	http.go      the HTTP handler, body reading and the status mapping
-//	receiver.go  factory, Receiver, Run and the drain
-//	metrics.go   the receiver's series
+//	config.go     Config, defaults, Validate, per-protocol resolution
+//	core.go       admission: verdicts, byte budget, waiters, send with backpressure, trackers
+//	conns.go      connection caps, eviction, gRPC read turns and their charge
+//	filelimit_*   the process's open-files limit
+//	grpc.go       the gRPC services, server options and the status mapping
+//	http.go       the HTTP handler, body reading and the status mapping
+//	json.go       OTLP/JSON: the prescan, decoding, the value depth walk
+//	receiver.go   factory, Receiver, Run and the drain
+//	metrics.go    the receiver's series
+//	hostiletest/  hostile clients for tests (stalled streams, trickled bodies)
 package otlp

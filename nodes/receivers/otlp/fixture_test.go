@@ -17,7 +17,7 @@ import (
 	"github.com/ackflow/ackflow/clock"
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/engine/nodetest"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc/otlptest"
+	"github.com/ackflow/ackflow/nodes/internal/otlptest"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/telemetry"

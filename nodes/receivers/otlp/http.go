@@ -8,16 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -36,11 +33,27 @@ var httpPaths = map[string]pdata.Signal{
 }
 
 // HTTP server limits that are not configurable: headers must arrive
-// promptly (slowloris), and idle keep-alive connections are reaped.
+// promptly (slowloris), bodies at a minimum pace, and idle keep-alive
+// connections are reaped (idleTimeout applies to gRPC connections too).
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 1 << 20
+	// A body must arrive within the timeout and, after bodyGrace, at
+	// minBodyRate at least (on average since the headers): a client
+	// trickling bytes is cut after about bodyGrace instead of holding its
+	// connection for the whole timeout.
+	bodyGrace   = 5 * time.Second
+	minBodyRate = 16 << 10 // bytes per second
+	// HTTP/2 receive windows (Go's defaults, made explicit): what a
+	// connection can make the server buffer beyond what handlers read and
+	// charge to max_in_flight_bytes.
+	h2ConnWindow   = 1 << 20
+	h2StreamWindow = 1 << 20
+	// gzipDecoderMemory is the decoder state charged to
+	// max_in_flight_bytes while a gzip body is read: flate's 32 KiB window,
+	// its tables and gzip's bufio.Reader. (zstd: see zstdwatch.go.)
+	gzipDecoderMemory = 64 << 10
 )
 
 // httpHandler serves OTLP/HTTP: POST /v1/{logs,metrics,traces} with
@@ -80,13 +93,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			"unsupported Content-Encoding %q: accepted are %s or none", enc, strings.Join(h.st.compression, ", "))}, -1)
 		return
 	}
-	if !h.lim.tryAcquire() {
-		h.answer(w, media, s, result{vBusy, "too many concurrent requests; retry later"}, -1)
+	// Refused before reading when that is already known; the slot is taken
+	// once the body is in, so that slow uploads hold none.
+	if h.lim.full() {
+		h.answer(w, media, s, busyRefusal, -1)
 		return
 	}
-	defer h.lim.release()
-	if h.core.overBudget() {
-		h.answer(w, media, s, h.core.budgetRefusal(), -1)
+	if c.overBudget() {
+		h.answer(w, media, s, c.budgetRefusal(), -1)
 		return
 	}
 	if req.ContentLength > int64(h.st.maxSize) {
@@ -94,30 +108,109 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			"request body of %d bytes is larger than max_request_size (%d)", req.ContentLength, h.st.maxSize)}, -1)
 		return
 	}
-	// A slow upload must not hold its slot forever; answering may take up
-	// to the timeout again, so only the read gets a deadline.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.st.timeout))
-	body, err := readBody(req.Body, enc, h.st.maxSize, req.ContentLength)
+	rsv := &reservation{c: c}
+	defer rsv.release() // nothing left once admit took it over
+	c.metrics.reading[protoHTTP][s].Add(1)
+	body, err := h.readBody(w, req, enc, rsv)
+	c.metrics.reading[protoHTTP][s].Add(-1)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			h.answer(w, media, s, result{vTooLarge, fmt.Sprintf("request body is larger than max_request_size (%d bytes)", h.st.maxSize)}, -1)
-		} else {
-			h.answer(w, media, s, result{vMalformed, "read request body: " + err.Error()}, -1)
+		if req.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close") // the rest of the body is not read
 		}
+		h.answer(w, media, s, h.readFailure(err), -1)
 		return
 	}
-	p, err := decodeBody(s, media, body)
+	if !h.lim.tryAcquire() {
+		h.answer(w, media, s, busyRefusal, -1)
+		return
+	}
+	defer h.lim.release()
+	p, err := decodeBody(s, media, body, h.st.maxSize)
 	if err != nil {
-		h.answer(w, media, s, result{vMalformed, err.Error()}, -1)
+		h.answer(w, media, s, decodeFailure(err), -1)
 		return
 	}
 	c.admitting.enter()
 	defer c.admitting.leave()
-	res := c.admit(req.Context(), protoHTTP, &h.st, s, p, len(body))
+	res := c.admit(req.Context(), protoHTTP, &h.st, s, p, len(body), rsv)
 	h.write(w, media, res)
 	// Put the answer on the wire before leaving: at the shutdown deadline
 	// the drain closes connections as soon as no request is admitting.
 	_ = http.NewResponseController(w).Flush()
+}
+
+// readBody reads the request body within its deadline (bodyPacer),
+// reserving its buffers in rsv as they grow.
+func (h *httpHandler) readBody(w http.ResponseWriter, req *http.Request, enc string, rsv *reservation) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	pace := newBodyPacer(req.Body, rc, time.Now(), h.st.timeout)
+	body, err := readBody(pace, enc, h.st.maxSize, req.ContentLength, rsv)
+	// Answering may take up to the timeout again, and an expired read
+	// deadline would make net/http cancel the request when its background
+	// read (which watches for the client going away) fails.
+	_ = rc.SetReadDeadline(time.Time{})
+	return body, err
+}
+
+// readFailure is the answer to a body that could not be read.
+func (h *httpHandler) readFailure(err error) result {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return result{vTooLarge, fmt.Sprintf("request body is larger than max_request_size (%d bytes)", h.st.maxSize)}
+	case errors.Is(err, errBudget):
+		return h.core.budgetRefusal()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return result{vBodyTimeout, fmt.Sprintf(
+			"request body not received in time (within %s, and at %d KiB/s at least after %s); retry",
+			h.st.timeout, minBodyRate>>10, min(bodyGrace, h.st.timeout/2))}
+	}
+	return result{vMalformed, "read request body: " + err.Error()}
+}
+
+// bodyPacer is the read deadline of a request body: the whole body within
+// the timeout, and at minBodyRate on average once a grace period has
+// passed (bodyGrace, or half the timeout if that is shorter).
+// It moves the deadline forward as bytes arrive, at most once a second.
+type bodyPacer struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	from  time.Time // the handler started: headers are in
+	end   time.Time // from + timeout
+	set   time.Time // the deadline set now
+	grace time.Duration
+	n     int64
+}
+
+func newBodyPacer(r io.Reader, rc *http.ResponseController, now time.Time, timeout time.Duration) *bodyPacer {
+	p := &bodyPacer{r: r, rc: rc, from: now, end: now.Add(timeout), grace: min(bodyGrace, timeout/2)}
+	p.setDeadline(p.due())
+	return p
+}
+
+// due is the deadline earned by the bytes read so far.
+func (p *bodyPacer) due() time.Time {
+	d := p.from.Add(p.grace + time.Duration(p.n)*time.Second/minBodyRate)
+	if d.After(p.end) {
+		return p.end
+	}
+	return d
+}
+
+func (p *bodyPacer) setDeadline(d time.Time) {
+	p.set = d
+	_ = p.rc.SetReadDeadline(d)
+}
+
+// Read implements io.Reader.
+func (p *bodyPacer) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.n += int64(n)
+		if d := p.due(); d.Sub(p.set) >= time.Second || (d.Equal(p.end) && !p.set.Equal(p.end)) {
+			p.setDeadline(d)
+		}
+	}
+	return n, err
 }
 
 // answer counts a request refused before admission and writes its answer.
@@ -135,6 +228,8 @@ var httpStatus = [numVerdicts]int{
 	vTooLarge:      http.StatusRequestEntityTooLarge,
 	vUnsupported:   http.StatusUnsupportedMediaType,
 	vBusy:          http.StatusServiceUnavailable,
+	vBudget:        http.StatusServiceUnavailable,
+	vBodyTimeout:   http.StatusServiceUnavailable, // 408 is not retried by OTLP clients
 	vBackpressure:  http.StatusServiceUnavailable,
 	vNackTransient: http.StatusServiceUnavailable,
 	vNackPermanent: http.StatusBadRequest,
@@ -191,54 +286,51 @@ func mediaType(contentType string) (string, bool) {
 }
 
 // decodeBody turns a request body into a payload: protobuf is checked by
-// the wire scan and kept as bytes, JSON is decoded into pdata once.
-func decodeBody(s pdata.Signal, media string, body []byte) (*pdata.Payload, error) {
+// the wire scan and kept as bytes, JSON is checked and decoded into pdata
+// once (decodeJSON), its decoded form bounded by limit (max_request_size).
+func decodeBody(s pdata.Signal, media string, body []byte, limit int) (*pdata.Payload, error) {
 	if media == mediaProtobuf {
 		return pdata.FromOTLP(s, body)
 	}
-	switch s {
-	case pdata.Logs:
-		r := plogotlp.NewExportRequest()
-		if err := r.UnmarshalJSON(body); err != nil {
-			return nil, fmt.Errorf("logs request: invalid JSON: %w", err)
-		}
-		return pdata.FromLogs(r.Logs()), nil
-	case pdata.Metrics:
-		r := pmetricotlp.NewExportRequest()
-		if err := r.UnmarshalJSON(body); err != nil {
-			return nil, fmt.Errorf("metrics request: invalid JSON: %w", err)
-		}
-		return pdata.FromMetrics(r.Metrics()), nil
-	default:
-		r := ptraceotlp.NewExportRequest()
-		if err := r.UnmarshalJSON(body); err != nil {
-			return nil, fmt.Errorf("traces request: invalid JSON: %w", err)
-		}
-		return pdata.FromTraces(r.Traces()), nil
+	return decodeJSON(s, body, limit)
+}
+
+// decodeFailure is the answer to a body decodeBody refused: 413 for a JSON
+// request too large once decoded, 400 for anything malformed.
+func decodeFailure(err error) result {
+	if errors.Is(err, errJSONTooLarge) {
+		return result{vTooLarge, err.Error()}
 	}
+	return result{vMalformed, err.Error()}
 }
 
 var gzipReaders sync.Pool // *gzip.Reader
 
 // readBody reads a request body of at most limit bytes, both as sent and
-// decompressed. length is the Content-Length, or -1. The returned slice is
-// owned by the caller: the payload aliases it, so it is never pooled.
-func readBody(r io.Reader, enc string, limit int, length int64) ([]byte, error) {
+// decompressed. length is the Content-Length, or -1. Every buffer is
+// reserved in rsv before it is allocated, and so is the decoder's state
+// while a compressed body is read: the budget is charged as bytes arrive,
+// and a body that would exceed it fails with errBudget. On success rsv
+// holds cap of the returned slice. The slice is owned by the caller: the
+// payload aliases it, so it is never pooled.
+func readBody(r io.Reader, enc string, limit int, length int64, rsv *reservation) ([]byte, error) {
 	raw := &capReader{r: r, left: int64(limit)}
 	switch enc {
 	case "", "identity":
-		if length >= 0 && length <= preallocLimit {
-			// The usual case: one exact allocation, no copy.
-			b := make([]byte, length)
-			if _, err := io.ReadFull(raw, b); err != nil {
-				return nil, err
-			}
-			return b, nil
+		if length >= 0 {
+			// net/http ends the body at its Content-Length, so the buffer
+			// grows to exactly that size: no slack and no final copy. It
+			// starts at preallocLimit at most: a large declared length is
+			// not trusted before the bytes arrive, or a client sending
+			// headers only would pin the memory.
+			return readSized(raw, int(min(length, preallocLimit)), int(length), rsv)
 		}
-		// A large declared length is not trusted before the bytes arrive:
-		// a client sending headers only would otherwise pin the memory.
-		return readAll(raw, int(min(length, preallocLimit)))
+		return readUnsized(raw, minBuffer, limit, rsv)
 	case otlpgrpc.Gzip:
+		if !rsv.grow(gzipDecoderMemory) {
+			return nil, errBudget
+		}
+		defer rsv.shrink(gzipDecoderMemory)
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		var err error
 		if zr == nil {
@@ -250,45 +342,96 @@ func readBody(r io.Reader, enc string, limit int, length int64) ([]byte, error) 
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		defer gzipReaders.Put(zr)
-		b, err := readAll(&capReader{r: zr, left: int64(limit)}, guess(length, limit))
-		if err != nil && !errors.Is(err, errTooLarge) {
-			err = fmt.Errorf("gzip: %w", err)
-		}
-		return b, err
+		b, err := readUnsized(zr, guess(length, limit), limit, rsv)
+		return b, decodeError("gzip", err)
 	case otlpgrpc.Zstd:
-		zr, err := otlpgrpc.NewZstdReader(raw)
+		// The decoder's ring is charged as each frame declares its window,
+		// before the decoder allocates it (zstdWatch).
+		charged := int64(zstdDecoderBase)
+		if !rsv.grow(charged) {
+			return nil, errBudget
+		}
+		defer func() { rsv.shrink(charged) }()
+		watch := newZstdWatch(raw, func(window int64) error {
+			if need := zstdDecoderBase + zstdRing(min(window, otlpgrpc.ZstdMaxWindow)); need > charged {
+				if !rsv.grow(need - charged) {
+					return errBudget
+				}
+				charged = need
+			}
+			return nil
+		})
+		zr, err := otlpgrpc.NewZstdReader(watch)
+		if watch.err != nil {
+			return nil, watch.err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		defer zr.Close()
-		b, err := readAll(&capReader{r: zr, left: int64(limit)}, guess(length, limit))
-		if err != nil && !errors.Is(err, errTooLarge) {
-			err = fmt.Errorf("zstd: %w", err)
+		b, err := readUnsized(zr, guess(length, limit), limit, rsv)
+		if watch.err != nil {
+			return nil, watch.err
 		}
-		return b, err
+		return b, decodeError("zstd", err)
 	}
 	return nil, fmt.Errorf("unsupported Content-Encoding %q", enc)
+}
+
+// decodeError names the encoding in a decompression error; the limits'
+// own errors stay as they are.
+func decodeError(enc string, err error) error {
+	if err == nil || errors.Is(err, errTooLarge) || errors.Is(err, errBudget) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", enc, err)
 }
 
 // guess sizes the buffer of a compressed body: telemetry compresses about
 // 4 to 10 times.
 func guess(length int64, limit int) int {
 	if length <= 0 {
-		return 0
+		return minBuffer
 	}
 	return int(min(length*4, int64(limit), preallocLimit))
 }
 
-// readAll is io.ReadAll with a starting capacity.
-// preallocLimit is the most a declared size may reserve before the body
-// arrives; beyond it buffers grow with the bytes actually read.
-const preallocLimit = 1 << 20
+// Buffer sizes of readSized and readUnsized. preallocLimit is the most a
+// declared size may reserve before the body arrives, and the largest
+// chunk of a body of unknown size.
+const (
+	minBuffer     = 512
+	preallocLimit = 1 << 20
+)
 
-func readAll(r io.Reader, capacity int) ([]byte, error) {
-	b := make([]byte, 0, max(capacity, 512))
+// readSized reads a body of exactly length bytes (its Content-Length: the
+// server ends the body there) into one buffer of size bytes at first,
+// doubled as it fills, the last one exactly length bytes: no slack. Each
+// buffer is reserved in rsv before it is allocated, the one it replaces
+// released once copied (errBudget if the budget is spent), so that the
+// reservation follows the bytes that arrived (at most twice them) and
+// peaks at 1.5 times the body. Doubling copies each byte about once.
+func readSized(r io.Reader, size, length int, rsv *reservation) ([]byte, error) {
+	b, err := regrow(nil, min(max(size, minBuffer), length), rsv)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			// Full: one more byte tells whether the body goes on.
+			c, more, err := readByte(r)
+			switch {
+			case err != nil:
+				return nil, err
+			case !more:
+				return b, nil
+			case cap(b) >= length:
+				return nil, errTooLarge // not from net/http, which ends the body
+			}
+			if b, err = regrow(b, min(2*cap(b), length), rsv); err != nil {
+				return nil, err
+			}
+			b = append(b, c)
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -301,8 +444,98 @@ func readAll(r io.Reader, capacity int) ([]byte, error) {
 	}
 }
 
+// readUnsized reads a body of unknown size (chunked, or decompressed), at
+// most limit bytes (errTooLarge beyond), into chunks: size bytes at first,
+// doubled up to preallocLimit, each reserved in rsv before it is allocated
+// (errBudget if the budget is spent). A body that fits in the first chunk
+// is returned as it is; a larger one is copied once into a buffer of
+// exactly its size, reserved too, and the chunks released. The reservation
+// follows the bytes that arrived (plus at most one chunk), peaks at twice
+// the body plus a chunk while it is assembled, and ends at the body's
+// size. (Doubling one buffer would leave up to half of it unused for the
+// data's whole life in the pipeline, and peak at three times the body.)
+func readUnsized(r io.Reader, size, limit int, rsv *reservation) ([]byte, error) {
+	var chunks [][]byte
+	total, next := 0, min(max(size, minBuffer), limit)
+	var carry []byte // a byte read to see whether the body goes on
+	for {
+		c, err := regrow(nil, next, rsv)
+		if err != nil {
+			return nil, err
+		}
+		c, carry = append(c, carry...), nil
+		for len(c) < cap(c) && err == nil {
+			var n int
+			n, err = r.Read(c[len(c):cap(c)])
+			c = c[:len(c)+n]
+		}
+		chunks = append(chunks, c)
+		total += len(c)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		b, more, err := readByte(r)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		if total >= limit {
+			return nil, errTooLarge
+		}
+		carry = []byte{b}
+		next = min(2*cap(c), preallocLimit, limit-total)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	body, err := regrow(nil, total, rsv)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chunks {
+		body = append(body, c...)
+		rsv.shrink(int64(cap(c)))
+	}
+	return body, nil
+}
+
+// regrow returns a buffer of capacity n holding b, reserved in rsv; b's
+// reservation is released.
+func regrow(b []byte, n int, rsv *reservation) ([]byte, error) {
+	if !rsv.grow(int64(n)) {
+		return nil, errBudget
+	}
+	nb := make([]byte, len(b), n)
+	copy(nb, b)
+	rsv.shrink(int64(cap(b)))
+	return nb, nil
+}
+
+// readByte reads one byte; more is false at the end of r.
+func readByte(r io.Reader) (c byte, more bool, err error) {
+	var one [1]byte
+	for {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return one[0], true, nil // an error with it comes again
+		}
+		if err == io.EOF {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+	}
+}
+
 // capReader reads at most left bytes and fails with errTooLarge if the
 // source has more (unlike io.LimitReader, which would silently truncate).
+// It bounds the compressed side of a body; readAll bounds the other.
 type capReader struct {
 	r    io.Reader
 	left int64

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc/otlptest"
+	"github.com/ackflow/ackflow/nodes/internal/otlptest"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )

@@ -84,7 +84,7 @@ type servers struct {
 	grpc      *grpc.Server
 	grpcConns *connSet
 	http      *http.Server
-	httpIdle  *idleConns
+	httpConns *connSet
 	failed    chan error // a server stopped on its own (listener failure)
 	wg        sync.WaitGroup
 }
@@ -124,7 +124,7 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 	}()
 	// Connections that carry no request would hold the graceful stop.
 	if srv.http != nil {
-		srv.httpIdle.closeFresh()
+		srv.httpConns.closeFresh()
 	}
 	if srv.grpc != nil {
 		srv.grpcConns.closeSilent()
@@ -176,30 +176,32 @@ func (r *Receiver) start(ctx context.Context, fx engine.ReceiverEffects) (*serve
 			creds = credentials.NewTLS(r.grpc.tls)
 		}
 		srv.grpc, _ = newGRPCServer(r.core, r.grpc.st, creds)
-		srv.grpcConns = trackConns(gl)
+		srv.grpcConns = trackConns(gl, protoGRPC, r.grpc.st.maxConns, r.core.metrics)
 		srv.wg.Go(func() {
 			if err := srv.grpc.Serve(srv.grpcConns); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				srv.failed <- fmt.Errorf("grpc: %w", err)
 			}
 		})
-		r.logger.Info("otlp receiver listening", "protocol", "grpc", "addr", gl.Addr().String(), "tls", r.grpc.tls != nil)
+		r.logger.Info("otlp receiver listening", "protocol", "grpc", "addr", gl.Addr().String(), "tls", r.grpc.tls != nil,
+			"max_connections", r.grpc.st.maxConns, "process_connection_limit", processConnLimit())
 	}
 	if hl != nil {
 		srv.http = r.newHTTPServer()
-		srv.httpIdle = &idleConns{}
-		srv.http.ConnState = func(c net.Conn, st http.ConnState) { srv.httpIdle.track(c, st) }
+		srv.httpConns = trackConns(hl, protoHTTP, r.http.st.maxConns, r.core.metrics)
+		srv.http.ConnState = srv.httpConns.trackHTTP
 		srv.wg.Go(func() {
 			var err error
 			if srv.http.TLSConfig != nil {
-				err = srv.http.ServeTLS(hl, "", "")
+				err = srv.http.ServeTLS(srv.httpConns, "", "")
 			} else {
-				err = srv.http.Serve(hl)
+				err = srv.http.Serve(srv.httpConns)
 			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				srv.failed <- fmt.Errorf("http: %w", err)
 			}
 		})
-		r.logger.Info("otlp receiver listening", "protocol", "http", "addr", hl.Addr().String(), "tls", r.http.tls != nil)
+		r.logger.Info("otlp receiver listening", "protocol", "http", "addr", hl.Addr().String(), "tls", r.http.tls != nil,
+			"max_connections", r.http.st.maxConns, "process_connection_limit", processConnLimit())
 	}
 	return srv, nil
 }
@@ -217,6 +219,11 @@ func (r *Receiver) newHTTPServer() *http.Server {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelDebug),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          st.connStreams(),
+			MaxReceiveBufferPerConnection: h2ConnWindow,
+			MaxReceiveBufferPerStream:     h2StreamWindow,
+		},
+		ErrorLog: slog.NewLogLogger(r.logger.Handler(), slog.LevelDebug),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
@@ -13,13 +14,30 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc/otlptest"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// wait bounds a test that would otherwise hang; nothing waits for it to pass.
+const wait = 10 * time.Second
+
+// recv receives one value from ch, or fails the test after wait.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("no %s within %s", what, wait)
+		var zero T
+		return zero
+	}
+}
 
 // echoServer records every request and answers with a fixed response.
 type echoServer struct {
@@ -98,7 +116,7 @@ func TestServicesTakeGeneratedClients(t *testing.T) {
 
 func checkReceived(t *testing.T, srv *echoServer, s pdata.Signal, want []byte) {
 	t.Helper()
-	got := otlptest.Recv(t, srv.got, "request")
+	got := recv(t, srv.got, "request")
 	if got.signal != s || !bytes.Equal(got.body, want) {
 		t.Fatalf("server got %s %d bytes, want %s %d bytes (equal %t)", got.signal, len(got.body), s, len(want), bytes.Equal(got.body, want))
 	}
@@ -126,7 +144,7 @@ func TestClientSendsChunksAndReadsPartialSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := otlptest.Recv(t, srv.got, "request")
+			got := recv(t, srv.got, "request")
 			if want := append(append([]byte(nil), a...), b...); !bytes.Equal(got.body, want) {
 				t.Fatal("server did not get the concatenated chunks")
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ackflow/ackflow/pdata"
 )
@@ -39,8 +41,11 @@ func FullMethod(s pdata.Signal) string { return "/" + serviceNames[s] + "/Export
 type Server interface {
 	// Export answers one call of signal s. read reads the request body;
 	// the server calls it at most once and may refuse the call before
-	// reading (for example when it is over its concurrency limit). A
-	// returned error should be a gRPC status error.
+	// reading (for example when it is over its concurrency limit). read's
+	// errors are gRPC status errors: INVALID_ARGUMENT when the body could
+	// not be decompressed, RESOURCE_EXHAUSTED over the size limit, the
+	// client's cancellation, or what grpc-go reports. A returned error
+	// should be a gRPC status error.
 	Export(ctx context.Context, s pdata.Signal, read func(*Request) error) (*Response, error)
 }
 
@@ -68,7 +73,12 @@ func exportHandler(s pdata.Signal) func(any, context.Context, func(any) error, g
 	return func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 		h := srv.(Server)
 		if ic == nil {
-			return h.Export(ctx, s, func(r *Request) error { return dec(r) })
+			return h.Export(ctx, s, func(r *Request) error {
+				if err := dec(r); err != nil {
+					return err
+				}
+				return r.err()
+			})
 		}
 		req := new(Request)
 		if err := dec(req); err != nil {
@@ -76,9 +86,17 @@ func exportHandler(s pdata.Signal) func(any, context.Context, func(any) error, g
 		}
 		info := &grpc.UnaryServerInfo{Server: srv, FullMethod: FullMethod(s)}
 		return ic(ctx, req, info, func(ctx context.Context, v any) (any, error) {
-			return h.Export(ctx, s, func(r *Request) error { *r = *v.(*Request); return nil })
+			return h.Export(ctx, s, func(r *Request) error { *r = *v.(*Request); return r.err() })
 		})
 	}
+}
+
+// err is INVALID_ARGUMENT when r's body could not be decompressed.
+func (r *Request) err() error {
+	if r.failure == "" {
+		return nil
+	}
+	return status.Error(codes.InvalidArgument, "decompress request: "+r.failure)
 }
 
 // ServerOptions are the options every OTLP gRPC server of ackflow uses:

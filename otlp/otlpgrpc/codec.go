@@ -27,6 +27,9 @@ type Request struct {
 	// Body is the serialized Export*ServiceRequest. It stays valid for as
 	// long as it is referenced (see Unmarshal) and must not be modified.
 	Body []byte
+	// failure is why the body could not be decompressed, or "". The
+	// service handler turns it into INVALID_ARGUMENT (see compress.go).
+	failure string
 }
 
 // Response is an Export*ServiceResponse body: empty for a full success, or
@@ -79,12 +82,23 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 // sends the bytes), so no point in the request's life is safe for a Free.
 // A request spread over several buffers is copied once into one slice,
 // since the wire scan needs contiguous bytes.
+//
+// A body whose decompression failed (it ends with the failure trailer of
+// compress.go) is not kept: a *Request records the failure for the service
+// handler, which answers INVALID_ARGUMENT; a *Response is an error.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *Request:
-		m.Body = keep(data)
+		if msg, failed := decompressFailure(data); failed {
+			m.Body, m.failure = nil, msg
+			return nil
+		}
+		m.Body, m.failure = keep(data), ""
 		return nil
 	case *Response:
+		if msg, failed := decompressFailure(data); failed {
+			return fmt.Errorf("otlpgrpc codec: response: %s", msg)
+		}
 		m.Body = data.Materialize()
 		return nil
 	}

@@ -1,4 +1,4 @@
-package otlpgrpc_test
+package exportdriver_test
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/engine/nodetest"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc/otlptest"
+	"github.com/ackflow/ackflow/nodes/internal/exportdriver"
+	"github.com/ackflow/ackflow/nodes/internal/otlptest"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
@@ -26,17 +27,17 @@ type fakeCall struct {
 	ctx    context.Context
 	signal pdata.Signal
 	chunks [][]byte
-	reply  chan otlpgrpc.Result
+	reply  chan exportdriver.Result
 }
 
-func (f *fakeTransport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) otlpgrpc.Result {
-	c := &fakeCall{ctx: ctx, signal: s, chunks: chunks, reply: make(chan otlpgrpc.Result, 1)}
+func (f *fakeTransport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
+	c := &fakeCall{ctx: ctx, signal: s, chunks: chunks, reply: make(chan exportdriver.Result, 1)}
 	f.calls <- c
 	select {
 	case r := <-c.reply:
 		return r
 	case <-ctx.Done():
-		return otlpgrpc.Result{Status: "canceled", Err: context.Cause(ctx), Permanent: true}
+		return exportdriver.Result{Status: "canceled", Err: context.Cause(ctx), Permanent: true}
 	}
 }
 
@@ -45,7 +46,7 @@ func (f *fakeTransport) Close() error { f.closed.Add(1); return nil }
 type driverFixture struct {
 	h       *nodetest.Harness
 	tr      *fakeTransport
-	metrics *otlpgrpc.Metrics
+	metrics *exportdriver.Metrics
 }
 
 func newDriver(t *testing.T, maxInFlight int, timeout time.Duration) *driverFixture {
@@ -54,8 +55,8 @@ func newDriver(t *testing.T, maxInFlight int, timeout time.Duration) *driverFixt
 	factory := engine.Factory{
 		Type: "exporter:fake",
 		NewProcessor: func(nc engine.NodeContext) (engine.Processor, error) {
-			f.metrics = otlpgrpc.NewMetrics(nc.Metrics, "ackflow_exporter_fake", nc.Labels)
-			return otlpgrpc.NewDriver(otlpgrpc.DriverConfig{
+			f.metrics = exportdriver.NewMetrics(nc.Metrics, "ackflow_exporter_fake", nc.Labels)
+			return exportdriver.NewDriver(exportdriver.DriverConfig{
 				Name: "fake", Timeout: timeout, MaxInFlight: maxInFlight, Metrics: f.metrics,
 			}, f.tr), nil
 		},
@@ -82,15 +83,15 @@ func (f *driverFixture) settle(t *testing.T) {
 func TestDriverOutcomes(t *testing.T) {
 	tests := []struct {
 		name          string
-		res           otlpgrpc.Result
+		res           exportdriver.Result
 		wantAck       bool
 		wantPermanent bool
 		wantReason    string
 	}{
-		{"ok", otlpgrpc.Result{Status: "ok"}, true, false, ""},
-		{"partial success acks", otlpgrpc.Result{Status: "ok", Partial: otlpgrpc.PartialSuccess{Rejected: 1}}, true, false, ""},
-		{"transient", otlpgrpc.Result{Status: "unavailable", Err: errors.New("unavailable: down")}, false, false, "fake: unavailable: down"},
-		{"permanent", otlpgrpc.Result{Status: "invalid_argument", Err: errors.New("invalid_argument: bad"), Permanent: true}, false, true, "fake: invalid_argument: bad"},
+		{"ok", exportdriver.Result{Status: "ok"}, true, false, ""},
+		{"partial success acks", exportdriver.Result{Status: "ok", Partial: otlpgrpc.PartialSuccess{Rejected: 1}}, true, false, ""},
+		{"transient", exportdriver.Result{Status: "unavailable", Err: errors.New("unavailable: down")}, false, false, "fake: unavailable: down"},
+		{"permanent", exportdriver.Result{Status: "invalid_argument", Err: errors.New("invalid_argument: bad"), Permanent: true}, false, true, "fake: invalid_argument: bad"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,15 +136,15 @@ func TestDriverGateHoldsPDataAtMaxInFlight(t *testing.T) {
 	if f.h.Pending() != 2 || f.h.Queued() != 1 || f.metrics.InFlight() != 2 {
 		t.Fatalf("pending %d, queued %d, in flight %d; want 2, 1, 2", f.h.Pending(), f.h.Queued(), f.metrics.InFlight())
 	}
-	first.reply <- otlpgrpc.Result{Status: "ok"}
+	first.reply <- exportdriver.Result{Status: "ok"}
 	for f.h.Queued() > 0 { // the completion frees a slot; the gate opens
 		if f.h.WaitAsync(otlptest.Wait) == 0 {
 			t.Fatal("no completion")
 		}
 	}
 	third := f.call(t)
-	second.reply <- otlpgrpc.Result{Status: "ok"}
-	third.reply <- otlpgrpc.Result{Status: "ok"}
+	second.reply <- exportdriver.Result{Status: "ok"}
+	third.reply <- exportdriver.Result{Status: "ok"}
 	f.settle(t)
 	f.h.RequireAcked(ids...)
 	f.h.Shutdown(f.h.Clock.Now())
@@ -194,7 +195,7 @@ func TestDriverGracefulShutdownWaitsForExports(t *testing.T) {
 	if f.h.Pending() != 1 || f.tr.closed.Load() != 0 {
 		t.Fatal("shutdown did not wait for the export in flight")
 	}
-	c.reply <- otlpgrpc.Result{Status: "ok"}
+	c.reply <- exportdriver.Result{Status: "ok"}
 	f.settle(t)
 	f.h.RequireAcked(id)
 	if f.tr.closed.Load() != 1 {
@@ -214,7 +215,7 @@ func TestDriverEncodesDecodedPayloads(t *testing.T) {
 	if err != nil || p.Items() != 5 {
 		t.Fatalf("exported body: %v", err)
 	}
-	c.reply <- otlpgrpc.Result{Status: "ok"}
+	c.reply <- exportdriver.Result{Status: "ok"}
 	f.settle(t)
 	f.h.RequireAcked(id)
 	f.h.Shutdown(f.h.Clock.Now())

@@ -1,4 +1,4 @@
-package otlpgrpc
+package exportdriver
 
 import (
 	"slices"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 )
 
 // Exporter is an OTLP exporter: the shared in-flight driver over one
@@ -35,7 +36,7 @@ func NewExporter(nc engine.NodeContext, name, prefix string, timeout time.Durati
 func (e *Exporter) Metrics() *Metrics { return e.metrics }
 
 // ExportCompressions are the values of an exporter's compression key.
-var ExportCompressions = []string{"none", Gzip, Zstd}
+var ExportCompressions = []string{"none", otlpgrpc.Gzip, otlpgrpc.Zstd}
 
 // ValidateExport checks the keys both OTLP exporters share, each error
 // under its YAML path below p.

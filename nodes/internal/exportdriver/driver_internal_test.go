@@ -1,4 +1,4 @@
-package otlpgrpc
+package exportdriver
 
 import (
 	"testing"

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 

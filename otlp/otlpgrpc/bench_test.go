@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 
-	"github.com/ackflow/ackflow/nodes/internal/otlpgrpc"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )

@@ -1,4 +1,4 @@
-package otlpgrpc
+package exportdriver
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -39,7 +40,7 @@ type Result struct {
 	// again cannot succeed.
 	Permanent bool
 	// Partial is what the destination rejected of an accepted request.
-	Partial PartialSuccess
+	Partial otlpgrpc.PartialSuccess
 }
 
 // Nack causes detected by the driver from how an export's context ended.
@@ -78,15 +79,25 @@ type Driver struct {
 	cfg       DriverConfig
 	transport Transport
 
-	calls    map[uint64]*call // exports in flight, by id
-	nextID   uint64
-	shutdown bool // Shutdown received: no new exports
-	closed   bool // transport closed
-	wg       sync.WaitGroup
+	calls  map[uint64]*call // exports in flight, by id
+	limit  aimd             // how many of them at once, at most MaxInFlight
+	nextID uint64
+	state  driverState
+	wg     sync.WaitGroup
 
 	partialWarn warnLimiter
 	failWarn    warnLimiter
 }
+
+// driverState is where the driver is in its life; the engine's inbox
+// already guarantees that no pdata comes after Shutdown.
+type driverState uint8
+
+const (
+	driverRunning  driverState = iota
+	driverDraining             // Shutdown received: the exports in flight finish
+	driverClosed               // nothing in flight after Shutdown: the transport is closed
+)
 
 // call is one export in flight. settled makes the outcome exactly-once
 // between the export goroutine and a forced shutdown.
@@ -98,9 +109,11 @@ type call struct {
 
 // callDone is what an export goroutine posts to the node goroutine.
 type callDone struct {
-	id     uint64
-	signal pdata.Signal
-	res    Result
+	id      uint64
+	signal  pdata.Signal
+	res     Result
+	elapsed time.Duration // from the start of the export to its answer
+	timeout bool          // cut short by the driver's timeout
 }
 
 var (
@@ -117,12 +130,14 @@ func NewDriver(cfg DriverConfig, t Transport) *Driver {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil, "ackflow_exporter_otlp", nil)
 	}
-	return &Driver{cfg: cfg, transport: t, calls: make(map[uint64]*call, cfg.MaxInFlight)}
+	d := &Driver{cfg: cfg, transport: t, calls: make(map[uint64]*call, cfg.MaxInFlight), limit: newAIMD(cfg.MaxInFlight)}
+	cfg.Metrics.limit.Set(int64(d.limit.current))
+	return d
 }
 
-// AcceptPData implements engine.Gate: pdata waits while max_in_flight
-// exports are out.
-func (d *Driver) AcceptPData() bool { return len(d.calls) < d.cfg.MaxInFlight }
+// AcceptPData implements engine.Gate: pdata waits while the adaptive
+// in-flight limit (at most max_in_flight) of exports are out.
+func (d *Driver) AcceptPData() bool { return len(d.calls) < d.limit.current }
 
 // Pending implements engine.Drainer: the exports still in flight.
 func (d *Driver) Pending() int { return len(d.calls) }
@@ -130,12 +145,8 @@ func (d *Driver) Pending() int { return len(d.calls) }
 // OnPData starts the export of m.
 func (d *Driver) OnPData(m *pdata.Message, fx engine.Effects) error {
 	p := m.Payload()
-	switch {
-	case p == nil:
+	if p == nil {
 		fx.NotifyNack(m, pdata.Nack{Reason: d.cfg.Name + ": message carries no payload", Permanent: true})
-		return nil
-	case d.shutdown:
-		fx.NotifyNack(m, pdata.Nack{Reason: d.cfg.Name + ": exporter is shut down", Cause: pdata.CauseNodeShutdown})
 		return nil
 	}
 	d.nextID++
@@ -164,6 +175,7 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 		fx.Post(callDone{id: id, signal: s, res: res})
 		return
 	}
+	start := time.Now()
 	tctx, stop := context.WithTimeoutCause(ctx, d.cfg.Timeout, errTimeout)
 	res := d.transport.Export(tctx, s, chunks)
 	cause := context.Cause(tctx)
@@ -175,6 +187,12 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 	}
 	stop()
 	c.cancel(nil) // release the context's resources
+	timedOut := errors.Is(cause, errTimeout)
+	if timedOut {
+		// Whatever the transport saw (a reset stream, a closed
+		// connection), the export ran out of time.
+		res.Status = "timeout"
+	}
 	// Settled already means a forced shutdown nacked the message.
 	if c.settled.CompareAndSwap(false, true) {
 		if res.Err != nil {
@@ -183,7 +201,7 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 			fx.NotifyAck(c.m)
 		}
 	}
-	fx.Post(callDone{id: id, signal: s, res: res})
+	fx.Post(callDone{id: id, signal: s, res: res, elapsed: time.Since(start), timeout: timedOut})
 }
 
 // nack builds the nack of a failed export. An export cut short by the
@@ -210,7 +228,9 @@ func (d *Driver) OnControl(c engine.Control, fx engine.Effects) error {
 			d.complete(done, fx)
 		}
 	case engine.KindShutdown:
-		d.shutdown = true
+		if d.state == driverRunning {
+			d.state = driverDraining
+		}
 		if c.Forced {
 			d.abort(fx)
 		}
@@ -226,6 +246,8 @@ func (d *Driver) complete(done callDone, fx engine.Effects) {
 		d.cfg.Metrics.inFlight.Set(int64(len(d.calls)))
 	}
 	d.cfg.Metrics.requests(done.signal, done.res.Status).Inc()
+	d.limit.observe(done, d.cfg.Timeout)
+	d.cfg.Metrics.limit.Set(int64(d.limit.current))
 	now := fx.Now()
 	if ps := done.res.Partial; ps.Partial() {
 		d.cfg.Metrics.rejected[done.signal].Add(uint64(max(ps.Rejected, 0)))
@@ -265,10 +287,10 @@ func (d *Driver) abort(fx engine.Effects) {
 
 // closeIfIdle closes the transport once shut down with nothing in flight.
 func (d *Driver) closeIfIdle() {
-	if !d.shutdown || d.closed || len(d.calls) > 0 {
+	if d.state != driverDraining || len(d.calls) > 0 {
 		return
 	}
-	d.closed = true
+	d.state = driverClosed
 	d.wg.Wait() // completions are posted last: the goroutines are ending
 	if err := d.transport.Close(); err != nil {
 		d.cfg.Logger.Warn(d.cfg.Name+": close connections", "error", err.Error())

@@ -1,4 +1,4 @@
-package otlpgrpc
+package exportdriver
 
 import (
 	"github.com/ackflow/ackflow/pdata"
@@ -10,6 +10,7 @@ import (
 //	<prefix>_requests_total{signal,status}   {request} exports by outcome: "ok" or the failure status
 //	<prefix>_rejected_items_total{signal}    {item} items a destination rejected in a partial success
 //	<prefix>_requests_in_flight              {request} exports awaiting an answer
+//	<prefix>_in_flight_limit                 {request} the adaptive limit on exports at once
 //
 // Accepted, acked and nacked items are counted by the engine for every
 // node; these add what only the exporter sees.
@@ -21,6 +22,7 @@ type Metrics struct {
 	byStatus [3]map[string]*telemetry.Counter // node goroutine only
 	rejected [3]*telemetry.Counter
 	inFlight *telemetry.Gauge
+	limit    *telemetry.Gauge
 }
 
 // NewMetrics registers a driver's metrics in reg (nil: unregistered) with
@@ -36,6 +38,8 @@ func NewMetrics(reg *telemetry.Registry, prefix string, labels []telemetry.Label
 		m.requests(s, "ok")
 	}
 	m.inFlight = reg.Gauge(prefix+"_requests_in_flight", "Exports awaiting an answer.", labels...)
+	m.limit = reg.Gauge(prefix+"_in_flight_limit",
+		"The adaptive limit on exports at once: halved on timeouts, grown while answers come in well within the timeout.", labels...)
 	return m
 }
 
@@ -61,6 +65,9 @@ func (m *Metrics) Requests(s pdata.Signal, status string) uint64 {
 
 // Rejected returns the items of signal s rejected in partial successes.
 func (m *Metrics) Rejected(s pdata.Signal) uint64 { return m.rejected[s].Value() }
+
+// Limit returns the current adaptive in-flight limit.
+func (m *Metrics) Limit() int64 { return m.limit.Value() }
 
 // InFlight returns the exports in flight.
 func (m *Metrics) InFlight() int64 { return m.inFlight.Value() }

@@ -1,0 +1,282 @@
+package otlpgrpc
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers grpc-go's "gzip", wrapped below
+	"google.golang.org/grpc/mem"
+)
+
+// Compression names, as they appear in grpc-encoding and Content-Encoding.
+const (
+	Gzip = "gzip"
+	Zstd = "zstd"
+)
+
+// zstd limits. A 1 MiB window keeps a pooled encoder at a few MiB (the
+// default level's 8 MiB window would cost tens of MiB per in-flight
+// export) while compressing telemetry nearly as well.
+const zstdEncoderWindow = 1 << 20
+
+// ZstdMaxWindow is the largest window a zstd frame may declare to be
+// decoded, on gRPC and HTTP alike: zstd's own recommended decoder limit.
+// The window size is chosen by the sender and allocated up front, so a
+// larger one would let a few hundred bytes of request pin tens of MiB. A
+// frame declaring more is refused as malformed.
+const ZstdMaxWindow = 8 << 20
+
+// init registers ackflow's compressors with grpc-go. grpc-go only looks
+// compressors up in a process-wide registry that must be filled at init
+// time; there is no per-server or per-call way to add one, which is why
+// this is an init and not an explicit registration.
+//
+// This package is the only place in ackflow that registers compressors,
+// and it registers unconditionally, replacing anything registered before
+// it: every gRPC server and client in the binary then decodes zstd with the
+// pooled decoders and the ZstdMaxWindow cap of NewZstdReader. grpc-go's own
+// gzip (imported above, so it is registered first) is kept for compressing
+// and decompressing, only wrapped: see failSafeReader. A consequence is
+// that grpc-go's gzip.SetLevel, which type-asserts the registered
+// compressor, must not be called in an ackflow binary.
+func init() {
+	encoding.RegisterCompressor(compressor{
+		name:       Zstd,
+		compress:   NewZstdWriter,
+		decompress: func(r io.Reader) (io.Reader, error) { return NewZstdReader(r) },
+	})
+	gz := encoding.GetCompressor(Gzip)
+	encoding.RegisterCompressor(compressor{name: Gzip, compress: gz.Compress, decompress: gz.Decompress})
+}
+
+// compressor is a grpc-go encoding.Compressor whose decompressing reader
+// never fails: see failSafeReader.
+type compressor struct {
+	name       string
+	compress   func(io.Writer) (io.WriteCloser, error)
+	decompress func(io.Reader) (io.Reader, error)
+}
+
+func (c compressor) Name() string { return c.name }
+
+func (c compressor) Compress(w io.Writer) (io.WriteCloser, error) { return c.compress(w) }
+
+func (c compressor) Decompress(r io.Reader) (io.Reader, error) {
+	d, err := c.decompress(r)
+	if err != nil {
+		return &failSafeReader{tail: appendFailure(nil, c.name, err)}, nil
+	}
+	return &failSafeReader{r: d, name: c.name}, nil
+}
+
+// # Decompression failures
+//
+// grpc-go turns any error of a compressor (opening the stream or reading
+// it) into an INTERNAL status and writes it to the client itself, inside
+// RecvMsg, before the method handler can say anything. A request that is
+// not valid gzip or zstd, or declares a zstd window over ZstdMaxWindow, is
+// the client's fault, and OTLP says INVALID_ARGUMENT (what the HTTP side
+// answers with 400). So the gRPC decompressors never fail: on an error they
+// end the decompressed stream with a failure trailer, which Codec.Unmarshal
+// recognises and Request.failure carries to the service handler, which
+// answers INVALID_ARGUMENT.
+//
+// The trailer is | error text | its length, uint16 big-endian | failMark |.
+// failMark is 16 random bytes drawn at start, so no request can contain it
+// by chance (2^-128) or on purpose (it is never sent anywhere).
+
+// failMark ends every failure trailer.
+var failMark = func() (m [16]byte) {
+	_, _ = rand.Read(m[:]) // never fails (crypto/rand crashes the program instead)
+	return m
+}()
+
+// maxFailureText bounds the error text a trailer carries.
+const maxFailureText = 256
+
+// trailerFixed is the trailer's size without its text.
+const trailerFixed = 2 + len(failMark)
+
+// appendFailure appends the failure trailer of err, from compressor name.
+func appendFailure(dst []byte, name string, err error) []byte {
+	msg := name + ": " + err.Error()
+	if len(msg) > maxFailureText {
+		msg = msg[:maxFailureText]
+	}
+	dst = append(dst, msg...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(msg)))
+	return append(dst, failMark[:]...)
+}
+
+// decompressFailure reports whether data, a message as grpc-go hands it to
+// the codec, ends with a failure trailer, and returns its text.
+func decompressFailure(data mem.BufferSlice) (string, bool) {
+	n := data.Len()
+	if n < trailerFixed {
+		return "", false
+	}
+	var fixed [trailerFixed]byte
+	readAt(data, n-trailerFixed, fixed[:])
+	if [16]byte(fixed[2:]) != failMark {
+		return "", false
+	}
+	textLen := int(binary.BigEndian.Uint16(fixed[:2]))
+	if textLen > n-trailerFixed {
+		return "decompression failed", true // cannot happen: the mark is ours
+	}
+	text := make([]byte, textLen)
+	readAt(data, n-trailerFixed-textLen, text)
+	return string(text), true
+}
+
+// readAt copies len(dst) bytes of data from offset off; they must exist.
+func readAt(data mem.BufferSlice, off int, dst []byte) {
+	for _, buf := range data {
+		b := buf.ReadOnlyData()
+		if off >= len(b) {
+			off -= len(b)
+			continue
+		}
+		n := copy(dst, b[off:])
+		dst, off = dst[n:], 0
+		if len(dst) == 0 {
+			return
+		}
+	}
+}
+
+// failSafeReader reads a decompressed stream for grpc-go and, instead of
+// returning an error, ends the stream with the error's failure trailer
+// (see "Decompression failures" above). It closes the decompressor (which
+// returns it to its pool) at the end of the stream or on Close.
+type failSafeReader struct {
+	r    io.Reader // nil once the stream ended or failed
+	name string
+	tail []byte // the failure trailer still to be read
+}
+
+func (f *failSafeReader) Read(p []byte) (int, error) {
+	if f.r != nil {
+		n, err := f.r.Read(p)
+		if err == nil {
+			return n, nil
+		}
+		f.closeSource()
+		if err == io.EOF {
+			return n, io.EOF
+		}
+		f.tail = appendFailure(nil, f.name, err)
+		if n > 0 {
+			return n, nil
+		}
+	}
+	if len(f.tail) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, f.tail)
+	f.tail = f.tail[n:]
+	return n, nil
+}
+
+func (f *failSafeReader) Close() error {
+	f.closeSource()
+	return nil
+}
+
+func (f *failSafeReader) closeSource() {
+	if c, ok := f.r.(io.Closer); ok {
+		_ = c.Close()
+	}
+	f.r = nil
+}
+
+// The coders are pooled: building one allocates its tables and history.
+// Concurrency 1 makes them synchronous, so a pooled coder owns no
+// goroutine and an abandoned one is simply collected.
+var (
+	zstdEncoders sync.Pool // *zstd.Encoder
+	zstdDecoders sync.Pool // *zstd.Decoder
+)
+
+// NewZstdWriter returns a zstd compressor writing to w. Close flushes the
+// frame and returns the coder to a pool; the writer is unusable afterwards.
+func NewZstdWriter(w io.Writer) (io.WriteCloser, error) {
+	e, _ := zstdEncoders.Get().(*zstd.Encoder)
+	if e == nil {
+		var err error
+		e, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdEncoderWindow))
+		if err != nil {
+			return nil, err
+		}
+	}
+	e.Reset(w)
+	return &zstdWriter{e: e}, nil
+}
+
+type zstdWriter struct{ e *zstd.Encoder }
+
+func (z *zstdWriter) Write(b []byte) (int, error) {
+	if z.e == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return z.e.Write(b)
+}
+
+func (z *zstdWriter) Close() error {
+	if z.e == nil {
+		return nil
+	}
+	err := z.e.Close()
+	z.e.Reset(nil) // drop the reference to the destination
+	zstdEncoders.Put(z.e)
+	z.e = nil
+	return err
+}
+
+// NewZstdReader returns a zstd decompressor reading from r. The coder goes
+// back to a pool at the end of the stream or on Close.
+func NewZstdReader(r io.Reader) (io.ReadCloser, error) {
+	d, _ := zstdDecoders.Get().(*zstd.Decoder)
+	if d == nil {
+		var err error
+		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(ZstdMaxWindow))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := d.Reset(r); err != nil {
+		zstdDecoders.Put(d)
+		return nil, err
+	}
+	return &zstdReader{d: d}, nil
+}
+
+type zstdReader struct{ d *zstd.Decoder }
+
+func (z *zstdReader) Read(b []byte) (int, error) {
+	if z.d == nil {
+		return 0, io.EOF
+	}
+	n, err := z.d.Read(b)
+	if err == io.EOF {
+		z.release()
+	}
+	return n, err
+}
+
+func (z *zstdReader) Close() error {
+	z.release()
+	return nil
+}
+
+func (z *zstdReader) release() {
+	if z.d != nil {
+		_ = z.d.Reset(nil) // drop the reference to the source; cannot fail
+		zstdDecoders.Put(z.d)
+		z.d = nil
+	}
+}
