@@ -618,7 +618,7 @@ func TestParseDesignExample(t *testing.T) {
 	}
 	d, err := Parse("design.yaml", data)
 	if err != nil {
-		t.Fatalf("DESIGN §2 example does not parse:\n%v", err)
+		t.Fatalf("testdata/design.yaml (the design example) does not parse:\n%v", err)
 	}
 	if d.Version != Version || d.File != "design.yaml" {
 		t.Errorf("version %q file %q", d.Version, d.File)
@@ -665,7 +665,7 @@ func TestParseDesignExample(t *testing.T) {
 
 	// The node configs are intact for their validators.
 	if _, err := Load("design.yaml", data, fakeTypes()); err != nil {
-		t.Fatalf("Load of the DESIGN example:\n%v", err)
+		t.Fatalf("Load of testdata/design.yaml:\n%v", err)
 	}
 }
 

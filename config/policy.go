@@ -73,7 +73,7 @@ const (
 )
 
 // CoreAllocation says how many independent copies of a pipeline to run
-// (DESIGN §3). The zero value, Type "", is the default: one copy.
+// (docs/ENGINE.md, "Pipeline copies"). The zero value, Type "", is the default: one copy.
 type CoreAllocation struct {
 	Type  string // "", AllCores or CoreCount
 	Count int    // copies for CoreCount; at least 1

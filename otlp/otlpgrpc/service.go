@@ -13,7 +13,7 @@ import (
 // Transport tuning shared by the OTLP gRPC server and client. grpc-go's
 // defaults (64 KiB windows grown by BDP probing, 32 KiB read and write
 // buffers) cost up to a quarter of the throughput on large OTLP requests
-// here (DESIGN §4). Static windows stop the BDP pings too. Memory is only
+// here (docs/ENGINE.md, "Bytes, not objects"). Static windows stop the BDP pings too. Memory is only
 // used by data actually in flight; the windows are allowances.
 const (
 	// StreamWindow is the initial HTTP/2 flow-control window per stream.

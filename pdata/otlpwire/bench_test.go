@@ -11,7 +11,7 @@ import (
 	"github.com/ackflow/ackflow/pdata/otlpwire"
 )
 
-// The benchmarks use the load of DESIGN.md §4: requests of ~185-byte log
+// The benchmarks use the load of docs/BENCHMARKS.md: requests of ~185-byte log
 // records over 4 resources of 2 scopes. The target is 10-16 ns per record.
 
 var benchSizes = []int{1000, 10000}

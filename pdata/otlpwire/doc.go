@@ -1,8 +1,8 @@
 // Package otlpwire checks, counts and splits serialized OTLP export requests
 // without decoding them.
 //
-// ackflow forwards OTLP as the bytes it received (DESIGN.md §4, "Why bytes
-// first"): decoding a request into pdata costs about 1 µs per log record,
+// ackflow forwards OTLP as the bytes it received (docs/ENGINE.md, "Bytes,
+// not objects"): decoding a request into pdata costs about 1 µs per log record,
 // while walking its protobuf framing costs 10-20 ns. This package is that
 // walk. It never builds objects, and Scan, AppendEntries and AppendSplit do
 // not allocate (beyond growing the caller's slice) unless they fail.
@@ -57,7 +57,7 @@
 // The walk costs nothing on ordinary telemetry: a level takes at least 4
 // bytes on the wire, so a field shorter than 4*MaxValueDepth bytes (256)
 // cannot break the limit and is not entered, and the fast path of the
-// record check never looks at nesting at all. Measured on the DESIGN.md §4
+// record check never looks at nesting at all. Measured on the docs/BENCHMARKS.md
 // load (1,000 records of ~185 B): ~19 ns per record before and after. Long
 // values are entered down to where the rest is too short to matter: a 1 KiB
 // string body costs ~10 ns more per record (24 to 35 ns), two 400-byte map
@@ -82,7 +82,7 @@
 // them, on purpose. The strings of a record are its body, severity text,
 // event name and every attribute key and string value: checking them means
 // walking into every attribute of every record, which Scan otherwise never
-// does. Measured on the DESIGN.md §4 load, that walk alone takes Scan from
+// does. Measured on the docs/BENCHMARKS.md load, that walk alone takes Scan from
 // ~20 to ~115 ns per record (the UTF-8 check itself adds ~4 ns), several
 // times the whole forwarding budget. pdata's decoder does not check either,
 // so a request that passes Scan decodes the same with or without the check,

@@ -308,7 +308,7 @@ func genRequest(tb testing.TB, r *rand.Rand, k otlpwire.Kind, sh shape) request 
 }
 
 // benchLogs builds one logs request of n records of about 185 bytes each,
-// the shape DESIGN.md §4 measures: 1,000 records spread over 4 resources of
+// the shape docs/BENCHMARKS.md measures: 1,000 records spread over 4 resources of
 // 2 scopes. Larger requests get more resources of the same size, so that
 // Split has boundaries to cut at.
 func benchLogs(tb testing.TB, n int) []byte {

@@ -38,6 +38,11 @@ type Log struct {
 	synced   Seq           // Fsync mode: every record below is committed
 	st       Stats         // counters; recovery fields set once by Open
 
+	// readMu guards the handle Read keeps on the segment it read last.
+	readMu   sync.Mutex
+	readFile *os.File
+	readSeg  Seq
+
 	fsyncs   atomic.Uint64
 	syncDone chan struct{} // closed when the syncer exits
 }
@@ -379,6 +384,12 @@ func (l *Log) Close() error {
 	errs = append(errs, l.err)
 	l.mu.Unlock()
 
+	l.readMu.Lock()
+	if l.readFile != nil {
+		l.readFile.Close()
+		l.readFile = nil
+	}
+	l.readMu.Unlock()
 	errs = append(errs, syncDir(l.dir), l.checkpoint(), l.journal.close(), l.lock.Close())
 	return errors.Join(errs...)
 }

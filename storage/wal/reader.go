@@ -113,15 +113,27 @@ func (l *Log) Read(seq Seq) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Read(%d)", ErrNotFound, seq)
 	}
 	off, size := s.frame(seq)
-	path := s.path
+	path, first := s.path, s.first
 	l.mu.Unlock()
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: Read(%d): its segment was deleted", ErrNotFound, seq)
+
+	// Retries read the same few segments again and again: keep the last
+	// one open. A segment deleted meanwhile still reads from its handle,
+	// and its records are as they were.
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if l.readFile == nil || l.readSeg != first {
+		if l.readFile != nil {
+			l.readFile.Close()
+			l.readFile = nil
+		}
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: Read(%d): its segment was deleted", ErrNotFound, seq)
+		}
+		if err != nil {
+			return nil, ioError("open", path, err)
+		}
+		l.readFile, l.readSeg = f, first
 	}
-	if err != nil {
-		return nil, ioError("open", path, err)
-	}
-	defer f.Close()
-	return readFrameAt(f, seq, off, size)
+	return readFrameAt(l.readFile, seq, off, size)
 }

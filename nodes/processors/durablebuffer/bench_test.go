@@ -2,14 +2,17 @@ package durablebuffer_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/nodetest"
 	"github.com/ackflow/ackflow/nodes/exporters/noop"
 	"github.com/ackflow/ackflow/nodes/processors/durablebuffer"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
+	"github.com/ackflow/ackflow/telemetry"
 )
 
 // BenchmarkPipeline measures a pipeline through the buffer:
@@ -74,4 +77,36 @@ groups:
 	if f := eng.Status()[0].Flow; f.Delivered != uint64(b.N*logs) {
 		b.Fatalf("delivered %d of %d items", f.Delivered, b.N*logs)
 	}
+}
+
+// BenchmarkOutage plays a long outage through the node (nodetest, fake
+// clock): a backlog of 20,000 bundles, every send nacked transiently. One
+// op is one retry round (up to max_in_flight nacks). It reports the heap in
+// use at the end, which must not grow with the rounds (the window holds at
+// most max_in_flight small entries; retries re-read the log).
+func BenchmarkOutage(b *testing.B) {
+	reg := telemetry.NewRegistry()
+	h := nodetest.New(b, durablebuffer.NewFactory(),
+		fmt.Sprintf("path: %s\ndurability: write\nmax_in_flight: 1000\nmax_retry_interval: 2s", b.TempDir()),
+		nodetest.WithRegistry(reg))
+	for range 20_000 {
+		h.SendPData(logs(1))
+	}
+	h.TakeUpstream()
+	nacks := 0
+	b.ResetTimer()
+	for b.Loop() {
+		for _, m := range h.TakeSent(port) {
+			h.Nack(m, transient)
+			nacks++
+		}
+		h.Advance(3 * time.Second)
+	}
+	b.StopTimer()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(nacks)/float64(b.N), "nacks/op")
+	h.ForceShutdown()
 }

@@ -131,9 +131,9 @@ func (g *grpcServer) Export(ctx context.Context, s pdata.Signal, read func(*otlp
 		return nil, g.refuse(s, busyRefusal)
 	}
 	defer g.lim.release()
-	p, err := pdata.FromOTLP(s, req.Body)
+	p, err := fromProtobuf(s, req.Body)
 	if err != nil {
-		return nil, g.refuse(s, result{vMalformed, err.Error()})
+		return nil, g.refuse(s, decodeFailure(err))
 	}
 	// grpc-go writes the answer after Export returns, so at the shutdown
 	// deadline Stop may cut it; the client then sees UNAVAILABLE anyway.

@@ -290,15 +290,32 @@ func mediaType(contentType string) (string, bool) {
 // once (decodeJSON), its decoded form bounded by limit (max_request_size).
 func decodeBody(s pdata.Signal, media string, body []byte, limit int) (*pdata.Payload, error) {
 	if media == mediaProtobuf {
-		return pdata.FromOTLP(s, body)
+		return fromProtobuf(s, body)
 	}
 	return decodeJSON(s, body, limit)
+}
+
+// errTooManyItems is a request over maxRequestItems: answered 413.
+var errTooManyItems = errors.New("request too large")
+
+// fromProtobuf checks a protobuf request with the wire scan and bounds its
+// items (maxRequestItems).
+func fromProtobuf(s pdata.Signal, body []byte) (*pdata.Payload, error) {
+	p, err := pdata.FromOTLP(s, body)
+	if err != nil {
+		return nil, err
+	}
+	if p.Items() > maxRequestItems {
+		return nil, fmt.Errorf("%w: the request carries %d items, more than the %d one request may carry; send them in several requests",
+			errTooManyItems, p.Items(), maxRequestItems)
+	}
+	return p, nil
 }
 
 // decodeFailure is the answer to a body decodeBody refused: 413 for a JSON
 // request too large once decoded, 400 for anything malformed.
 func decodeFailure(err error) result {
-	if errors.Is(err, errJSONTooLarge) {
+	if errors.Is(err, errJSONTooLarge) || errors.Is(err, errTooManyItems) {
 		return result{vTooLarge, err.Error()}
 	}
 	return result{vMalformed, err.Error()}

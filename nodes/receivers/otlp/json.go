@@ -32,11 +32,14 @@ import (
 
 // Limits of JSON requests.
 const (
-	// maxJSONItems bounds the items (log records, spans, data points) of
-	// one JSON request. With the default max_request_size the decoded-size
-	// bound below refuses far fewer (about 260,000 records of `{}`); this
-	// one holds when max_request_size is raised.
-	maxJSONItems = 1 << 20
+	// maxRequestItems bounds the items (log records, spans, data points)
+	// of one request, protobuf or JSON: a node that decodes a request
+	// allocates per item, so a small request of empty records (a 64 MiB
+	// protobuf holds ~33 M) would cost gigabytes there. For JSON, with the
+	// default max_request_size, the decoded-size bound below refuses far
+	// fewer (about 260,000 records of `{}`); this one holds when
+	// max_request_size is raised.
+	maxRequestItems = 1 << 20
 
 	// jsonEnvelopeDepth is the deepest JSON level at which a level-1
 	// AnyValue sits: an exemplar's filtered attribute (request,
@@ -71,7 +74,7 @@ const (
 var (
 	errJSON = errors.New("invalid OTLP/JSON request")
 	// errJSONTooLarge is a request whose decoded form would exceed
-	// max_request_size or maxJSONItems: answered 413, not 400.
+	// max_request_size or maxRequestItems: answered 413, not 400.
 	errJSONTooLarge = fmt.Errorf("%w: too large", errJSON)
 )
 
@@ -95,7 +98,7 @@ func jsonDecodedSize(body []byte) (int, error) {
 // decodeJSON decodes an OTLP/JSON body of signal s into a payload. It
 // refuses, before decoding, a body that is not UTF-8, nests deeper than
 // maxJSONDepth, holds anything but whitespace after its one document, or
-// would decode into more than limit bytes or maxJSONItems items
+// would decode into more than limit bytes or maxRequestItems items
 // (errJSONTooLarge); and after decoding, AnyValues nested deeper than
 // otlpwire.MaxValueDepth. Every error wraps errJSON and says where.
 func decodeJSON(s pdata.Signal, body []byte, limit int) (*pdata.Payload, error) {
@@ -107,9 +110,9 @@ func decodeJSON(s pdata.Signal, body []byte, limit int) (*pdata.Payload, error) 
 		return nil, fmt.Errorf("%w: %d bytes of JSON with %d objects would take about %d bytes decoded, more than max_request_size (%d); send smaller batches",
 			errJSONTooLarge, len(body), sh.objects, sh.decoded, limit)
 	}
-	if sh.items > maxJSONItems {
+	if sh.items > maxRequestItems {
 		return nil, fmt.Errorf("%w: %d items, more than the %d one JSON request may carry; send smaller batches",
-			errJSONTooLarge, sh.items, maxJSONItems)
+			errJSONTooLarge, sh.items, maxRequestItems)
 	}
 	var p *pdata.Payload
 	switch s {

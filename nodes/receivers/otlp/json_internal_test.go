@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/otlpwire"
@@ -162,7 +163,7 @@ func TestJSONNestingThatWouldCrashTheDecoder(t *testing.T) {
 }
 
 // TestJSONAmplification: the report's request, ~60 MiB of `{}` records,
-// is refused before decoding; so are requests over maxJSONItems.
+// is refused before decoding; so are requests over maxRequestItems.
 func TestJSONAmplification(t *testing.T) {
 	n := 20 << 20
 	body := `{"resourceLogs":[{"scopeLogs":[{"logRecords":[` + strings.Repeat("{},", n-1) + `{}]}]}]}`
@@ -175,7 +176,7 @@ func TestJSONAmplification(t *testing.T) {
 	}
 	// With a limit that would let it through, the item bound holds.
 	_, err = decodeJSON(pdata.Logs, []byte(body), 1<<40)
-	if !errors.Is(err, errJSONTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("%d items, more than the %d", n, maxJSONItems)) {
+	if !errors.Is(err, errJSONTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("%d items, more than the %d", n, maxRequestItems)) {
 		t.Fatalf("got %v", err)
 	}
 	// Escaping a key does not hide the records.
@@ -367,4 +368,24 @@ func BenchmarkJSON(b *testing.B) {
 	run("depth-walk", func() error { return logsTooDeep(ld) })
 	run("pdata-only", func() error { return plogotlp.NewExportRequest().UnmarshalJSON(body) })
 	run("decodeJSON", func() error { _, err := decodeJSON(pdata.Logs, body, testLimit); return err })
+}
+
+// A protobuf request of more empty records than maxRequestItems is refused
+// before any node could decode it (it would allocate per record).
+func TestProtobufItemBound(t *testing.T) {
+	rec := []byte{0x12, 0x00} // log_records: an empty LogRecord
+	scope := append([]byte{}, bytes.Repeat(rec, maxRequestItems+1)...)
+	body := protowire.AppendTag(nil, 1, protowire.BytesType) // resource_logs
+	rl := protowire.AppendTag(nil, 2, protowire.BytesType)   // scope_logs
+	rl = protowire.AppendBytes(rl, scope)
+	body = protowire.AppendBytes(body, rl)
+	_, err := decodeBody(pdata.Logs, mediaProtobuf, body, len(body))
+	if !errors.Is(err, errTooManyItems) || decodeFailure(err).v != vTooLarge {
+		t.Fatalf("decodeBody of %d empty records: %v, want errTooManyItems (413)", maxRequestItems+1, err)
+	}
+	small := protowire.AppendTag(nil, 1, protowire.BytesType)
+	small = protowire.AppendBytes(small, protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), bytes.Repeat(rec, 10)))
+	if p, err := decodeBody(pdata.Logs, mediaProtobuf, small, len(small)); err != nil || p.Items() != 10 {
+		t.Fatalf("10 records: %v, %v", p, err)
+	}
 }
