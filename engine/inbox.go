@@ -58,7 +58,8 @@ func (l Lifecycle) String() string {
 type StepKind uint8
 
 const (
-	// StepWait: nothing to deliver until one of Step.Wait's events.
+	// StepWait: nothing to deliver until one of the events Inbox.Wait
+	// lists.
 	StepWait StepKind = iota
 	// StepPData: deliver Step.PData to OnPData.
 	StepPData
@@ -83,7 +84,6 @@ type Step struct {
 	Kind    StepKind
 	PData   *pdata.Message // StepPData, StepStrand
 	Control Control        // StepControl
-	Wait    Wait           // StepWait
 }
 
 // Wait lists the events that can change the inbox's next step. The shell
@@ -153,6 +153,8 @@ type Inbox struct {
 	tickPeriod time.Duration
 	nextTick   time.Time
 
+	waitFor Wait // what the last StepWait waits for
+
 	// External facts, reported by the shell.
 	latched        bool
 	abortRequested bool
@@ -219,6 +221,9 @@ func (in *Inbox) Abort() { in.abortRequested = true }
 
 // DownstreamDone reports that every node fed by this one has stopped.
 func (in *Inbox) DownstreamDone() { in.downstreamDone = true }
+
+// Wait lists what the last StepWait waits for.
+func (in *Inbox) Wait() Wait { return in.waitFor }
 
 // Latched reports whether Latch was called.
 func (in *Inbox) Latched() bool { return in.latched }
@@ -445,7 +450,8 @@ func (in *Inbox) wait(now time.Time, accept bool) Step {
 	if !now.IsZero() {
 		w.Timer = in.nextDue()
 	}
-	return Step{Kind: StepWait, Wait: w}
+	in.waitFor = w
+	return Step{Kind: StepWait}
 }
 
 // nextDue is the earliest time a resume, wakeup or tick is due.

@@ -43,7 +43,7 @@ func (l *loop) next() Step {
 		if st.Kind != StepWait {
 			return st
 		}
-		l.wait(now, st.Wait)
+		l.wait(now, l.Inbox.Wait())
 	}
 }
 

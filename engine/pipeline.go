@@ -222,7 +222,7 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 			}
 			open := true
 			if err := n.protect(func() error { open = g.AcceptPData(); return nil }); err != nil {
-				n.failNode(err, Step{}, &procEffects{n: n})
+				n.failNode(err, &Step{}, &procEffects{n: n})
 			}
 			return open
 		}
@@ -234,7 +234,7 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 			}
 			pending := 0
 			if err := n.protect(func() error { pending = d.Pending(); return nil }); err != nil {
-				n.failNode(err, Step{}, &procEffects{n: n})
+				n.failNode(err, &Step{}, &procEffects{n: n})
 			}
 			return pending
 		}
@@ -404,7 +404,7 @@ func (n *node) runProcessor() {
 	fx := &procEffects{n: n}
 	if s, ok := n.proc.(Starter); ok {
 		if err := n.protect(func() error { return s.Start(fx) }); err != nil {
-			n.failNode(err, Step{}, fx)
+			n.failNode(err, &Step{}, fx)
 		}
 	}
 	for {
@@ -422,14 +422,14 @@ func (n *node) runProcessor() {
 		case StepStrand:
 			n.strand(st.PData)
 		case StepPData, StepControl:
-			n.deliver(st, fx)
+			n.deliver(&st, fx)
 		}
 	}
 }
 
 // deliver hands one message to the node, or answers in its place once it
 // failed.
-func (n *node) deliver(st Step, fx *procEffects) {
+func (n *node) deliver(st *Step, fx *procEffects) {
 	if n.failed != nil {
 		n.passOn(st, fx)
 		return
@@ -451,7 +451,7 @@ func (n *node) deliver(st Step, fx *procEffects) {
 // that one is nacked; the node then gets a forced Shutdown to answer what it
 // holds, its outputs close, and from then on the engine answers in its
 // place (passOn). The engine reports the failure and shuts down.
-func (n *node) failNode(err error, st Step, fx *procEffects) {
+func (n *node) failNode(err error, st *Step, fx *procEffects) {
 	n.failed = fmt.Errorf("node %q: %w", n.name, err)
 	n.fail(n.failed)
 	if st.Kind == StepPData {
@@ -469,7 +469,7 @@ func (n *node) failNode(err error, st Step, fx *procEffects) {
 
 // passOn answers for a failed node: new data is nacked, outcomes travel on
 // upstream as they came, resumed data is nacked.
-func (n *node) passOn(st Step, fx *procEffects) {
+func (n *node) passOn(st *Step, fx *procEffects) {
 	if st.Kind == StepPData {
 		n.nack(st.PData, n.failed.Error(), pdata.CauseUnspecified)
 		return

@@ -398,7 +398,8 @@ func (h *Harness) nextDue() (time.Time, bool) {
 	if st.Kind != engine.StepWait {
 		h.T.Fatalf("nodetest: inbox not idle after run (%s)", st.Kind)
 	}
-	return st.Wait.Timer, !st.Wait.Timer.IsZero()
+	w := h.inbox.Wait()
+	return w.Timer, !w.Timer.IsZero()
 }
 
 // FireWakeup delivers a Wakeup control for slot with the given revision and
