@@ -27,6 +27,10 @@ const (
 	maxUncommittedBytes = 64 << 20
 )
 
+// frameOverhead is what the log adds to a record at most (header and
+// padding), for the running estimate of its size.
+const frameOverhead = 16
+
 // lifeState is where the buffer is in its life.
 type lifeState uint8
 
@@ -71,6 +75,7 @@ type Buffer struct {
 	state  lifeState
 
 	capBytes      int64
+	usedBytes     int64 // the log's size: exact at each housekeeping, grown by appends between
 	pending       []uncommitted // oldest first
 	pendingBytes  int
 	committing    bool    // a Commit is outstanding
@@ -112,7 +117,7 @@ func (b *Buffer) AcceptPData() bool {
 	if b.state != stateRunning || len(b.pending) >= maxUncommitted || b.pendingBytes >= maxUncommittedBytes {
 		return false
 	}
-	full := b.cfg.SizeCapPolicy == Backpressure && b.log.Stats().Bytes >= b.capBytes
+	full := b.cfg.SizeCapPolicy == Backpressure && b.usedBytes >= b.capBytes
 	if full != b.throttled {
 		b.throttled = full
 		b.m.throttled.Set(boolGauge(full))
@@ -153,6 +158,7 @@ func (b *Buffer) OnPData(m *pdata.Message, fx engine.Effects) error {
 		fx.NotifyNack(m, pdata.Nack{Reason: "durable_buffer: persist: " + err.Error(), Cause: ingestCause(err)})
 		return nil
 	}
+	b.usedBytes += int64(len(rec)) + frameOverhead
 	b.queued[p.Signal()] += int64(p.Items())
 	b.m.queued[p.Signal()].Add(int64(p.Items()))
 	b.lastAppended = seq
@@ -534,6 +540,7 @@ func (b *Buffer) dropSegment(s wal.SegmentInfo, reason lossReason) bool {
 // gauges refreshes the storage gauges.
 func (b *Buffer) gauges(now time.Time) {
 	st := b.log.Stats()
+	b.usedBytes = st.Bytes
 	b.m.bytesUsed.Set(st.Bytes)
 	b.m.utilisation.Set(float64(st.Bytes) / float64(b.capBytes))
 	age := 0.0
@@ -579,10 +586,7 @@ func (b *Buffer) maybeClose() {
 	if err := b.log.Close(); err != nil {
 		b.logger.Error("durable_buffer: close the log", "error", err.Error())
 	}
-	var kept int64
-	for _, q := range b.queued {
-		kept += q
-	}
+	kept, _ := b.Retained()
 	b.logger.Info("durable_buffer: closed; undelivered data kept on disk for the next run", "items", kept, "path", b.dir)
 }
 
