@@ -88,7 +88,8 @@ type Harness struct {
 	control       []engine.Control // delivered by the test, not yet taken by the inbox
 	outputsClosed bool
 	deadline      time.Time
-	running       bool // inside run: a nested run call returns at once
+	running       bool   // inside run: a nested run call returns at once
+	asyncTaken    uint64 // posts and outcomes taken from other goroutines so far
 
 	mu     sync.Mutex      // guards what other goroutines may touch:
 	posted []any           // Post
@@ -461,9 +462,10 @@ func (h *Harness) Resumes() int { return h.inbox.Resumes().Len() }
 // then flows if they opened the node's gate, as in the engine's inbox.
 func (h *Harness) DeliverAsync() int {
 	h.T.Helper()
-	n := h.takeAsync()
-	h.run()
-	return n
+	before := h.asyncTaken
+	h.takeAsync()
+	h.run() // the inbox may take more on the way (controlSource)
+	return int(h.asyncTaken - before)
 }
 
 // WaitAsync waits until another goroutine has handed the effects a post
@@ -507,6 +509,7 @@ func (h *Harness) takeAsync() int {
 	for _, v := range posted {
 		h.control = append(h.control, engine.Control{Kind: engine.KindPosted, Value: v})
 	}
+	h.asyncTaken += uint64(len(routed) + len(posted))
 	return len(routed) + len(posted)
 }
 

@@ -70,6 +70,35 @@ func BenchmarkSchedulerSet(b *testing.B) {
 	}
 }
 
+// BenchmarkSchedulerPopDue measures a pop alone: the earliest wakeup of n
+// live ones is removed. Whenever half have been popped, they are set again
+// at random deadlines with the timer stopped (see BenchmarkSchedulerSet for
+// why there is no tiny size).
+func BenchmarkSchedulerPopDue(b *testing.B) {
+	for _, n := range benchSizes[1:] {
+		b.Run(fmt.Sprintf("slots=%d", n), func(b *testing.B) {
+			s := filled(b, n)
+			popped := make([]wakeup.Slot, 0, n/2)
+			far := t0.Add(1 << 62) // 146 years: each refill moves an hour on
+			round := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(popped) == n/2 {
+					b.StopTimer()
+					round++
+					for i, slot := range popped {
+						s.Set(slot, t0.Add(time.Duration(round)*time.Hour+jitter[(i*7)%len(jitter)]))
+					}
+					popped = popped[:0]
+					b.StartTimer()
+				}
+				d, _ := s.PopDue(far)
+				popped = append(popped, d.Slot)
+			}
+		})
+	}
+}
+
 // BenchmarkSchedulerReplace moves live slots to random new deadlines.
 func BenchmarkSchedulerReplace(b *testing.B) {
 	forSizes(b, func(b *testing.B, n int) {

@@ -29,10 +29,13 @@
 //
 // # Data structure and cost
 //
-// Scheduler is a binary min-heap on container/heap ordered by (deadline,
-// revision), plus a map from Slot to heap entry. Set, replace, Cancel and
+// Scheduler is a binary min-heap (internal/heap, the container/heap
+// algorithm without the interface) ordered by (deadline, revision), plus a
+// map from Slot to entry; an entry holds its heap handle, so replace and
+// Cancel reach their element without a search. Set, replace, Cancel and
 // PopDue are O(log n); Next and Len are O(1). Entries are recycled through
-// a free list, so in steady state no operation allocates.
+// a free list, so in steady state no operation allocates. Resumes is the
+// same heap ordered by (deadline, push order).
 //
 // # Concurrency
 //

@@ -1,10 +1,11 @@
 package wakeup
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ackflow/ackflow/internal/heap"
 )
 
 // ErrResumeCapacity is returned by Push when the delayed resume queue is
@@ -18,8 +19,9 @@ var ErrResumeCapacity = errors.New("wakeup: delayed resume capacity reached")
 // use: the node goroutine that runs the processor owns it.
 type Resumes[T any] struct {
 	capacity   int
-	q          resumeQueue[T]
-	seq        uint64 // push order: the FIFO tie-break
+	q          heap.Heap[resumeItem[T]]
+	free       *resumeRec[T] // recycled records, linked through next
+	seq        uint64        // push order: the FIFO tie-break
 	keys       timeKeys
 	shutdownAt time.Time
 	shutdown   bool
@@ -37,7 +39,9 @@ func NewResumes[T any](capacity int, m *ResumeMetrics) *Resumes[T] {
 		m = NewResumeMetrics(nil)
 	}
 	m.Pending.Set(0)
-	return &Resumes[T]{capacity: capacity, q: make(resumeQueue[T], 0, min(capacity, 1024)), m: m}
+	r := &Resumes[T]{capacity: capacity, m: m}
+	r.q.Grow(min(capacity, 1024))
+	return r
 }
 
 // Push schedules v to be due at when; a past when is due at once. On error
@@ -48,27 +52,32 @@ func (r *Resumes[T]) Push(when time.Time, v T) error {
 	case r.shutdown:
 		r.m.Rejected.Inc()
 		return ErrShuttingDown
-	case len(r.q) >= r.capacity:
+	case r.q.Len() >= r.capacity:
 		r.m.Rejected.Inc()
 		return ErrResumeCapacity
 	}
 	r.seq++
-	// Append and sift up with heap.Fix: heap.Push takes an any, and boxing
-	// a struct item would allocate on every call.
-	r.q = append(r.q, resumeItem[T]{at: r.keys.key(when), seq: r.seq, when: when, v: v})
-	heap.Fix(&r.q, len(r.q)-1)
+	rec := r.free
+	if rec == nil {
+		rec = new(resumeRec[T]) // only while the queue is deeper than ever
+	} else {
+		r.free, rec.next = rec.next, nil
+	}
+	rec.when, rec.v = when, v
+	r.q.Push(resumeItem[T]{at: r.keys.key(when), seq: r.seq, rec: rec})
 	r.m.Scheduled.Inc()
-	r.m.Pending.Set(int64(len(r.q)))
+	r.m.Pending.Set(int64(r.q.Len()))
 	return nil
 }
 
 // Next returns the earliest deadline of a pending item, or false if there
 // is none. After BeginShutdown that is the shutdown time at the latest.
 func (r *Resumes[T]) Next() (time.Time, bool) {
-	if len(r.q) == 0 {
+	if r.q.Len() == 0 {
 		return time.Time{}, false
 	}
-	return r.effective(r.q[0].when), true
+	first, _ := r.q.Min()
+	return r.effective(first.rec.when), true
 }
 
 // PopDue removes and returns the earliest item due at now, with its
@@ -76,23 +85,19 @@ func (r *Resumes[T]) Next() (time.Time, bool) {
 // due whatever now is, in the order it would have been, and its deadline is
 // reported as the shutdown time if that is earlier.
 func (r *Resumes[T]) PopDue(now time.Time) (v T, when time.Time, ok bool) {
-	if len(r.q) == 0 {
+	if r.q.Len() == 0 {
 		return v, when, false
 	}
-	if !r.shutdown && keyAfter(r.q[0].at, r.q[0].when, r.keys.key(now), now) {
+	if first, _ := r.q.Min(); !r.shutdown && keyAfter(first.at, first.rec.when, r.keys.key(now), now) {
 		return v, time.Time{}, false
 	}
-	when = r.effective(r.q[0].when)
-	n := len(r.q) - 1
-	r.q.Swap(0, n)
-	v = r.q[n].v
-	r.q[n] = resumeItem[T]{} // do not pin the payload after delivery
-	r.q = r.q[:n]
-	if n > 0 {
-		heap.Fix(&r.q, 0)
-	}
+	first, _ := r.q.Pop()
+	rec := first.rec
+	v, when = rec.v, r.effective(rec.when)
+	*rec = resumeRec[T]{next: r.free} // do not pin the payload after delivery
+	r.free = rec
 	r.m.Delivered.Inc()
-	r.m.Pending.Set(int64(n))
+	r.m.Pending.Set(int64(r.q.Len()))
 	return v, when, true
 }
 
@@ -110,7 +115,7 @@ func (r *Resumes[T]) BeginShutdown(now time.Time) {
 }
 
 // Len returns the number of pending items.
-func (r *Resumes[T]) Len() int { return len(r.q) }
+func (r *Resumes[T]) Len() int { return r.q.Len() }
 
 // effective is an item's deadline once shutdown is taken into account.
 func (r *Resumes[T]) effective(when time.Time) time.Time {
@@ -120,41 +125,33 @@ func (r *Resumes[T]) effective(when time.Time) time.Time {
 	return when
 }
 
+// resumeItem is a queue element: the sort key inline, the payload behind a
+// pointer, so that sifting moves 24 bytes (plus the heap's handle) whatever
+// T is.
 type resumeItem[T any] struct {
-	at   int64 // sort key of when, see timeKeys
-	seq  uint64
-	when time.Time
-	v    T
+	at  int64 // sort key of rec.when, see timeKeys
+	seq uint64
+	rec *resumeRec[T]
 }
 
-// resumeQueue is a container/heap min-heap by (when, seq). Push and Pop are
-// there to satisfy heap.Interface; Resumes appends and truncates itself and
-// uses heap.Fix, which never calls them.
-type resumeQueue[T any] []resumeItem[T]
+// resumeRec holds a pending item's payload; it is recycled through the
+// queue's free list once delivered.
+type resumeRec[T any] struct {
+	when time.Time
+	v    T
+	next *resumeRec[T] // free list link, nil while pending
+}
 
-func (q resumeQueue[T]) Len() int { return len(q) }
-
-func (q resumeQueue[T]) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
+// Less orders items by (when, seq): first in, first out among equal
+// deadlines.
+func (a resumeItem[T]) Less(b resumeItem[T]) bool {
+	if a.at != b.at {
+		return a.at < b.at
 	}
-	if saturated(q[i].at) {
-		if c := q[i].when.Compare(q[j].when); c != 0 {
+	if saturated(a.at) {
+		if c := a.rec.when.Compare(b.rec.when); c != 0 {
 			return c < 0
 		}
 	}
-	return q[i].seq < q[j].seq
-}
-
-func (q resumeQueue[T]) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-
-func (q *resumeQueue[T]) Push(x any) { *q = append(*q, x.(resumeItem[T])) }
-
-func (q *resumeQueue[T]) Pop() any {
-	old := *q
-	n := len(old) - 1
-	it := old[n]
-	old[n] = resumeItem[T]{}
-	*q = old[:n]
-	return it
+	return a.seq < b.seq
 }

@@ -1,10 +1,11 @@
 package wakeup
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ackflow/ackflow/internal/heap"
 )
 
 // Slot identifies a wakeup. The processor chooses it and only the processor
@@ -34,7 +35,7 @@ type Due struct {
 // concurrent use: the node goroutine that runs the processor owns it.
 type Scheduler struct {
 	capacity     int
-	q            queue
+	q            heap.Heap[item]
 	bySlot       map[Slot]*entry
 	free         *entry // recycled entries, linked through entry.next
 	rev          Revision
@@ -60,12 +61,13 @@ func NewScheduler(capacity int, m *Metrics) *Scheduler {
 	// large ones grow on first use rather than reserving memory a processor
 	// may never need.
 	hint := min(capacity, 1024)
-	return &Scheduler{
+	s := &Scheduler{
 		capacity: capacity,
-		q:        make(queue, 0, hint),
 		bySlot:   make(map[Slot]*entry, hint),
 		m:        m,
 	}
+	s.q.Grow(hint)
+	return s
 }
 
 // Set schedules a wakeup for slot at when and returns its revision. If slot
@@ -86,25 +88,21 @@ func (s *Scheduler) Set(slot Slot, when time.Time) (rev Revision, replaced bool,
 		// deadline: it was scheduled last.
 		s.rev++
 		e.when = when
-		s.q[e.index].at, s.q[e.index].rev = s.keys.key(when), s.rev
-		heap.Fix(&s.q, e.index)
+		s.q.Update(e.h, item{at: s.keys.key(when), rev: s.rev, e: e})
 		s.m.Replaced.Inc()
 		return s.rev, true, nil
 	}
-	if len(s.q) >= s.capacity {
+	if s.q.Len() >= s.capacity {
 		s.m.CapacityErrors.Inc()
 		return 0, false, ErrCapacity
 	}
 	s.rev++
 	e := s.newEntry()
-	e.slot, e.when, e.index = slot, when, len(s.q)
-	// Append and sift up rather than heap.Push, whose any argument would
-	// box the item.
-	s.q = append(s.q, item{at: s.keys.key(when), rev: s.rev, e: e})
-	heap.Fix(&s.q, e.index)
+	e.slot, e.when = slot, when
+	e.h = s.q.Push(item{at: s.keys.key(when), rev: s.rev, e: e})
 	s.bySlot[slot] = e
 	s.m.Inserted.Inc()
-	s.m.Live.Set(int64(len(s.q)))
+	s.m.Live.Set(int64(s.q.Len()))
 	return s.rev, false, nil
 }
 
@@ -120,38 +118,39 @@ func (s *Scheduler) Cancel(slot Slot) bool {
 		s.m.CancelMissed.Inc()
 		return false
 	}
-	heap.Remove(&s.q, e.index)
+	s.q.Remove(e.h)
 	s.release(e)
 	s.m.CancelRemoved.Inc()
-	s.m.Live.Set(int64(len(s.q)))
+	s.m.Live.Set(int64(s.q.Len()))
 	return true
 }
 
 // Next returns the earliest deadline among live wakeups, or false if there
 // are none. The node aims its timer at it.
 func (s *Scheduler) Next() (time.Time, bool) {
-	if len(s.q) == 0 {
+	if s.q.Len() == 0 {
 		return time.Time{}, false
 	}
-	return s.q[0].e.when, true
+	first, _ := s.q.Min()
+	return first.e.when, true
 }
 
 // PopDue removes and returns one wakeup whose deadline is not after now,
 // earliest (deadline, revision) first, or false if none is due. The slot
 // is no longer live once popped, so the processor may set it again.
 func (s *Scheduler) PopDue(now time.Time) (Due, bool) {
-	if len(s.q) == 0 {
+	if s.q.Len() == 0 {
 		return Due{}, false
 	}
-	if keyAfter(s.q[0].at, s.q[0].e.when, s.keys.key(now), now) {
+	if first, _ := s.q.Min(); keyAfter(first.at, first.e.when, s.keys.key(now), now) {
 		return Due{}, false
 	}
-	rev := s.q[0].rev
-	e := heap.Pop(&s.q).(*entry)
-	d := Due{Slot: e.slot, When: e.when, Revision: rev}
+	first, _ := s.q.Pop()
+	e := first.e
+	d := Due{Slot: e.slot, When: e.when, Revision: first.rev}
 	s.release(e)
 	s.m.PoppedDue.Inc()
-	s.m.Live.Set(int64(len(s.q)))
+	s.m.Live.Set(int64(s.q.Len()))
 	return d, true
 }
 
@@ -163,12 +162,11 @@ func (s *Scheduler) BeginShutdown() int {
 		return 0
 	}
 	s.shuttingDown = true
-	n := len(s.q)
-	for i, it := range s.q {
-		s.q[i] = item{}
+	n := s.q.Len()
+	for _, it := range s.q.All() {
 		s.release(it.e)
 	}
-	s.q = s.q[:0]
+	s.q.Clear()
 	s.m.ClearedAtShutdown.Add(uint64(n))
 	s.m.Live.Set(0)
 	return n
@@ -178,7 +176,7 @@ func (s *Scheduler) BeginShutdown() int {
 func (s *Scheduler) ShuttingDown() bool { return s.shuttingDown }
 
 // Len returns the number of live wakeups.
-func (s *Scheduler) Len() int { return len(s.q) }
+func (s *Scheduler) Len() int { return s.q.Len() }
 
 // Capacity returns the number of live wakeups allowed.
 func (s *Scheduler) Capacity() int { return s.capacity }
@@ -188,7 +186,7 @@ func (s *Scheduler) Capacity() int { return s.capacity }
 func (s *Scheduler) newEntry() *entry {
 	e := s.free
 	if e == nil {
-		return &entry{index: -1}
+		return &entry{h: -1}
 	}
 	s.free, e.next = e.next, nil
 	return e
@@ -198,6 +196,6 @@ func (s *Scheduler) newEntry() *entry {
 // the queue.
 func (s *Scheduler) release(e *entry) {
 	delete(s.bySlot, e.slot)
-	*e = entry{index: -1, next: s.free}
+	*e = entry{h: -1, next: s.free}
 	s.free = e
 }
