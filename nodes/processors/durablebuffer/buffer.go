@@ -75,7 +75,7 @@ type Buffer struct {
 	state  lifeState
 
 	capBytes      int64
-	usedBytes     int64 // the log's size: exact at each housekeeping, grown by appends between
+	usedBytes     int64         // the log's size: exact at each housekeeping, grown by appends between
 	pending       []uncommitted // oldest first
 	pendingBytes  int
 	committing    bool    // a Commit is outstanding
