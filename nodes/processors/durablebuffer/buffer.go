@@ -408,13 +408,13 @@ func (b *Buffer) resend(bd *bundle, fx engine.Effects) bool {
 	rec, err := b.log.Read(bd.seq)
 	if err != nil {
 		// Dropped or expired while it backed off: its loss was counted then.
-		delete(b.win.bySeq, bd.seq)
+		b.win.forget(bd.seq)
 		b.m.inFlight.Set(int64(b.win.len()))
 		return true
 	}
 	p, _, err := decodeRecord(rec)
 	if err != nil {
-		delete(b.win.bySeq, bd.seq)
+		b.win.forget(bd.seq)
 		b.corrupt(bd.seq, err)
 		return true
 	}

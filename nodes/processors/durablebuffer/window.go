@@ -66,6 +66,10 @@ func (w *window) resolve(seq wal.Seq) (*bundle, bool) {
 	return b, true
 }
 
+// forget drops a bundle that is no longer in the log (dropped, expired or
+// unreadable) without resolving it.
+func (w *window) forget(seq wal.Seq) { delete(w.bySeq, seq) }
+
 // backoff makes b wait until at (in the window, off the output).
 func (w *window) backoff(b *bundle, at time.Time) {
 	w.bySeq[b.seq] = b
