@@ -27,9 +27,9 @@ type Request struct {
 	// Body is the serialized Export*ServiceRequest. It stays valid for as
 	// long as it is referenced (see Unmarshal) and must not be modified.
 	Body []byte
-	// failure is why the body could not be decompressed, or "". The
-	// service handler turns it into INVALID_ARGUMENT (see compress.go).
-	failure string
+	// failure is why the body could not be decompressed, as the status
+	// the service handler answers (see compress.go), or nil.
+	failure error
 }
 
 // Response is an Export*ServiceResponse body: empty for a full success, or
@@ -85,19 +85,20 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 //
 // A body whose decompression failed (it ends with the failure trailer of
 // compress.go) is not kept: a *Request records the failure for the service
-// handler, which answers INVALID_ARGUMENT; a *Response is an error.
+// handler, which answers INVALID_ARGUMENT (or UNAVAILABLE if the process
+// decompressed too much at once); a *Response is an error.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *Request:
-		if msg, failed := decompressFailure(data); failed {
-			m.Body, m.failure = nil, msg
+		if err := decompressFailure(data); err != nil {
+			m.Body, m.failure = nil, err
 			return nil
 		}
-		m.Body, m.failure = keep(data), ""
+		m.Body, m.failure = keep(data), nil
 		return nil
 	case *Response:
-		if msg, failed := decompressFailure(data); failed {
-			return fmt.Errorf("otlpgrpc codec: response: %s", msg)
+		if err := decompressFailure(data); err != nil {
+			return fmt.Errorf("otlpgrpc codec: response: %w", err)
 		}
 		m.Body = data.Materialize()
 		return nil

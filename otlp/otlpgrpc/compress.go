@@ -3,13 +3,17 @@ package otlpgrpc
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // registers grpc-go's "gzip", wrapped below
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 )
 
 // Compression names, as they appear in grpc-encoding and Content-Encoding.
@@ -48,17 +52,20 @@ func init() {
 		name:       Zstd,
 		compress:   NewZstdWriter,
 		decompress: func(r io.Reader) (io.Reader, error) { return NewZstdReader(r) },
+		gate:       &decompressing,
 	})
 	gz := encoding.GetCompressor(Gzip)
-	encoding.RegisterCompressor(compressor{name: Gzip, compress: gz.Compress, decompress: gz.Decompress})
+	encoding.RegisterCompressor(compressor{name: Gzip, compress: gz.Compress, decompress: gz.Decompress, gate: &decompressing})
 }
 
 // compressor is a grpc-go encoding.Compressor whose decompressing reader
-// never fails: see failSafeReader.
+// never fails (see failSafeReader) and charges what it decompresses to
+// gate.
 type compressor struct {
 	name       string
 	compress   func(io.Writer) (io.WriteCloser, error)
 	decompress func(io.Reader) (io.Reader, error)
+	gate       *byteGate
 }
 
 func (c compressor) Name() string { return c.name }
@@ -68,10 +75,71 @@ func (c compressor) Compress(w io.Writer) (io.WriteCloser, error) { return c.com
 func (c compressor) Decompress(r io.Reader) (io.Reader, error) {
 	d, err := c.decompress(r)
 	if err != nil {
-		return &failSafeReader{tail: appendFailure(nil, c.name, err)}, nil
+		return &failSafeReader{tail: appendFailure(nil, failMalformed, c.name+": "+err.Error()), gate: c.gate}, nil
 	}
-	return &failSafeReader{r: d, name: c.name}, nil
+	return &failSafeReader{r: d, name: c.name, gate: c.gate}, nil
 }
+
+// # Decompression memory
+//
+// grpc-go decompresses a message whole, after it arrived and before the
+// method handler sees it, so the receiver cannot charge the decompressed
+// bytes to its max_in_flight_bytes until they exist; a few KB of
+// compression bomb on each of many streams would expand at once. So the
+// decompressors charge every buffer they fill to one gate for the process
+// before filling it, and give the charge back when grpc-go closes them
+// (once the message is whole, just before it reaches the handler, which
+// charges it to its own budget). A message that does not fit fails with a
+// retryable failure (UNAVAILABLE). The gate's bound is decompressBase plus
+// what the gRPC servers reserve (ReserveDecompression): each OTLP
+// receiver its max_in_flight_bytes.
+
+// decompressBase is the gate's bound without any reservation: for clients
+// (export answers are small) and servers that reserve nothing.
+const decompressBase = 4 << 20
+
+// decompressing is the process's decompression gate.
+var decompressing = byteGate{base: decompressBase}
+
+// ReserveDecompression raises the bound of the bytes gRPC messages may
+// hold while they are being decompressed, all servers of the process
+// together, by n until release is called. A message over it is refused
+// with UNAVAILABLE and a retry hint.
+func ReserveDecompression(n int64) (release func()) {
+	decompressing.reserved.Add(n)
+	var once sync.Once
+	return func() { once.Do(func() { decompressing.reserved.Add(-n) }) }
+}
+
+// Decompressing returns the bytes gRPC messages hold while they are being
+// decompressed, and the bound.
+func Decompressing() (held, limit int64) {
+	return decompressing.held.Load(), decompressing.limit()
+}
+
+// byteGate bounds a number of bytes held at once: base plus reserved.
+type byteGate struct {
+	base           int64
+	held, reserved atomic.Int64
+}
+
+func (g *byteGate) limit() int64 { return g.base + g.reserved.Load() }
+
+// take charges n bytes, or reports false if they do not fit.
+func (g *byteGate) take(n int64) bool {
+	for {
+		h := g.held.Load()
+		if h+n > g.limit() {
+			return false
+		}
+		if g.held.CompareAndSwap(h, h+n) {
+			return true
+		}
+	}
+}
+
+// give returns n bytes taken.
+func (g *byteGate) give(n int64) { g.held.Add(-n) }
 
 // # Decompression failures
 //
@@ -85,9 +153,15 @@ func (c compressor) Decompress(r io.Reader) (io.Reader, error) {
 // recognises and Request.failure carries to the service handler, which
 // answers INVALID_ARGUMENT.
 //
-// The trailer is | error text | its length, uint16 big-endian | failMark |.
-// failMark is 16 random bytes drawn at start, so no request can contain it
-// by chance (2^-128) or on purpose (it is never sent anywhere).
+// The same way, a message refused by the decompression gate (see
+// "Decompression memory" below) ends with a failure trailer the handler
+// answers UNAVAILABLE: it was not the client's fault, and a retry later
+// may fit.
+//
+// The trailer is | error text | its length, uint16 big-endian | kind |
+// failMark |. failMark is 16 random bytes drawn at start, so no request
+// can contain it by chance (2^-128) or on purpose (it is never sent
+// anywhere).
 
 // failMark ends every failure trailer.
 var failMark = func() (m [16]byte) {
@@ -99,38 +173,50 @@ var failMark = func() (m [16]byte) {
 const maxFailureText = 256
 
 // trailerFixed is the trailer's size without its text.
-const trailerFixed = 2 + len(failMark)
+const trailerFixed = 2 + 1 + len(failMark)
 
-// appendFailure appends the failure trailer of err, from compressor name.
-func appendFailure(dst []byte, name string, err error) []byte {
-	msg := name + ": " + err.Error()
+// failureKind says whose fault a failed decompression is.
+type failureKind byte
+
+const (
+	failMalformed failureKind = iota + 1 // not valid gzip or zstd, or over a limit: INVALID_ARGUMENT
+	failBusy                             // over the decompression gate: UNAVAILABLE
+)
+
+// appendFailure appends the failure trailer of msg.
+func appendFailure(dst []byte, kind failureKind, msg string) []byte {
 	if len(msg) > maxFailureText {
 		msg = msg[:maxFailureText]
 	}
 	dst = append(dst, msg...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(msg)))
+	dst = append(dst, byte(kind))
 	return append(dst, failMark[:]...)
 }
 
-// decompressFailure reports whether data, a message as grpc-go hands it to
-// the codec, ends with a failure trailer, and returns its text.
-func decompressFailure(data mem.BufferSlice) (string, bool) {
+// decompressFailure returns the failure of data, a message as grpc-go
+// hands it to the codec, if it ends with a failure trailer: a gRPC status
+// error, or nil.
+func decompressFailure(data mem.BufferSlice) error {
 	n := data.Len()
 	if n < trailerFixed {
-		return "", false
+		return nil
 	}
 	var fixed [trailerFixed]byte
 	readAt(data, n-trailerFixed, fixed[:])
-	if [16]byte(fixed[2:]) != failMark {
-		return "", false
+	if [16]byte(fixed[3:]) != failMark {
+		return nil
 	}
 	textLen := int(binary.BigEndian.Uint16(fixed[:2]))
 	if textLen > n-trailerFixed {
-		return "decompression failed", true // cannot happen: the mark is ours
+		textLen = 0 // cannot happen: the mark is ours
 	}
 	text := make([]byte, textLen)
 	readAt(data, n-trailerFixed-textLen, text)
-	return string(text), true
+	if failureKind(fixed[2]) == failBusy {
+		return status.Error(codes.Unavailable, "decompress request: "+string(text))
+	}
+	return status.Error(codes.InvalidArgument, "decompress request: "+string(text))
 }
 
 // readAt copies len(dst) bytes of data from offset off; they must exist.
@@ -151,17 +237,29 @@ func readAt(data mem.BufferSlice, off int, dst []byte) {
 
 // failSafeReader reads a decompressed stream for grpc-go and, instead of
 // returning an error, ends the stream with the error's failure trailer
-// (see "Decompression failures" above). It closes the decompressor (which
-// returns it to its pool) at the end of the stream or on Close.
+// (see "Decompression failures" above). Each buffer it fills is charged to
+// gate first, all of it given back on Close (see "Decompression memory").
+// It closes the decompressor (which returns it to its pool) at the end of
+// the stream or on Close.
 type failSafeReader struct {
-	r    io.Reader // nil once the stream ended or failed
-	name string
-	tail []byte // the failure trailer still to be read
+	r       io.Reader // nil once the stream ended or failed
+	name    string
+	tail    []byte // the failure trailer still to be read
+	gate    *byteGate
+	charged int64
 }
 
 func (f *failSafeReader) Read(p []byte) (int, error) {
 	if f.r != nil {
+		if !f.gate.take(int64(len(p))) {
+			f.closeSource()
+			f.tail = appendFailure(nil, failBusy, fmt.Sprintf(
+				"messages being decompressed would hold more than %d bytes at once; retry later", f.gate.limit()))
+			return f.Read(p)
+		}
 		n, err := f.r.Read(p)
+		f.gate.give(int64(len(p) - n))
+		f.charged += int64(n)
 		if err == nil {
 			return n, nil
 		}
@@ -169,7 +267,7 @@ func (f *failSafeReader) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			return n, io.EOF
 		}
-		f.tail = appendFailure(nil, f.name, err)
+		f.tail = appendFailure(nil, failMalformed, f.name+": "+err.Error())
 		if n > 0 {
 			return n, nil
 		}
@@ -182,8 +280,11 @@ func (f *failSafeReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close closes the decompressor and gives back the reader's charge.
 func (f *failSafeReader) Close() error {
 	f.closeSource()
+	f.gate.give(f.charged)
+	f.charged = 0
 	return nil
 }
 

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 )
 
 // zstdFrame compresses b into one zstd frame whose header declares the
@@ -102,15 +104,16 @@ func TestDecompressFailureEndsWithTrailer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := decompressed(t, tt.comp, tt.in)
-			msg, failed := decompressFailure(out)
+			failure := decompressFailure(out)
 			if tt.want == "" {
-				if failed || !bytes.Equal(out.Materialize(), plain) {
-					t.Fatalf("failed %t (%q), equal %t", failed, msg, bytes.Equal(out.Materialize(), plain))
+				if failure != nil || !bytes.Equal(out.Materialize(), plain) {
+					t.Fatalf("failure %v, equal %t", failure, bytes.Equal(out.Materialize(), plain))
 				}
 				return
 			}
-			if !failed || !strings.HasPrefix(msg, tt.want) {
-				t.Fatalf("decompressFailure = %q, %t; want a failure starting %q", msg, failed, tt.want)
+			st := status.Convert(failure)
+			if failure == nil || st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "decompress request: "+tt.want) {
+				t.Fatalf("decompressFailure = %v; want INVALID_ARGUMENT starting %q", failure, tt.want)
 			}
 			var req Request
 			if err := (Codec{}).Unmarshal(out, &req); err != nil || req.Body != nil || req.err() == nil {
@@ -124,16 +127,103 @@ func TestDecompressFailureEndsWithTrailer(t *testing.T) {
 }
 
 func TestWindowErrorNamesTheLimit(t *testing.T) {
-	msg, _ := decompressFailure(decompressed(t, Zstd, zstdFrame(t, []byte("x"), window9MiB)))
-	if !strings.Contains(msg, "window") {
-		t.Fatalf("failure %q does not say the window is the problem", msg)
+	failure := decompressFailure(decompressed(t, Zstd, zstdFrame(t, []byte("x"), window9MiB)))
+	if failure == nil || !strings.Contains(failure.Error(), "window") {
+		t.Fatalf("failure %v does not say the window is the problem", failure)
 	}
 }
 
 func TestNoTrailerInOrdinaryBodies(t *testing.T) {
 	for _, b := range [][]byte{nil, {1}, bytes.Repeat([]byte{0}, 64), failMark[:]} {
-		if _, failed := decompressFailure(mem.BufferSlice{mem.SliceBuffer(b)}); failed {
+		if failure := decompressFailure(mem.BufferSlice{mem.SliceBuffer(b)}); failure != nil {
 			t.Fatalf("%x read as a failure trailer", b)
 		}
+	}
+}
+
+// The decompression gate: what readers decompress is charged before it is
+// produced, a message that does not fit beside the others ends with an
+// UNAVAILABLE failure, and Close gives every byte back, however the
+// reader ended.
+func TestDecompressionGate(t *testing.T) {
+	gate := &byteGate{base: 1 << 20}
+	gz := encoding.GetCompressor(Gzip).(compressor)
+	gz.gate = gate
+	bomb := func(n int) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		_, _ = w.Write(make([]byte, n))
+		_ = w.Close()
+		return b.Bytes()
+	}
+	read := func(r io.Reader) mem.BufferSlice {
+		var out mem.BufferSlice
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := r.Read(buf)
+			out = append(out, mem.SliceBuffer(buf[:n]))
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Fatalf("Read must never fail, got %v", err)
+			}
+		}
+	}
+
+	first, _ := gz.Decompress(bytes.NewReader(bomb(600 << 10)))
+	if out := read(first); decompressFailure(out) != nil || out.Len() != 600<<10 {
+		t.Fatalf("600 KiB under a 1 MiB gate: failure %v, %d bytes", decompressFailure(out), out.Len())
+	}
+	if held := gate.held.Load(); held != 600<<10 {
+		t.Fatalf("gate holds %d bytes while the first message is open, want 600 KiB", held)
+	}
+	second, _ := gz.Decompress(bytes.NewReader(bomb(600 << 10)))
+	failure := decompressFailure(read(second))
+	if st := status.Convert(failure); failure == nil || st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "retry") {
+		t.Fatalf("a second 600 KiB beside the first: %v, want UNAVAILABLE with a retry hint", failure)
+	}
+	_ = second.(io.Closer).Close()
+	if held := gate.held.Load(); held != 600<<10 {
+		t.Fatalf("gate holds %d bytes after the refused message closed, want the first's 600 KiB", held)
+	}
+	_ = first.(io.Closer).Close()
+	if held := gate.held.Load(); held != 0 {
+		t.Fatalf("gate holds %d bytes with every reader closed", held)
+	}
+
+	// A reader abandoned before its end (grpc-go stops one byte past its
+	// message limit) gives its charge back on Close too.
+	third, _ := gz.Decompress(bytes.NewReader(bomb(600 << 10)))
+	_, _ = third.Read(make([]byte, 64<<10))
+	_ = third.(io.Closer).Close()
+	if held := gate.held.Load(); held != 0 {
+		t.Fatalf("gate holds %d bytes after an abandoned reader closed", held)
+	}
+	if out := read(mustDecompress(t, gz, bomb(900<<10))); decompressFailure(out) != nil {
+		t.Fatalf("900 KiB alone under a 1 MiB gate: %v", decompressFailure(out))
+	}
+}
+
+func mustDecompress(t *testing.T, c compressor, in []byte) io.Reader {
+	t.Helper()
+	r, err := c.Decompress(bytes.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Reservations raise the process's bound and give it back once.
+func TestReserveDecompression(t *testing.T) {
+	_, before := Decompressing()
+	release := ReserveDecompression(64 << 20)
+	if _, limit := Decompressing(); limit != before+64<<20 {
+		t.Fatalf("limit %d after reserving 64 MiB over %d", limit, before)
+	}
+	release()
+	release()
+	if _, limit := Decompressing(); limit != before {
+		t.Fatalf("limit %d after releasing twice, want %d", limit, before)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/ackflow/ackflow/pdata"
 )
@@ -91,13 +89,9 @@ func exportHandler(s pdata.Signal) func(any, context.Context, func(any) error, g
 	}
 }
 
-// err is INVALID_ARGUMENT when r's body could not be decompressed.
-func (r *Request) err() error {
-	if r.failure == "" {
-		return nil
-	}
-	return status.Error(codes.InvalidArgument, "decompress request: "+r.failure)
-}
+// err is why r's body could not be decompressed, as a status error:
+// INVALID_ARGUMENT, or UNAVAILABLE (see compress.go).
+func (r *Request) err() error { return r.failure }
 
 // ServerOptions are the options every OTLP gRPC server of ackflow uses:
 // the raw codec, the message size limit and the transport tuning.

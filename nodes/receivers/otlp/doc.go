@@ -56,7 +56,9 @@
 //	                buffers as they grow (reservation), gRPC the bytes a
 //	                connection receives during its read turn (turnCharge);
 //	                one gRPC body read per connection at a time, so that
-//	                grpc-go opens one stream window to a whole message
+//	                grpc-go opens one stream window to a whole message;
+//	                gRPC messages being decompressed, before they reach
+//	                the handler, in otlpgrpc's gate for the process
 //
 // # Drain
 //

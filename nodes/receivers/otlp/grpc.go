@@ -206,10 +206,11 @@ func (g *grpcServer) refuse(s pdata.Signal, r result) error {
 }
 
 // readFailure maps an error of grpc-go reading the request: over
-// max_request_size, undecodable compression, or the client gone. A body
-// that cannot be decompressed (corrupt, or a zstd window over
-// otlpgrpc.ZstdMaxWindow) comes as INVALID_ARGUMENT from otlpgrpc's
-// decompressors; grpc-go alone would have answered INTERNAL.
+// max_request_size, undecodable compression, no room to decompress, or the
+// client gone. A body that cannot be decompressed (corrupt, or a zstd
+// window over otlpgrpc.ZstdMaxWindow) comes as INVALID_ARGUMENT from
+// otlpgrpc's decompressors, one that would not fit in their gate as
+// UNAVAILABLE; grpc-go alone would have answered INTERNAL.
 func (g *grpcServer) readFailure(s pdata.Signal, err error) error {
 	st := status.Convert(err)
 	switch st.Code() {
@@ -217,6 +218,9 @@ func (g *grpcServer) readFailure(s pdata.Signal, err error) error {
 		return g.refuse(s, result{vMalformed, st.Message()})
 	case codes.ResourceExhausted:
 		return g.refuse(s, result{vTooLarge, st.Message()})
+	case codes.Unavailable:
+		// The process's decompression gate was full (otlpgrpc).
+		return g.refuse(s, result{vBudget, st.Message()})
 	case codes.Unimplemented:
 		return g.refuse(s, result{vUnsupported, st.Message()})
 	case codes.Canceled, codes.DeadlineExceeded:

@@ -203,18 +203,28 @@ func TestGRPCBodiesChargedAsTheyArrive(t *testing.T) {
 }
 
 // An HTTP body is charged to max_in_flight_bytes as it arrives, compressed
-// and decompressed: with a stalled gzip upload holding part of the
-// budget, a second upload that would exceed it is cut with a retryable
-// 503, the budget never exceeded; the stalled upload is answered 503 when
-// its body deadline passes, and the budget is free again.
+// and then decompressed: a stalled gzip upload holds only the compressed
+// bytes it sent (it is decompressed once whole), so other uploads are
+// served; one whose decompressed size would exceed the budget is cut with
+// a retryable 503, the budget never exceeded; the stalled upload is
+// answered 503 when its body deadline passes, and the budget is free again.
 func TestHTTPBodyChargedAsItArrives(t *testing.T) {
 	f := start(t, httpOnly+"max_in_flight_bytes: 1MiB\nmax_request_size: 16MiB\ntimeout: 6s\n")
 	const budget = 1 << 20
 	held := func() float64 { return f.gauge("ackflow_receiver_otlp_in_flight_bytes") }
-	small, large := hostiletest.GzipBomb(300<<10), hostiletest.GzipBomb(2<<20)
+	bomb, large := hostiletest.GzipBomb(16<<20), hostiletest.GzipBomb(2<<20)
 
-	stalled := hostiletest.PostStalled(t, f.httpAddr, "/v1/logs", "gzip", small)
-	f.eventually("the stalled upload's reservation", func() bool { return held() >= 300<<10 })
+	stalled := hostiletest.PostStalled(t, f.httpAddr, "/v1/logs", "gzip", bomb)
+	f.eventually("the stalled upload's reservation", func() bool { return held() > 0 })
+	if h := held(); h > float64(3*len(bomb)) {
+		t.Fatalf("%v bytes reserved by a stalled upload that sent %d", h, len(bomb))
+	}
+
+	ok := f.post("/v1/logs", "application/x-protobuf", "gzip", compress(t, "gzip", pdatatest.LogsBytes("during", 2, 0, 8)))
+	f.resolve(f.next(), true, pdata.Nack{})
+	if res := otlptest.Recv(t, ok, "answer"); res.status != http.StatusOK {
+		t.Fatalf("an upload beside the stalled one: %d %q", res.status, res.body)
+	}
 
 	res := otlptest.Recv(t, f.post("/v1/logs", "application/x-protobuf", "gzip", large), "answer")
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" || !strings.Contains(string(res.body), "max_in_flight_bytes") {
@@ -232,9 +242,9 @@ func TestHTTPBodyChargedAsItArrives(t *testing.T) {
 		t.Fatalf("stalled upload: %+v, want 503 with Retry-After", r)
 	}
 	f.eventually("the budget freed", func() bool { return held() == 0 })
-	ok := f.post("/v1/logs", "application/x-protobuf", "", pdatatest.LogsBytes("after", 2, 0, 8))
+	after := f.post("/v1/logs", "application/x-protobuf", "", pdatatest.LogsBytes("after", 2, 0, 8))
 	f.resolve(f.next(), true, pdata.Nack{})
-	if res := otlptest.Recv(t, ok, "answer"); res.status != http.StatusOK {
+	if res := otlptest.Recv(t, after, "answer"); res.status != http.StatusOK {
 		t.Fatalf("after the stalled upload: %d", res.status)
 	}
 	f.noneSent()

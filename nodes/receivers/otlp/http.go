@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -73,39 +74,41 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer c.serving.leave()
 	s, ok := httpPaths[req.URL.Path]
 	if !ok {
+		closeUnread(w, req)
 		http.Error(w, "unknown path: OTLP/HTTP serves POST /v1/logs, /v1/metrics and /v1/traces", http.StatusNotFound)
 		return
 	}
 	if req.Method != http.MethodPost {
+		closeUnread(w, req)
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "OTLP/HTTP accepts POST only", http.StatusMethodNotAllowed)
 		return
 	}
 	media, ok := mediaType(req.Header.Get("Content-Type"))
 	if !ok {
-		h.answer(w, mediaProtobuf, s, result{vUnsupported, fmt.Sprintf(
-			"unsupported Content-Type %q: use %s or %s", req.Header.Get("Content-Type"), mediaProtobuf, mediaJSON)}, -1)
+		h.refuseUnread(w, req, mediaProtobuf, s, result{vUnsupported, fmt.Sprintf(
+			"unsupported Content-Type %q: use %s or %s", req.Header.Get("Content-Type"), mediaProtobuf, mediaJSON)})
 		return
 	}
 	enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding")))
 	if !h.st.accepts(enc) {
-		h.answer(w, media, s, result{vUnsupported, fmt.Sprintf(
-			"unsupported Content-Encoding %q: accepted are %s or none", enc, strings.Join(h.st.compression, ", "))}, -1)
+		h.refuseUnread(w, req, media, s, result{vUnsupported, fmt.Sprintf(
+			"unsupported Content-Encoding %q: accepted are %s or none", enc, strings.Join(h.st.compression, ", "))})
 		return
 	}
 	// Refused before reading when that is already known; the slot is taken
 	// once the body is in, so that slow uploads hold none.
 	if h.lim.full() {
-		h.answer(w, media, s, busyRefusal, -1)
+		h.refuseUnread(w, req, media, s, busyRefusal)
 		return
 	}
 	if c.overBudget() {
-		h.answer(w, media, s, c.budgetRefusal(), -1)
+		h.refuseUnread(w, req, media, s, c.budgetRefusal())
 		return
 	}
 	if req.ContentLength > int64(h.st.maxSize) {
-		h.answer(w, media, s, result{vTooLarge, fmt.Sprintf(
-			"request body of %d bytes is larger than max_request_size (%d)", req.ContentLength, h.st.maxSize)}, -1)
+		h.refuseUnread(w, req, media, s, result{vTooLarge, fmt.Sprintf(
+			"request body of %d bytes is larger than max_request_size (%d)", req.ContentLength, h.st.maxSize)})
 		return
 	}
 	rsv := &reservation{c: c}
@@ -114,10 +117,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := h.readBody(w, req, enc, rsv)
 	c.metrics.reading[protoHTTP][s].Add(-1)
 	if err != nil {
-		if req.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close") // the rest of the body is not read
-		}
-		h.answer(w, media, s, h.readFailure(err), -1)
+		h.refuseUnread(w, req, media, s, h.readFailure(err))
 		return
 	}
 	if !h.lim.tryAcquire() {
@@ -137,6 +137,27 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// Put the answer on the wire before leaving: at the shutdown deadline
 	// the drain closes connections as soon as no request is admitting.
 	_ = http.NewResponseController(w).Flush()
+}
+
+// refuseUnread answers a request refused before its body was read: see
+// closeUnread.
+func (h *httpHandler) refuseUnread(w http.ResponseWriter, req *http.Request, media string, s pdata.Signal, r result) {
+	closeUnread(w, req)
+	h.answer(w, media, s, r, -1)
+}
+
+// closeUnread closes the connection of a request answered before its
+// body was read, once the answer is written. net/http would otherwise
+// read what is left of an HTTP/1 body (up to 256 KiB), before writing the
+// answer or after it, to keep the connection: a client that stalls its
+// upload would not be answered, or its connection not closed, until the
+// read deadline, and a drain would wait for it. The expired read deadline
+// makes that read end at once. (HTTP/2 resets the stream instead.)
+func closeUnread(w http.ResponseWriter, req *http.Request) {
+	if req.ProtoMajor == 1 && req.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // readBody reads the request body within its deadline (bodyPacer),
@@ -326,7 +347,8 @@ var gzipReaders sync.Pool // *gzip.Reader
 // readBody reads a request body of at most limit bytes, both as sent and
 // decompressed. length is the Content-Length, or -1. Every buffer is
 // reserved in rsv before it is allocated, and so is the decoder's state
-// while a compressed body is read: the budget is charged as bytes arrive,
+// while a compressed body is decompressed: the budget is charged as bytes
+// arrive,
 // and a body that would exceed it fails with errBudget. On success rsv
 // holds cap of the returned slice. The slice is owned by the caller: the
 // payload aliases it, so it is never pooled.
@@ -334,65 +356,95 @@ func readBody(r io.Reader, enc string, limit int, length int64, rsv *reservation
 	raw := &capReader{r: r, left: int64(limit)}
 	switch enc {
 	case "", "identity":
-		if length >= 0 {
-			// net/http ends the body at its Content-Length, so the buffer
-			// grows to exactly that size: no slack and no final copy. It
-			// starts at preallocLimit at most: a large declared length is
-			// not trusted before the bytes arrive, or a client sending
-			// headers only would pin the memory.
-			return readSized(raw, int(min(length, preallocLimit)), int(length), rsv)
-		}
-		return readUnsized(raw, minBuffer, limit, rsv)
-	case otlpgrpc.Gzip:
-		if !rsv.grow(gzipDecoderMemory) {
-			return nil, errBudget
-		}
-		defer rsv.shrink(gzipDecoderMemory)
-		zr, _ := gzipReaders.Get().(*gzip.Reader)
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(raw)
-		} else {
-			err = zr.Reset(raw)
-		}
+		return readPlain(raw, limit, length, rsv)
+	case otlpgrpc.Gzip, otlpgrpc.Zstd:
+		// The compressed body is read whole before it is decompressed, as
+		// gRPC does: a client stalling mid-upload then holds only the
+		// bytes it sent. Decompressed as it arrived, a few KB of a
+		// compression bomb followed by silence would hold up to
+		// max_request_size of the budget until the body deadline, and one
+		// slow client could keep every other one out.
+		compressed, err := readPlain(raw, limit, length, rsv)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, err
 		}
-		defer gzipReaders.Put(zr)
-		b, err := readUnsized(zr, guess(length, limit), limit, rsv)
-		return b, decodeError("gzip", err)
-	case otlpgrpc.Zstd:
-		// The decoder's ring is charged as each frame declares its window,
-		// before the decoder allocates it (zstdWatch).
-		charged := int64(zstdDecoderBase)
-		if !rsv.grow(charged) {
-			return nil, errBudget
+		defer rsv.shrink(int64(cap(compressed)))
+		size := guess(int64(len(compressed)), limit)
+		if enc == otlpgrpc.Gzip {
+			return gunzip(bytes.NewReader(compressed), size, limit, rsv)
 		}
-		defer func() { rsv.shrink(charged) }()
-		watch := newZstdWatch(raw, func(window int64) error {
-			if need := zstdDecoderBase + zstdRing(min(window, otlpgrpc.ZstdMaxWindow)); need > charged {
-				if !rsv.grow(need - charged) {
-					return errBudget
-				}
-				charged = need
-			}
-			return nil
-		})
-		zr, err := otlpgrpc.NewZstdReader(watch)
-		if watch.err != nil {
-			return nil, watch.err
-		}
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		defer zr.Close()
-		b, err := readUnsized(zr, guess(length, limit), limit, rsv)
-		if watch.err != nil {
-			return nil, watch.err
-		}
-		return b, decodeError("zstd", err)
+		return unzstd(bytes.NewReader(compressed), size, limit, rsv)
 	}
 	return nil, fmt.Errorf("unsupported Content-Encoding %q", enc)
+}
+
+// readPlain reads a body as it is sent: of length bytes (its
+// Content-Length, or -1 if unknown), at most limit.
+func readPlain(r io.Reader, limit int, length int64, rsv *reservation) ([]byte, error) {
+	if length >= 0 {
+		// net/http ends the body at its Content-Length, so the buffer
+		// grows to exactly that size: no slack and no final copy. It
+		// starts at preallocLimit at most: a large declared length is not
+		// trusted before the bytes arrive, or a client sending headers
+		// only would pin the memory.
+		return readSized(r, int(min(length, preallocLimit)), int(length), rsv)
+	}
+	return readUnsized(r, minBuffer, limit, rsv)
+}
+
+// gunzip decompresses a gzip body of at most limit bytes, its first
+// buffer size bytes, the decoder's state charged to rsv while it runs.
+func gunzip(r io.Reader, size, limit int, rsv *reservation) ([]byte, error) {
+	if !rsv.grow(gzipDecoderMemory) {
+		return nil, errBudget
+	}
+	defer rsv.shrink(gzipDecoderMemory)
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(r)
+	} else {
+		err = zr.Reset(r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	defer gzipReaders.Put(zr)
+	b, err := readUnsized(zr, size, limit, rsv)
+	return b, decodeError("gzip", err)
+}
+
+// unzstd decompresses a zstd body like gunzip. The decoder's ring is
+// charged as each frame declares its window, before the decoder allocates
+// it (zstdWatch).
+func unzstd(r io.Reader, size, limit int, rsv *reservation) ([]byte, error) {
+	charged := int64(zstdDecoderBase)
+	if !rsv.grow(charged) {
+		return nil, errBudget
+	}
+	defer func() { rsv.shrink(charged) }()
+	watch := newZstdWatch(r, func(window int64) error {
+		if need := zstdDecoderBase + zstdRing(min(window, otlpgrpc.ZstdMaxWindow)); need > charged {
+			if !rsv.grow(need - charged) {
+				return errBudget
+			}
+			charged = need
+		}
+		return nil
+	})
+	zr, err := otlpgrpc.NewZstdReader(watch)
+	if watch.err != nil {
+		return nil, watch.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("zstd: %w", err)
+	}
+	defer zr.Close()
+	b, err := readUnsized(zr, size, limit, rsv)
+	if watch.err != nil {
+		return nil, watch.err
+	}
+	return b, decodeError("zstd", err)
 }
 
 // decodeError names the encoding in a decompression error; the limits'

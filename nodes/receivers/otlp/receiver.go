@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 )
 
 // Type is the node type.
@@ -99,6 +100,11 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 	srv, err := r.start(ctx, fx)
 	if err != nil {
 		return err
+	}
+	if srv.grpc != nil {
+		// grpc-go decompresses a message before the handler can charge it:
+		// the process's decompression gate takes this receiver's budget.
+		defer otlpgrpc.ReserveDecompression(r.core.maxBytes)()
 	}
 	var runErr error
 	select {
