@@ -20,11 +20,15 @@ func fuzzKind(k uint8) otlpwire.Kind { return otlpwire.Kind(k%3 + 1) }
 
 // FuzzScan checks checkAgainstOracles (no panic; same verdict and counts as
 // the protowire oracle; pdata agrees on whatever Scan accepts) and that
-// AppendEntries agrees with Scan.
+// ScanBuffers (the request cut into buffers) and AppendEntries agree with
+// Scan.
 func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
 		k := fuzzKind(kind)
 		st, err := checkAgainstOracles(t, k, b)
+		for _, n := range []int{1, 5} {
+			requireSameAsScan(t, k, b, cutEvery(b, n))
+		}
 		entries, eerr := otlpwire.AppendEntries(nil, k, b)
 		if (err == nil) != (eerr == nil) {
 			t.Fatalf("Scan err %v, AppendEntries err %v", err, eerr)
