@@ -129,7 +129,7 @@ func (g grpcSink) Export(ctx context.Context, sig pdata.Signal, read func(*otlpg
 	if err := read(&req); err != nil {
 		return nil, err
 	}
-	v := g.s.count(sig.String(), req.Body)
+	v := g.s.count(sig.String(), req.Bytes())
 	if v.hang {
 		<-ctx.Done()
 		return nil, status.Error(codes.Canceled, "client gave up")

@@ -71,9 +71,16 @@ type Payload struct {
 	form   Form
 	items  int
 
-	// OTLP form: chunks whose concatenation is one export request.
+	// OTLP form: chunks whose concatenation is one export request. Each
+	// chunk is a whole request, unless framed: then they are pieces of
+	// requests as a transport received them (FromOTLPBuffers), and
+	// Requests joins them into one.
 	chunks [][]byte
 	size   int
+	framed bool
+
+	joinOnce sync.Once
+	joined   []byte
 
 	// Decoded form: exactly one of these is set for FormDecoded payloads,
 	// or filled on demand by decode for FormOTLP ones.
@@ -95,6 +102,33 @@ func FromOTLP(s Signal, b []byte) (*Payload, error) {
 		return nil, fmt.Errorf("%s request: %w", s, err)
 	}
 	return FromOTLPChunks(s, [][]byte{b}, st.Items), nil
+}
+
+// FromOTLPBuffers checks the request whose encoding is the concatenation
+// of bufs, the buffers a transport received it in, with the wire scan
+// (otlpwire.ScanBuffers), and wraps them without joining or copying them:
+// Chunks returns them as they are. The payload aliases bufs: the caller
+// must not modify them afterwards.
+func FromOTLPBuffers(s Signal, bufs [][]byte) (*Payload, error) {
+	if len(bufs) == 1 {
+		return FromOTLP(s, bufs[0])
+	}
+	st, err := otlpwire.ScanBuffers(s.wire(), bufs)
+	if err != nil {
+		return nil, fmt.Errorf("%s request: %w", s, err)
+	}
+	return FromOTLPFrames(s, bufs, st.Items), nil
+}
+
+// FromOTLPFrames wraps chunks whose concatenation is a valid export
+// request of signal s holding items items, already scanned, where a chunk
+// need not be a whole request (see FromOTLPBuffers): nodes that gather the
+// chunks of several payloads, some built from a transport's buffers, use
+// it. Requests joins the chunks.
+func FromOTLPFrames(s Signal, chunks [][]byte, items int) *Payload {
+	p := FromOTLPChunks(s, chunks, items)
+	p.framed = len(chunks) > 1
+	return p
 }
 
 // FromOTLPChunks wraps chunks that are each already known to be a valid
@@ -146,12 +180,43 @@ func (p *Payload) Bytes() int {
 }
 
 // Chunks returns the OTLP encoding as chunks whose concatenation is one
-// export request. The slices are shared: callers must not modify them.
+// export request: whole requests, or the buffers a transport received one
+// in (see Requests). The slices are shared: callers must not modify them.
 func (p *Payload) Chunks() ([][]byte, error) {
 	if err := p.encode(); err != nil {
 		return nil, err
 	}
 	return p.chunks, nil
+}
+
+// Requests returns the OTLP encoding as chunks that are each a whole
+// export request, for nodes that cut between requests. A payload built
+// from a transport's buffers (FromOTLPBuffers, FromOTLPFrames) has its
+// chunks joined into one request, once, on first use; any other returns
+// its chunks.
+func (p *Payload) Requests() ([][]byte, error) {
+	if err := p.encode(); err != nil {
+		return nil, err
+	}
+	if !p.framed {
+		return p.chunks, nil
+	}
+	p.joinOnce.Do(func() { p.joined = join(p.chunks, p.size) })
+	return [][]byte{p.joined}, nil
+}
+
+// Framed reports whether the chunks are pieces of requests rather than
+// whole ones (see Requests): a node that cuts between requests calls
+// Requests first.
+func (p *Payload) Framed() bool { return p.framed }
+
+// join concatenates chunks of size bytes in all.
+func join(chunks [][]byte, size int) []byte {
+	b := make([]byte, 0, size)
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	return b
 }
 
 // AppendOTLP appends the payload's OTLP encoding to dst.
@@ -206,10 +271,7 @@ func (p *Payload) decode(want Signal) (any, error) {
 		if len(p.chunks) == 1 {
 			buf = p.chunks[0]
 		} else {
-			buf = make([]byte, 0, p.size)
-			for _, c := range p.chunks {
-				buf = append(buf, c...)
-			}
+			buf = join(p.chunks, p.size)
 		}
 		p.decoded, p.decodeErr = unmarshal(p.signal, buf)
 	})
@@ -262,7 +324,7 @@ func (p *Payload) encode() error {
 }
 
 // Concat returns one OTLP payload holding every item of ps, which must all
-// carry signal s. OTLP payloads contribute their chunks without copying;
+// carry signal s (framed if one of them is: see Requests). OTLP payloads contribute their chunks without copying;
 // decoded ones are encoded first.
 func Concat(s Signal, ps ...*Payload) (*Payload, error) {
 	n := 0
@@ -273,13 +335,17 @@ func Concat(s Signal, ps ...*Payload) (*Payload, error) {
 		n += len(p.chunks)
 	}
 	chunks := make([][]byte, 0, n)
-	items := 0
+	items, framed := 0, false
 	for _, p := range ps {
 		if p.signal != s {
 			return nil, fmt.Errorf("concat %s: payload holds %s", s, p.signal)
 		}
 		chunks = append(chunks, p.chunks...)
 		items += p.items
+		framed = framed || p.framed
+	}
+	if framed {
+		return FromOTLPFrames(s, chunks, items), nil
 	}
 	return FromOTLPChunks(s, chunks, items), nil
 }

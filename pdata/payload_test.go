@@ -75,3 +75,47 @@ func TestSignalsOtherThanLogs(t *testing.T) {
 		t.Fatalf("traces payload: %d items, %v", p.Items(), p.Signal())
 	}
 }
+
+// A request in a transport's buffers is scanned and kept as those buffers
+// (no copy): Chunks returns them, Requests joins them into one whole
+// request once, and a Concat with it is framed too.
+func TestFromOTLPBuffersKeepsTheBuffers(t *testing.T) {
+	b := pdatatest.LogsBytes("a", 25, 10, 40)
+	bufs := [][]byte{b[:100:100], b[100:101:101], b[101:]}
+	p, err := pdata.FromOTLPBuffers(pdata.Logs, bufs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Items() != 25 || p.Bytes() != len(b) {
+		t.Fatalf("items=%d bytes=%d", p.Items(), p.Bytes())
+	}
+	chunks, _ := p.Chunks()
+	if len(chunks) != 3 || &chunks[2][0] != &b[101] {
+		t.Fatal("Chunks does not return the buffers as they are")
+	}
+	reqs, err := p.Requests()
+	if err != nil || len(reqs) != 1 || !slices.Equal(reqs[0], b) {
+		t.Fatalf("Requests = %d chunks, %v; want the joined request", len(reqs), err)
+	}
+	if again, _ := p.Requests(); &again[0][0] != &reqs[0][0] {
+		t.Fatal("Requests joined twice")
+	}
+	if got := pdatatest.LogBodies(t, p); len(got) != 25 {
+		t.Fatalf("decoded %d records", len(got))
+	}
+	whole := pdatatest.LogsPayload("b", 2, 0, 8)
+	if reqs, _ := whole.Requests(); len(reqs) != 1 {
+		t.Fatalf("a whole request: %d requests", len(reqs))
+	}
+	c, err := pdata.Concat(pdata.Logs, whole, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ = c.Requests()
+	if len(reqs) != 1 || c.Items() != 27 || len(reqs[0]) != c.Bytes() {
+		t.Fatalf("concat with a framed payload: %d requests, %d items", len(reqs), c.Items())
+	}
+	if _, err := pdata.FromOTLPBuffers(pdata.Logs, [][]byte{b[:50], b[50 : len(b)-3]}); !errors.Is(err, otlpwire.ErrMalformed) {
+		t.Fatalf("truncated request in buffers: err = %v, want ErrMalformed", err)
+	}
+}

@@ -57,7 +57,7 @@ func (rawLogs) Export(_ context.Context, s pdata.Signal, read func(*otlpgrpc.Req
 	if err := read(&req); err != nil {
 		return nil, err
 	}
-	if _, err := pdata.FromOTLP(s, req.Body); err != nil {
+	if _, err := pdata.FromOTLPBuffers(s, req.Body); err != nil {
 		return nil, err
 	}
 	return &otlpgrpc.Response{}, nil

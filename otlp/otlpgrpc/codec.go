@@ -24,12 +24,37 @@ var _ encoding.CodecV2 = Codec{}
 
 // Request is an export request body as received by a server.
 type Request struct {
-	// Body is the serialized Export*ServiceRequest. It stays valid for as
-	// long as it is referenced (see Unmarshal) and must not be modified.
-	Body []byte
+	// Body is the serialized Export*ServiceRequest as the buffers it
+	// arrived in (one per HTTP/2 DATA frame, 16 KiB at most; their
+	// concatenation is the request), kept without copying. They stay
+	// valid for as long as they are referenced (see Unmarshal) and must
+	// not be modified.
+	Body [][]byte
 	// failure is why the body could not be decompressed, as the status
 	// the service handler answers (see compress.go), or nil.
 	failure error
+}
+
+// Len returns the size of the request in bytes.
+func (r *Request) Len() int {
+	n := 0
+	for _, b := range r.Body {
+		n += len(b)
+	}
+	return n
+}
+
+// Bytes returns the request as one slice: its only buffer, or a copy
+// joining them.
+func (r *Request) Bytes() []byte {
+	if len(r.Body) == 1 {
+		return r.Body[0]
+	}
+	b := make([]byte, 0, r.Len())
+	for _, c := range r.Body {
+		b = append(b, c...)
+	}
+	return b
 }
 
 // Response is an Export*ServiceResponse body: empty for a full success, or
@@ -73,15 +98,15 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal takes the body of a *Request or a *Response.
 //
-// A request that arrived in one buffer (one HTTP/2 data frame, or one
-// decompression buffer) is kept without copying: the codec takes its own
-// reference and never releases it, so grpc-go can never hand that memory
-// to another stream, and the garbage collector reclaims it when the payload
-// is gone. The reference is never freed on purpose: a payload can outlive
-// the request's ack (a fan-out acks on its primary while a backup still
-// sends the bytes), so no point in the request's life is safe for a Free.
-// A request spread over several buffers is copied once into one slice,
-// since the wire scan needs contiguous bytes.
+// A request is kept as the buffers it arrived in (HTTP/2 data frames, or
+// decompression buffers), without copying: the codec takes its own
+// reference to each and never releases it, so grpc-go can never hand that
+// memory to another stream, and the garbage collector reclaims it when the
+// payload is gone. The reference is never freed on purpose: a payload can
+// outlive the request's ack (a fan-out acks on its primary while a backup
+// still sends the bytes), so no point in the request's life is safe for a
+// Free. The wire scan walks the buffers as they are
+// (otlpwire.ScanBuffers).
 //
 // A body whose decompression failed (it ends with the failure trailer of
 // compress.go) is not kept: a *Request records the failure for the service
@@ -106,15 +131,18 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return fmt.Errorf("otlpgrpc codec: cannot unmarshal into %T", v)
 }
 
-// keep returns data's bytes as one slice that stays valid after gRPC frees
+// keep returns data's buffers as slices that stay valid after gRPC frees
 // data (see Unmarshal).
-func keep(data mem.BufferSlice) []byte {
-	switch len(data) {
-	case 0:
+func keep(data mem.BufferSlice) [][]byte {
+	if len(data) == 0 {
 		return nil
-	case 1:
-		data[0].Ref()
-		return data[0].ReadOnlyData()
 	}
-	return data.Materialize()
+	bufs := make([][]byte, 0, len(data))
+	for _, b := range data {
+		if b.Len() > 0 {
+			b.Ref()
+			bufs = append(bufs, b.ReadOnlyData())
+		}
+	}
+	return bufs
 }

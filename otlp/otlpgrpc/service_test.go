@@ -55,7 +55,7 @@ func (e *echoServer) Export(_ context.Context, s pdata.Signal, read func(*otlpgr
 	if err := read(&req); err != nil {
 		return nil, err
 	}
-	e.got <- received{s, req.Body}
+	e.got <- received{s, req.Bytes()}
 	return &e.resp, nil
 }
 

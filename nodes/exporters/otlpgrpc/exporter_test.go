@@ -53,7 +53,7 @@ func (b *backend) Export(ctx context.Context, s pdata.Signal, read func(*otlpgrp
 		return nil, err
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	c := &backendCall{signal: s, body: req.Body, md: md, ctx: ctx, reply: make(chan backendReply, 1)}
+	c := &backendCall{signal: s, body: req.Bytes(), md: md, ctx: ctx, reply: make(chan backendReply, 1)}
 	b.calls <- c
 	select {
 	case r := <-c.reply:

@@ -99,8 +99,11 @@ type input struct {
 // piece is a part (or the whole) of one input's data, in the buffer's form.
 type piece struct {
 	in *input
-	// OTLP form: requests whose concatenation is this piece.
+	// OTLP form: requests whose concatenation is this piece. When framed
+	// is set they are the buffers one input arrived in (pieces of a
+	// request), joined by framed.Requests before the piece is cut.
 	chunks [][]byte
+	framed *pdata.Payload
 	// Decoded form: the items [off, off+items) of src, a read-only value
 	// (plog.Logs, pmetric.Metrics, ptrace.Traces) of total items.
 	src        any
@@ -325,7 +328,11 @@ func (p *processor) admit(pl *pdata.Payload) (*buffer, piece, error) {
 		if pl.Form() != form {
 			p.m.converted[form].Inc()
 		}
-		return b, piece{chunks: chunks, items: pl.Items(), weight: pl.Bytes()}, nil
+		pc := piece{chunks: chunks, items: pl.Items(), weight: pl.Bytes()}
+		if pl.Framed() {
+			pc.framed = pl // joined only if the piece must be cut (see joined)
+		}
+		return b, pc, nil
 	}
 	v, err := decodedValue(pl) // decodes OTLP bytes, once
 	if err != nil {

@@ -210,6 +210,21 @@ func (p *processor) newBatch(b *buffer, ps []piece) *batch {
 	return bt
 }
 
+// joined returns pc with its chunks whole requests, so that it can be cut
+// between them: a framed piece (the buffers one input arrived in) is
+// joined, once per input.
+func (pc piece) joined() (piece, error) {
+	if pc.framed == nil {
+		return pc, nil
+	}
+	reqs, err := pc.framed.Requests()
+	if err != nil {
+		return piece{}, err
+	}
+	pc.chunks, pc.framed = reqs, nil
+	return pc, nil
+}
+
 // payloadOf builds the payload of a batch from its pieces: for OTLP the
 // list of their requests (zero copy), for decoded data a merge.
 func (p *processor) payloadOf(b *buffer, ps []piece) *pdata.Payload {
@@ -217,14 +232,18 @@ func (p *processor) payloadOf(b *buffer, ps []piece) *pdata.Payload {
 	if b.key.form() != pdata.FormOTLP {
 		return p.decodedBatch(sig, ps)
 	}
-	chunks, items := 0, 0
+	chunks, items, framed := 0, 0, false
 	for _, pc := range ps {
 		chunks += len(pc.chunks)
 		items += pc.items
+		framed = framed || pc.framed != nil
 	}
 	all := make([][]byte, 0, chunks)
 	for _, pc := range ps {
 		all = append(all, pc.chunks...)
+	}
+	if framed {
+		return pdata.FromOTLPFrames(sig, all, items)
 	}
 	return pdata.FromOTLPChunks(sig, all, items)
 }
@@ -275,6 +294,9 @@ func (p *processor) splitFit(b *buffer, pc piece, room int) (head, rest piece, o
 // takes the whole requests that fit, then the leading fields of the first
 // request that does not. Both sides alias pc's bytes.
 func (p *processor) splitOTLP(b *buffer, pc piece, room int) (head, rest piece, ok bool, err error) {
+	if pc, err = pc.joined(); err != nil {
+		return piece{}, piece{}, false, err
+	}
 	used := 0
 	for i, ch := range pc.chunks {
 		if used+len(ch) <= room {
@@ -319,6 +341,9 @@ func (p *processor) splitOTLP(b *buffer, pc piece, room int) (head, rest piece, 
 // fit. When it cannot or may not (a single record, a split budget
 // exceeded), the entry is one atomic piece sent whole.
 func (p *processor) splitFirstEntry(b *buffer, pc piece) (frags []piece, rest piece, err error) {
+	if pc, err = pc.joined(); err != nil {
+		return nil, piece{}, err
+	}
 	ch := pc.chunks[0]
 	end, err := fieldEnd(ch, 0)
 	var items int

@@ -139,7 +139,7 @@ func (g *grpcServer) Export(ctx context.Context, s pdata.Signal, read func(*otlp
 	// deadline Stop may cut it; the client then sees UNAVAILABLE anyway.
 	c.admitting.enter()
 	defer c.admitting.leave()
-	res := c.admit(ctx, protoGRPC, &g.st, s, p, len(req.Body), nil)
+	res := c.admit(ctx, protoGRPC, &g.st, s, p, req.Len(), nil)
 	if res.v == vOK {
 		return &otlpgrpc.Response{}, nil
 	}

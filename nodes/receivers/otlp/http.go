@@ -311,7 +311,7 @@ func mediaType(contentType string) (string, bool) {
 // once (decodeJSON), its decoded form bounded by limit (max_request_size).
 func decodeBody(s pdata.Signal, media string, body []byte, limit int) (*pdata.Payload, error) {
 	if media == mediaProtobuf {
-		return fromProtobuf(s, body)
+		return fromProtobuf(s, [][]byte{body})
 	}
 	return decodeJSON(s, body, limit)
 }
@@ -319,10 +319,10 @@ func decodeBody(s pdata.Signal, media string, body []byte, limit int) (*pdata.Pa
 // errTooManyItems is a request over maxRequestItems: answered 413.
 var errTooManyItems = errors.New("request too large")
 
-// fromProtobuf checks a protobuf request with the wire scan and bounds its
-// items (maxRequestItems).
-func fromProtobuf(s pdata.Signal, body []byte) (*pdata.Payload, error) {
-	p, err := pdata.FromOTLP(s, body)
+// fromProtobuf checks a protobuf request, the concatenation of bufs, with
+// the wire scan and bounds its items (maxRequestItems).
+func fromProtobuf(s pdata.Signal, bufs [][]byte) (*pdata.Payload, error) {
+	p, err := pdata.FromOTLPBuffers(s, bufs)
 	if err != nil {
 		return nil, err
 	}
