@@ -25,7 +25,9 @@
 // An input that does not fit is cut between top-level fields (resource
 // entries), found by reading the request's top-level framing only; the
 // parts alias the input's bytes, and otlpwire.Scan counts the items of the
-// smaller part. Only a single resource entry larger than max_size is
+// smaller part. An input held as the buffers a transport received it in
+// (pdata.Payload.Framed) is joined into one request, once, only when it
+// must be cut (piece.joined). Only a single resource entry larger than max_size is
 // decoded, split by records and re-encoded (within the split budgets;
 // otherwise it is sent whole, over max_size).
 //
