@@ -39,6 +39,31 @@ const (
 	Zstd          Compression = "zstd"
 )
 
+// Shape is the make-up of each log record.
+type Shape string
+
+// Shapes of log requests. Both put every record under one resource and one
+// scope.
+const (
+	// ShapeBody records carry a body of Config.BodySize bytes, timestamps,
+	// a severity and one integer attribute: ackflow's own benchmark load
+	// (1,000 × 185 B bodies by default).
+	ShapeBody Shape = "body"
+	// ShapeSDK records carry a 64-byte body, timestamps, a severity and
+	// four short string attributes, about 185 B each on the wire: the shape
+	// of many SDK batches, where attributes weigh as much as the body.
+	// Config.BodySize does not apply.
+	ShapeSDK Shape = "sdk"
+)
+
+// SDK shape constants.
+const (
+	// SDKBodySize is the body size of ShapeSDK records.
+	SDKBodySize = 64
+	// SDKAttributes is the number of string attributes of ShapeSDK records.
+	SDKAttributes = 4
+)
+
 // Defaults.
 const (
 	// DefaultItems is the number of items (log records, data points or
@@ -96,8 +121,11 @@ type Config struct {
 	Warmup time.Duration
 	// Items is the number of items per request.
 	Items int
-	// BodySize is the size of each log record's body.
+	// BodySize is the size of each log record's body (ShapeBody only).
 	BodySize int
+	// Shape is the make-up of log records (logs only); empty means
+	// ShapeBody.
+	Shape Shape
 	// Pool is the number of distinct pre-encoded requests.
 	Pool int
 	// Compression is none, gzip or zstd.
@@ -119,6 +147,7 @@ func DefaultConfig() Config {
 		Duration:    10 * time.Second,
 		Items:       DefaultItems,
 		BodySize:    DefaultBodySize,
+		Shape:       ShapeBody,
 		Pool:        DefaultPool,
 		Compression: NoCompression,
 		Timeout:     DefaultTimeout,
@@ -174,10 +203,20 @@ func (c *Config) Validate() error {
 	if c.BodySize < 0 || c.BodySize > maxBodySize {
 		bad("--body-size %d: use 0 to %d", c.BodySize, maxBodySize)
 	}
+	switch {
+	case c.Shape != "" && c.Shape != ShapeBody && c.Shape != ShapeSDK:
+		bad("--shape %q: use body or sdk", c.Shape)
+	case c.Shape == ShapeSDK && c.Signal != Logs:
+		bad("--shape sdk shapes log records: use it with --signal logs")
+	}
 	if c.Pool < 1 || c.Pool > maxPool {
 		bad("--pool %d: use 1 to %d", c.Pool, maxPool)
 	}
-	if est := int64(c.Pool) * int64(c.Items) * int64(c.BodySize+64); est > maxPoolBytes {
+	perItem := int64(c.BodySize + 64)
+	if c.Shape == ShapeSDK {
+		perItem = 256
+	}
+	if est := int64(c.Pool) * int64(c.Items) * perItem; est > maxPoolBytes {
 		bad("the request pool would take about %d MiB: lower --pool, --items or --body-size", est>>20)
 	}
 	if c.Timeout <= 0 {

@@ -9,7 +9,10 @@
 //
 // Requests are encoded once, at start: a pool of [Config.Pool] distinct
 // export requests (deterministic content, so two runs with the same flags
-// send the same bytes), each of [Config.Items] items. Workers send them in
+// send the same bytes), each of [Config.Items] items. Log records come in
+// two shapes ([Config.Shape]): [ShapeBody], a body of [Config.BodySize]
+// bytes and one attribute, and [ShapeSDK], a 64-byte body and four short
+// string attributes (~185 B per record), as many SDK batches look. Workers send them in
 // turn without marshalling anything: over gRPC through the raw codec of
 // package otlp/otlpgrpc (the one ackflow's OTLP nodes use), which hands the
 // bytes to grpc-go as they are, over HTTP as the request body. The

@@ -11,6 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc/codes"
 )
 
@@ -503,5 +505,60 @@ func TestRejectedItems(t *testing.T) {
 		if got := rejectedItems(tt.body); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestSDKShape(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Shape, cfg.Pool = ShapeSDK, 2
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, raw := range p.Raw {
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(raw); err != nil {
+			t.Fatal(err)
+		}
+		ld := req.Logs()
+		if ld.ResourceLogs().Len() != 1 || ld.ResourceLogs().At(0).ScopeLogs().Len() != 1 {
+			t.Fatalf("request %d: want one resource and one scope", i)
+		}
+		recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		if recs.Len() != DefaultItems {
+			t.Fatalf("request %d: %d records, want %d", i, recs.Len(), DefaultItems)
+		}
+		for j := range recs.Len() {
+			lr := recs.At(j)
+			if b := lr.Body(); b.Type() != pcommon.ValueTypeStr || len(b.Str()) != SDKBodySize {
+				t.Fatalf("request %d record %d: body %s of %d B, want a %d-byte string", i, j, b.Type(), len(b.AsString()), SDKBodySize)
+			}
+			if lr.Attributes().Len() != SDKAttributes {
+				t.Fatalf("request %d record %d: %d attributes, want %d", i, j, lr.Attributes().Len(), SDKAttributes)
+			}
+			for k, v := range lr.Attributes().All() {
+				if v.Type() != pcommon.ValueTypeStr || len(k) > 16 || len(v.Str()) > 16 {
+					t.Fatalf("request %d record %d: attribute %s=%s (%s), want a short string", i, j, k, v.AsString(), v.Type())
+				}
+			}
+		}
+		// ~185 B per record on the wire, everything included.
+		if per := float64(len(raw)) / DefaultItems; per < 180 || per > 190 {
+			t.Errorf("request %d: %.1f B per record, want about 185", i, per)
+		}
+	}
+	if bytes.Equal(p.Raw[0], p.Raw[1]) {
+		t.Error("pool entries are identical")
+	}
+	cfg.Signal = Traces
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--shape") {
+		t.Errorf("sdk shape with traces: %v, want a --shape error", err)
+	}
+	cfg.Signal, cfg.Shape = Logs, "fancy"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--shape") {
+		t.Errorf("unknown shape: %v, want a --shape error", err)
 	}
 }

@@ -76,7 +76,7 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	var protocol, sig, comp string
+	var protocol, sig, comp, shape string
 	var asJSON bool
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "target: host:port or http://host:port[/path] (default port 4317 for grpc, 4318 for http)")
 	fs.StringVar(&protocol, "protocol", string(cfg.Protocol), "grpc or http (protobuf bodies)")
@@ -88,7 +88,8 @@ Flags:
 	fs.Int64Var(&cfg.Requests, "requests", cfg.Requests, "how many requests to send (0: until --duration)")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "send this long first, unreported")
 	fs.IntVar(&cfg.Items, "items", cfg.Items, "items per request (log records, data points or spans)")
-	fs.IntVar(&cfg.BodySize, "body-size", cfg.BodySize, "bytes per log record body")
+	fs.IntVar(&cfg.BodySize, "body-size", cfg.BodySize, "bytes per log record body (--shape body)")
+	fs.StringVar(&shape, "shape", string(cfg.Shape), "log records: body (--body-size bodies, one attribute) or sdk (64 B body, 4 short string attributes, ~185 B each)")
 	fs.IntVar(&cfg.Pool, "pool", cfg.Pool, "distinct pre-encoded requests, sent in turn")
 	fs.StringVar(&comp, "compression", string(cfg.Compression), "none, gzip or zstd")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-request timeout")
@@ -100,7 +101,7 @@ Flags:
 	if fs.NArg() > 0 {
 		return cfg, false, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
 	}
-	cfg.Protocol, cfg.Signal, cfg.Compression = Protocol(protocol), Signal(sig), Compression(comp)
+	cfg.Protocol, cfg.Signal, cfg.Compression, cfg.Shape = Protocol(protocol), Signal(sig), Compression(comp), Shape(shape)
 	// --requests alone means "exactly that many": the default duration
 	// applies only when neither bound was given.
 	set := map[string]bool{}

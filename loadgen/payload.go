@@ -40,12 +40,12 @@ type Pool struct {
 }
 
 // NewPool encodes cfg.Pool distinct requests of cfg.Items items. Request i
-// is the same bytes for the same (signal, items, body size, i), whatever
-// the machine, so two systems under test receive identical load.
+// is the same bytes for the same (signal, shape, items, body size, i),
+// whatever the machine, so two systems under test receive identical load.
 func NewPool(cfg Config) (*Pool, error) {
 	p := &Pool{Signal: cfg.Signal, Items: cfg.Items, Compression: cfg.Compression}
 	for i := range cfg.Pool {
-		raw, err := encodeRequest(cfg.Signal, cfg.Items, cfg.BodySize, i)
+		raw, err := encodeRequest(cfg.Signal, cfg.Shape, cfg.Items, cfg.BodySize, i)
 		if err != nil {
 			return nil, fmt.Errorf("loadgen: encode %s request %d: %w", cfg.Signal, i, err)
 		}
@@ -78,8 +78,14 @@ func (p *Pool) EncodedBytes() int {
 }
 
 // encodeRequest builds request number seq of the signal.
-func encodeRequest(s Signal, items, bodySize, seq int) ([]byte, error) {
+func encodeRequest(s Signal, shape Shape, items, bodySize, seq int) ([]byte, error) {
 	rng := rand.New(rand.NewPCG(uint64(seq)+1, 0x6c6f616467656e)) // "loadgen"
+	switch {
+	case s == Logs && shape == ShapeSDK:
+		return (&plog.ProtoMarshaler{}).MarshalLogs(buildSDKLogs(rng, items, seq))
+	case shape != "" && shape != ShapeBody:
+		return nil, fmt.Errorf("shape %q is not one for %s", shape, s)
+	}
 	switch s {
 	case Logs:
 		return (&plog.ProtoMarshaler{}).MarshalLogs(buildLogs(rng, items, bodySize, seq))
@@ -131,6 +137,45 @@ func buildLogs(rng *rand.Rand, items, bodySize, seq int) plog.Logs {
 		lr.Attributes().PutInt("sequence", int64(i))
 		fillBody(rng, body, seq, i)
 		lr.Body().SetStr(string(body))
+	}
+	return ld
+}
+
+// sdkMethods and sdkThreads are values of the SDK shape's attributes.
+var (
+	sdkMethods = [...]string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	sdkThreads = [...]string{"main", "worker-1", "worker-2", "io"}
+)
+
+// buildSDKLogs makes one resource and one scope holding items records in
+// the SDK shape: timestamps, a severity, a 64-byte body and four short
+// string attributes (~185 B per record encoded; sizes are fixed per record
+// but for the method and thread names, so the mean stays put).
+func buildSDKLogs(rng *rand.Rand, items, seq int) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	setResource(rl.Resource(), seq)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("github.com/ackflow/ackflow/loadgen")
+	recs := sl.LogRecords()
+	recs.EnsureCapacity(items)
+	body := make([]byte, SDKBodySize)
+	for i := range items {
+		lr := recs.AppendEmpty()
+		ts := pcommon.Timestamp(baseTime + int64(seq)*1e9 + int64(i)*1000)
+		lr.SetTimestamp(ts)
+		lr.SetObservedTimestamp(ts + 1000)
+		sev := severities[rng.IntN(len(severities))]
+		lr.SetSeverityNumber(sev.num)
+		lr.SetSeverityText(sev.text)
+		fillBody(rng, body, seq, i)
+		lr.Body().SetStr(string(body))
+		attrs := lr.Attributes()
+		attrs.EnsureCapacity(SDKAttributes)
+		attrs.PutStr("http.method", sdkMethods[rng.IntN(len(sdkMethods))])
+		attrs.PutStr("user.id", fmt.Sprintf("u%05d", rng.IntN(100_000)))
+		attrs.PutStr("region", "us-east")
+		attrs.PutStr("thread", sdkThreads[rng.IntN(len(sdkThreads))])
 	}
 	return ld
 }

@@ -1,6 +1,7 @@
-// Command compare benchmarks ackflow against the OpenTelemetry Collector,
-// side by side, on this machine, and prints a table (see package compare
-// for the protocol).
+// Command compare benchmarks ackflow against the OpenTelemetry Collector and
+// against a bare grpc-go hop (bench/cmd/baseline, the yardstick), side by
+// side, on this machine, and prints a table (see package compare for the
+// protocol).
 //
 // Usage (from bench/):
 //
@@ -43,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		scenario   = fs.String("scenario", "", "scenario to run (see -list)")
 		list       = fs.Bool("list", false, "list the scenarios and exit")
-		smoke      = fs.Bool("smoke", false, "run passthrough briefly for each system; exit 0 if both produced numbers")
+		smoke      = fs.Bool("smoke", false, "run passthrough briefly for each system; exit 0 if every one produced numbers")
 		rounds     = fs.Int("rounds", 3, "rounds (each runs every system once, alternating the order)")
 		duration   = fs.Duration("duration", 10*time.Second, "saturation phase length")
 		warmup     = fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before the saturation phase")
@@ -51,14 +52,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		overload   = fs.Duration("overload-duration", 30*time.Second, "overload phase length")
 		workers    = fs.Int("workers", 16, "concurrent clients at saturation")
 		items      = fs.Int("items", loadgen.DefaultItems, "items per request")
-		bodySize   = fs.Int("body-size", loadgen.DefaultBodySize, "bytes per log body")
+		bodySize   = fs.Int("body-size", loadgen.DefaultBodySize, "bytes per log body (-shape body)")
+		shape      = fs.String("shape", string(loadgen.ShapeBody), "log records: body (-body-size bodies, one attribute) or sdk (64 B body, 4 short string attributes, ~185 B each)")
 		slowSink   = fs.Float64("slow-sink-bps", 5e6, "slow sink throughput in overload, bytes/s")
 		rssCap     = fs.Int64("rss-cap-mib", 2048, "kill a system whose RSS passes this in overload (0: never)")
 		ackflowBin = fs.String("ackflow", "", "prebuilt ackflow binary (default: build ../cmd/ackflow)")
 		otelcolBin = fs.String("otelcol", "", "prebuilt collector binary (default: build ./cmd/otelcol)")
 		workDir    = fs.String("workdir", "", "directory for configs, logs and profiles (default: a new temporary one)")
 		binDir     = fs.String("bindir", defaultBinDir(), "directory the binaries are built into")
-		profile    = fs.Bool("profile", false, "take a CPU profile of ackflow in each saturation phase and print its top entries")
+		profile    = fs.Bool("profile", false, "take a CPU profile of ackflow and the baseline in each saturation phase and print the top entries")
 		jsonOut    = fs.String("json", "", "also write the raw results to this file")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "compare: need -rounds ≥ 1, -duration ≥ 1s, -workers ≥ 1")
 		return 2
 	}
+	// The load generator would refuse a bad shape in every phase: say so
+	// before building anything.
+	lc := loadgen.DefaultConfig()
+	lc.Signal, lc.Items, lc.BodySize, lc.Shape = sc.Signal, *items, *bodySize, loadgen.Shape(*shape)
+	if err := lc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -104,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	taskset, placement := placement()
 	opt := compare.Options{
 		Scenario: sc, Rounds: *rounds, Warmup: *warmup, Duration: *duration, LatencyDuration: *latency,
-		OverloadDuration: *overload, Workers: *workers, Items: *items, BodySize: *bodySize,
+		OverloadDuration: *overload, Workers: *workers, Items: *items, BodySize: *bodySize, Shape: loadgen.Shape(*shape),
 		SlowSinkBPS: *slowSink, RSSCap: *rssCap << 20, Taskset: taskset, WorkDir: dir, Profile: *profile, Bins: bins, Log: stderr,
 	}
 	header(stdout, opt, placement)
@@ -114,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *profile {
-		printProfiles(ctx, stdout, bins.Ackflow, results)
+		printProfiles(ctx, stdout, sc, bins, results)
 	}
 	smokeCode := 0
 	if *smoke {
@@ -179,8 +189,8 @@ func placement() (taskset, description string) {
 }
 
 // buildBinaries builds what is not given: ackflow from the main module (via
-// the replace directive), the collector, the sink and the load generator
-// from this module, in one go build.
+// the replace directive), the collector, the baseline, the sink and the
+// load generator from this module, in one go build.
 func buildBinaries(ctx context.Context, dir, ackflow, otelcol string, log io.Writer) (compare.Binaries, error) {
 	benchDir, err := moduleDir(ctx)
 	if err != nil {
@@ -189,7 +199,7 @@ func buildBinaries(ctx context.Context, dir, ackflow, otelcol string, log io.Wri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return compare.Binaries{}, fmt.Errorf("bin dir: %w", err)
 	}
-	pkgs := []string{"./cmd/sink", "./cmd/loadgen"}
+	pkgs := []string{"./cmd/sink", "./cmd/loadgen", "./cmd/baseline"}
 	if ackflow == "" {
 		pkgs = append(pkgs, "github.com/ackflow/ackflow/cmd/ackflow")
 		ackflow = filepath.Join(dir, "ackflow")
@@ -206,7 +216,7 @@ func buildBinaries(ctx context.Context, dir, ackflow, otelcol string, log io.Wri
 		return compare.Binaries{}, fmt.Errorf("build: %w", err)
 	}
 	return compare.Binaries{
-		Ackflow: ackflow, Otelcol: otelcol,
+		Ackflow: ackflow, Otelcol: otelcol, Baseline: filepath.Join(dir, "baseline"),
 		Sink: filepath.Join(dir, "sink"), Loadgen: filepath.Join(dir, "loadgen"),
 	}, nil
 }
@@ -229,13 +239,14 @@ func moduleDir(ctx context.Context) (string, error) {
 // header prints what was compared, where and how.
 func header(w io.Writer, opt compare.Options, placement string) {
 	sc := opt.Scenario
-	fmt.Fprintf(w, "ackflow vs OpenTelemetry Collector: scenario %s (%s)\n", sc.Name, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "ackflow vs OpenTelemetry Collector and the bare-hop baseline: scenario %s (%s)\n", sc.Name, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "  %s\n", sc.Description)
 	fmt.Fprintf(w, "  machine: %s, %d CPUs, Linux %s, %s\n", cpuModel(), runtime.NumCPU(), readTrim("/proc/sys/kernel/osrelease"), runtime.Version())
 	fmt.Fprintf(w, "  collector: %s\n", collectorVersions(opt.Bins.Otelcol))
+	fmt.Fprintf(w, "  baseline: bench/cmd/baseline, a bare grpc-go hop: raw codec, wire walk to the log records, no copy, no decode\n")
 	fmt.Fprintf(w, "  placement: %s\n", placement)
 	fmt.Fprintf(w, "  load: OTLP/gRPC %s, %d items per request%s, %s; %d clients at saturation\n",
-		sc.Signal, opt.Items, bodyNote(sc.Signal, opt.BodySize), poolNote(sc.Signal, opt.Items, opt.BodySize), opt.Workers)
+		sc.Signal, opt.Items, bodyNote(sc.Signal, opt.Shape, opt.BodySize), poolNote(sc.Signal, opt.Shape, opt.Items, opt.BodySize), opt.Workers)
 	if sc.Overload {
 		fmt.Fprintf(w, "  phases: warm-up %s, saturation %s, then overload %s at 3× saturation into a %.1f MB/s sink; %d round(s)\n",
 			opt.Warmup, opt.Duration, opt.OverloadDuration, opt.SlowSinkBPS/1e6, opt.Rounds)
@@ -246,17 +257,20 @@ func header(w io.Writer, opt compare.Options, placement string) {
 	fmt.Fprintln(w)
 }
 
-func bodyNote(sig loadgen.Signal, body int) string {
-	if sig != loadgen.Logs {
+func bodyNote(sig loadgen.Signal, shape loadgen.Shape, body int) string {
+	switch {
+	case sig != loadgen.Logs:
 		return ""
+	case shape == loadgen.ShapeSDK:
+		return fmt.Sprintf(" (sdk shape: %d B body and %d short string attributes each)", loadgen.SDKBodySize, loadgen.SDKAttributes)
 	}
 	return fmt.Sprintf(" × %d B body", body)
 }
 
-// poolNote describes the request pool both systems receive.
-func poolNote(sig loadgen.Signal, items, body int) string {
+// poolNote describes the request pool every system receives.
+func poolNote(sig loadgen.Signal, shape loadgen.Shape, items, body int) string {
 	cfg := loadgen.DefaultConfig()
-	cfg.Signal, cfg.Items, cfg.BodySize = sig, items, body
+	cfg.Signal, cfg.Shape, cfg.Items, cfg.BodySize = sig, shape, items, body
 	pool, err := loadgen.NewPool(cfg)
 	if err != nil {
 		return "pool: " + err.Error()
@@ -318,11 +332,20 @@ func collectorVersions(bin string) string {
 	return strings.Join(parts, ", ") + ", " + bi.GoVersion
 }
 
-// printProfiles prints the top entries of each ackflow CPU profile.
-func printProfiles(ctx context.Context, w io.Writer, bin string, results []compare.Result) {
+// printProfiles prints the top entries of each CPU profile (ackflow's and
+// the baseline's), symbolized with the binary that wrote it.
+func printProfiles(ctx context.Context, w io.Writer, sc compare.Scenario, bins compare.Binaries, results []compare.Result) {
+	kinds := map[string]compare.Kind{}
+	for _, s := range sc.Systems {
+		kinds[s.Name] = s.Kind
+	}
 	for _, r := range results {
 		if r.Profile == "" {
 			continue
+		}
+		bin := bins.Ackflow
+		if kinds[r.System] == compare.Baseline {
+			bin = bins.Baseline
 		}
 		fmt.Fprintf(w, "\nCPU profile of %s, round %d (%s):\n", r.System, r.Round+1, r.Profile)
 		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", bin, r.Profile).CombinedOutput()

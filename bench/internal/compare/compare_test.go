@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +20,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestConfigsRender checks that every system's configuration is valid
-// YAML naming its ports. With BENCH_BIN_DIR set to a directory holding
-// built ackflow and otelcol binaries it also has each program validate its
-// own configurations.
+// YAML naming its ports, and that the baseline's command line names them.
+// With BENCH_BIN_DIR set to a directory holding built ackflow and otelcol
+// binaries it also has each program validate its own configurations.
 func TestConfigsRender(t *testing.T) {
 	bins := os.Getenv("BENCH_BIN_DIR")
 	ports := Ports{Receiver: 14317, Admin: 18080, Sinks: []int{15317, 15318, 15319}, Dir: t.TempDir()}
@@ -31,6 +32,19 @@ func TestConfigsRender(t *testing.T) {
 				continue
 			}
 			t.Run(sc.Name+"/"+sys.Name, func(t *testing.T) {
+				if sys.Kind == Baseline {
+					args := " " + strings.Join(sys.Args(sc.Signal, ports), " ") + " "
+					for _, want := range []string{" -listen 127.0.0.1:14317 ", " -admin 127.0.0.1:18080 "} {
+						if !strings.Contains(args, want) {
+							t.Errorf("the baseline's command line lacks %q: %s", want, args)
+						}
+					}
+					forwards := strings.Contains(args, " -mode forward ") && strings.Contains(args, " -to 127.0.0.1:15317 ")
+					if forwards != (sc.Sinks > 0) {
+						t.Errorf("%d sinks, command line %s: the baseline forwards to the sink exactly when there is one", sc.Sinks, args)
+					}
+					return
+				}
 				cfg := sys.Config(sc.Signal, ports)
 				var doc map[string]any
 				if err := yaml.Unmarshal([]byte(cfg), &doc); err != nil {
@@ -63,9 +77,13 @@ func TestConfigsRender(t *testing.T) {
 	}
 }
 
-func TestScenariosHaveOneReferenceAndAckflow(t *testing.T) {
+func TestScenariosHaveOneReferenceAckflowAndBaseline(t *testing.T) {
+	// The baseline runs where the bare hop does the same job: logs in,
+	// answered (passthrough) or forwarded to the sink (forward).
+	measured := map[string]bool{"passthrough": true, "forward": true}
 	for _, sc := range Scenarios() {
 		refs, af := 0, 0
+		var base []System
 		for _, s := range sc.Systems {
 			if s.Reference {
 				refs++
@@ -73,9 +91,25 @@ func TestScenariosHaveOneReferenceAndAckflow(t *testing.T) {
 			if s.Name == "ackflow" {
 				af++
 			}
+			if s.Kind == Baseline {
+				base = append(base, s)
+			}
 		}
 		if refs != 1 || af != 1 {
 			t.Errorf("%s: %d references and %d ackflow systems, want 1 and 1", sc.Name, refs, af)
+		}
+		if len(base) != 1 {
+			t.Errorf("%s: %d baseline systems, want 1 (measured or saying why not)", sc.Name, len(base))
+			continue
+		}
+		b := base[0]
+		switch {
+		case b.Reference || b.Name != "baseline":
+			t.Errorf("%s: the baseline is %q, reference %v; want \"baseline\", never the reference", sc.Name, b.Name, b.Reference)
+		case measured[sc.Name] && (b.Unavailable != "" || b.Args == nil || sc.BaselineGoal != speedGoal):
+			t.Errorf("%s: the baseline should be measured against the speed goal (unavailable %q, goal %g)", sc.Name, b.Unavailable, sc.BaselineGoal)
+		case !measured[sc.Name] && (b.Unavailable == "" || sc.BaselineGoal != 0):
+			t.Errorf("%s: the baseline cannot serve this scenario: it should say why (unavailable %q, goal %g)", sc.Name, b.Unavailable, sc.BaselineGoal)
 		}
 	}
 	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "passthrough") {
@@ -164,8 +198,9 @@ func TestSpread(t *testing.T) {
 }
 
 func TestTableShowsFailuresAndRatios(t *testing.T) {
-	sc := Scenario{Name: "x", Target: 3, Systems: []System{
+	sc := Scenario{Name: "x", Target: 3, BaselineGoal: 0.5, Systems: []System{
 		{Name: "ackflow", Kind: Ackflow},
+		{Name: "baseline", Kind: Baseline},
 		{Name: "collector", Kind: Collector, Reference: true},
 		{Name: "collector-b", Kind: Collector, Unavailable: "not here"},
 	}}
@@ -175,6 +210,8 @@ func TestTableShowsFailuresAndRatios(t *testing.T) {
 	results := []Result{
 		{System: "collector", Round: 0, Saturation: sat(1000), CPUSeconds: 1},
 		{System: "ackflow", Round: 0, Saturation: sat(4000), CPUSeconds: 1},
+		{System: "baseline", Round: 0, Saturation: sat(8000), CPUSeconds: 1},
+		{System: "baseline", Round: 1, Saturation: sat(12500), CPUSeconds: 1},
 		{System: "collector", Round: 1, Err: errors.New("boom")},
 		{System: "ackflow", Round: 1, Saturation: sat(5000), CPUSeconds: 1},
 	}
@@ -184,16 +221,56 @@ func TestTableShowsFailuresAndRatios(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"4.5k [4.0k–5.0k]",            // ackflow items per CPU-second over two rounds
-		"1.0k (1/2 rounds)",           // the collector produced one figure in two rounds
-		"4.00×",                       // the ratio is paired by round: only round 1
-		"≥ 3× vs collector: met",      // target
-		"round 2 collector: boom",     // the failure is explained
-		"not available in this build", // the unavailable system
-		"collector-b: not here",       // and why
+		"4.5k [4.0k–5.0k]",    // ackflow items per CPU-second over two rounds
+		"1.0k (1/2 rounds)",   // the collector produced one figure in two rounds
+		"4.00×",               // the ratio is paired by round: only round 1
+		"0.45× [0.40×–0.50×]", // ackflow / baseline: 4000/8000 and 5000/12500
+		"≥ 3× vs collector (issue 9): met",
+		"speed goal ≥ 0.5× vs baseline (docs/ENGINE.md): MISSED", // median 0.45
+		"round 2 collector: boom",                                // the failure is explained
+		"not available in this build",                            // the unavailable system
+		"collector-b: not here",                                  // and why
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	// Both ratio columns, the bare hop first, and both headline ratios,
+	// each on its line, from the same results.
+	for _, want := range []string{`vs baseline +vs collector`, `ackflow / baseline +0\.45× \[0\.40×–0\.50×\]`, `ackflow / collector +4\.00×`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("headline lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestTableSaysWhyTheBaselineIsMissing(t *testing.T) {
+	sc := Scenario{Name: "fanout", Target: 2, Systems: []System{
+		{Name: "ackflow", Kind: Ackflow},
+		{Name: "baseline", Kind: Baseline, Unavailable: "one destination only"},
+		{Name: "collector", Kind: Collector, Reference: true},
+	}}
+	results := []Result{
+		{System: "collector", Saturation: &loadgen.Report{Items: 1000, OK: 1, DurationSeconds: 1}, CPUSeconds: 1},
+		{System: "ackflow", Saturation: &loadgen.Report{Items: 3000, OK: 1, DurationSeconds: 1}, CPUSeconds: 1},
+		{System: "baseline", Unavailable: "one destination only"},
+	}
+	var b bytes.Buffer
+	if err := Table(&b, sc, results); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"not measured (see below)",
+		"ackflow / baseline   not measured: one destination only",
+		"≥ 2× vs collector (issue 9): met",
+		"baseline: one destination only",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "vs baseline") {
+		t.Errorf("a ratio column for an unmeasured baseline:\n%s", out)
 	}
 }

@@ -1,12 +1,15 @@
-// Package compare runs ackflow and the OpenTelemetry Collector side by side
-// under the same load and prints what each achieved. It is the engine of
-// the `compare` command (bench/cmd/compare); issue 9 describes the goals.
+// Package compare runs ackflow, the OpenTelemetry Collector and a bare-hop
+// baseline side by side under the same load and prints what each achieved.
+// It is the engine of the `compare` command (bench/cmd/compare); issue 9
+// describes the goals against the Collector, issue 17 the baseline.
 //
 // # Protocol
 //
-// A scenario ([Scenarios]) names the systems it compares: ackflow and one
-// or more collector variants, each rendered as a configuration file on
-// fresh loopback ports. Rounds alternate the order of the systems (the
+// A scenario ([Scenarios]) names the systems it compares: ackflow, the
+// baseline (bench/cmd/baseline, a bare grpc-go hop that keeps requests as
+// bytes: the least work a Go program can do for the same answer) and one
+// or more collector variants, each rendered as a configuration file (the
+// baseline: a command line) on fresh loopback ports. Rounds alternate the order of the systems (the
 // reference collector first in even rounds, last in odd ones). For each
 // system in each round the runner:
 //
@@ -36,6 +39,14 @@
 // GOMAXPROCS=1 and everything else (load generator, sinks) on CPU 1,
 // through taskset. Without taskset the processes run unpinned and the
 // runner says so.
+//
+// # The baseline
+//
+// The baseline is measured exactly like the others (same placement, load,
+// /proc accounting and phases) but is never the reference: ratios are
+// printed against both yardsticks, from the same run and paired by round.
+// Where the bare hop cannot do the scenario's job (other signals, fan-out,
+// storage, overload) its column says why instead of showing a number.
 //
 // # Honesty rules
 //

@@ -46,7 +46,7 @@ var (
 
 // Binaries are the programs a run needs.
 type Binaries struct {
-	Ackflow, Otelcol, Sink, Loadgen string
+	Ackflow, Otelcol, Baseline, Sink, Loadgen string
 }
 
 // Options describe a comparison run.
@@ -60,8 +60,10 @@ type Options struct {
 	OverloadDuration time.Duration
 	// Workers is the number of concurrent clients at saturation.
 	Workers int
-	// Items and BodySize shape each request.
+	// Items, BodySize and Shape shape each request (BodySize applies to
+	// the body shape only; see loadgen.Shape).
 	Items, BodySize int
+	Shape           loadgen.Shape
 	// SlowSinkBPS is the slow sink's throughput in overload, bytes/s.
 	SlowSinkBPS float64
 	// RSSCap is the RSS at which the runner kills a system in overload
@@ -71,8 +73,8 @@ type Options struct {
 	Taskset string
 	// WorkDir receives configs, logs and profiles.
 	WorkDir string
-	// Profile, when set, takes a CPU profile of ackflow during each
-	// saturation phase (from its admin server).
+	// Profile, when set, takes a CPU profile of ackflow and of the
+	// baseline during each saturation phase (from their admin servers).
 	Profile bool
 	Bins    Binaries
 	// Log receives progress lines.
@@ -301,13 +303,22 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 			return fail(err)
 		}
 	}
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(sys.Config(sc.Signal, d.ports)), 0o644); err != nil {
-		return fail(fmt.Errorf("write config: %w", err))
-	}
-	bin, args := r.opt.Bins.Ackflow, []string{"run", "--config", cfgPath}
-	if sys.Kind == Collector {
-		bin, args = r.opt.Bins.Otelcol, []string{"--config", cfgPath}
+	var bin string
+	var args []string
+	if sys.Kind == Baseline { // flags, no configuration file
+		bin, args = r.opt.Bins.Baseline, sys.Args(sc.Signal, d.ports)
+		if err := os.WriteFile(filepath.Join(dir, "args.txt"), []byte(strings.Join(args, " ")+"\n"), 0o644); err != nil {
+			return fail(fmt.Errorf("write args: %w", err))
+		}
+	} else {
+		cfgPath := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(cfgPath, []byte(sys.Config(sc.Signal, d.ports)), 0o644); err != nil {
+			return fail(fmt.Errorf("write config: %w", err))
+		}
+		bin, args = r.opt.Bins.Ackflow, []string{"run", "--config", cfgPath}
+		if sys.Kind == Collector {
+			bin, args = r.opt.Bins.Otelcol, []string{"--config", cfgPath}
+		}
 	}
 	if d.sut, err = startProc(dir, sys.Kind.String(), r.opt.Taskset, sutPlacement, bin, args...); err != nil {
 		return fail(err)
@@ -321,7 +332,7 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 // loadArgs are the loadgen flags shared by every phase: the same request
 // bytes for every system.
 func (r *Runner) loadArgs(port int) []string {
-	return []string{
+	args := []string{
 		"--endpoint", "127.0.0.1:" + strconv.Itoa(port),
 		"--protocol", "grpc",
 		"--signal", string(r.opt.Scenario.Signal),
@@ -329,6 +340,10 @@ func (r *Runner) loadArgs(port int) []string {
 		"--body-size", strconv.Itoa(r.opt.BodySize),
 		"--json",
 	}
+	if r.opt.Shape != "" { // a loadgen without --shape sends the body shape
+		args = append(args, "--shape", string(r.opt.Shape))
+	}
+	return args
 }
 
 // load runs the load generator on the load CPU and returns its report.
@@ -457,13 +472,14 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 	}
 }
 
-// startProfile fetches a CPU profile of ackflow during the saturation
-// phase when asked to; the returned channel yields the saved file's path
-// ("" when none was taken).
+// startProfile fetches a CPU profile of ackflow or the baseline (both serve
+// /debug/pprof on their admin port) during the saturation phase when asked
+// to; the returned channel yields the saved file's path ("" when none was
+// taken).
 func (r *Runner) startProfile(ctx context.Context, sys System, d *deployment, tag string) <-chan string {
 	done := make(chan string, 1)
 	secs := int((r.opt.Duration - time.Second).Seconds())
-	if !r.opt.Profile || sys.Kind != Ackflow || secs < 1 {
+	if !r.opt.Profile || sys.Kind == Collector || secs < 1 {
 		done <- ""
 		return done
 	}

@@ -12,23 +12,34 @@ type Kind int
 
 // Kinds.
 const (
+	// Ackflow is ackflow itself (cmd/ackflow).
 	Ackflow Kind = iota
+	// Collector is the OpenTelemetry Collector (bench/cmd/otelcol).
 	Collector
+	// Baseline is the yardstick (bench/cmd/baseline): a bare grpc-go hop
+	// that keeps requests as bytes, the least work a Go program can do for
+	// the same answer. ackflow's speed goal is a fraction of it.
+	Baseline
 )
 
 func (k Kind) String() string {
-	if k == Ackflow {
+	switch k {
+	case Ackflow:
 		return "ackflow"
+	case Baseline:
+		return "baseline"
 	}
 	return "collector"
 }
 
 // Ports are the loopback ports of one system run.
 type Ports struct {
-	Receiver int   // OTLP/gRPC port of the system under test
-	Admin    int   // ackflow admin server, or the collector's metrics endpoint
-	Sinks    []int // the sink's ports, one per exporter
-	Dir      string
+	Receiver int // OTLP/gRPC port of the system under test
+	// Admin is ackflow's admin server, the collector's metrics endpoint or
+	// the baseline's /metrics and pprof.
+	Admin int
+	Sinks []int // the sink's ports, one per exporter
+	Dir   string
 }
 
 // System is one contender in a scenario.
@@ -36,13 +47,18 @@ type System struct {
 	// Name labels the table's column.
 	Name string
 	Kind Kind
-	// Config renders the system's configuration file.
+	// Config renders the configuration file of an ackflow or collector
+	// system.
 	Config func(sig loadgen.Signal, p Ports) string
-	// Unavailable, when set, is printed instead of numbers: the build has
-	// no such capability.
+	// Args is the command line of a baseline system, which has no
+	// configuration file.
+	Args func(sig loadgen.Signal, p Ports) []string
+	// Unavailable, when set, is printed instead of numbers: the build (or,
+	// for the baseline, the bare hop) has no such capability.
 	Unavailable string
 	// Reference marks the collector variant whose saturation rate sets the
 	// latency phase's rate, and the denominator of the headline ratio.
+	// The baseline is never the reference: it is the other yardstick.
 	Reference bool
 }
 
@@ -55,17 +71,34 @@ type Scenario struct {
 	Sinks int
 	// Overload runs the overload protocol instead of saturation+latency.
 	Overload bool
-	// Target is the headline goal, as "≥ 3×" (empty: none).
-	Target  float64
-	Systems []System
+	// Target is the headline goal against the reference collector, as
+	// "≥ 3×" (0: none).
+	Target float64
+	// BaselineGoal is the headline goal against the baseline: ackflow's
+	// items per CPU-second at least this fraction of the bare hop's
+	// (docs/ENGINE.md: half; 0: none).
+	BaselineGoal float64
+	Systems      []System
 }
+
+// speedGoal is ackflow's speed goal against the bare hop (docs/ENGINE.md,
+// "Bytes, not objects").
+const speedGoal = 0.5
 
 // Scenarios returns every scenario, in the order they are documented.
 func Scenarios() []Scenario {
 	withQueue := System{Name: "collector", Kind: Collector, Reference: true, Config: collectorForward(queueDefault)}
 	noQueue := System{Name: "collector-noqueue", Kind: Collector, Config: collectorForward(queueDisabled)}
+	// The baseline serves logs, in two modes; elsewhere its column says why
+	// there is no bare-hop figure.
+	baseline := func(args func(loadgen.Signal, Ports) []string) System {
+		return System{Name: "baseline", Kind: Baseline, Args: args}
+	}
+	noBaseline := func(why string) System {
+		return System{Name: "baseline", Kind: Baseline, Unavailable: why}
+	}
 	forward := func(name string, sig loadgen.Signal) Scenario {
-		return Scenario{
+		sc := Scenario{
 			Name:        name,
 			Description: fmt.Sprintf("OTLP/gRPC %s → batch → OTLP/gRPC exporter → sink; ackflow wait_for_result: true; collector with its sending_queue (defaults) and without", sig),
 			Signal:      sig,
@@ -73,19 +106,27 @@ func Scenarios() []Scenario {
 			Target:      3,
 			Systems: []System{
 				{Name: "ackflow", Kind: Ackflow, Config: ackflowForward},
+				noBaseline("the bare hop serves LogsService only"),
 				withQueue,
 				noQueue,
 			},
 		}
+		if sig == loadgen.Logs {
+			sc.Systems[1], sc.BaselineGoal = baseline(baselineForward), speedGoal
+			sc.Description += "; baseline: bare hop, answers after the sink"
+		}
+		return sc
 	}
 	return []Scenario{
 		{
-			Name:        "passthrough",
-			Description: "OTLP/gRPC logs → noop exporter (collector: otlp → nop)",
-			Signal:      loadgen.Logs,
-			Target:      3,
+			Name:         "passthrough",
+			Description:  "OTLP/gRPC logs → noop exporter (collector: otlp → nop; baseline: bare hop, walk and answer)",
+			Signal:       loadgen.Logs,
+			Target:       3,
+			BaselineGoal: speedGoal,
 			Systems: []System{
 				{Name: "ackflow", Kind: Ackflow, Config: ackflowPassthrough},
+				baseline(baselineAck),
 				{Name: "collector", Kind: Collector, Reference: true, Config: collectorPassthrough},
 			},
 		},
@@ -98,6 +139,7 @@ func Scenarios() []Scenario {
 			Target:      2,
 			Systems: []System{
 				{Name: "ackflow", Kind: Ackflow, Config: ackflowFanout3},
+				noBaseline("the bare hop forwards to one destination"),
 				{Name: "collector", Kind: Collector, Reference: true, Config: collectorFanout3},
 			},
 		},
@@ -108,6 +150,7 @@ func Scenarios() []Scenario {
 			Sinks:       1,
 			Systems: []System{
 				{Name: "ackflow", Kind: Ackflow, Config: ackflowDurable},
+				noBaseline("the bare hop stores nothing"),
 				{Name: "collector", Kind: Collector, Reference: true, Config: collectorDurable},
 			},
 		},
@@ -119,6 +162,7 @@ func Scenarios() []Scenario {
 			Overload:    true,
 			Systems: []System{
 				{Name: "ackflow", Kind: Ackflow, Config: ackflowForward},
+				noBaseline("the bare hop has no admission control: it is a yardstick of speed, not of overload"),
 				{Name: "collector", Kind: Collector, Reference: true, Config: collectorForward(queueDefault)},
 				{Name: "collector-memlimit", Kind: Collector, Config: collectorForward(queueDefault | memoryLimiter)},
 			},
@@ -216,6 +260,19 @@ func ackflowFanout3(_ loadgen.Signal, p Ports) string {
           - { from: 'fan["c"]', to: out_c }
 `, p.Sinks[0], p.Sinks[1], p.Sinks[2])
 }
+
+// Baseline command lines: the same loopback ports as the others, the admin
+// address serving /metrics and pprof (so -profile works for it too).
+
+func baselineAck(_ loadgen.Signal, p Ports) []string {
+	return []string{"-mode", "ack", "-listen", loopback(p.Receiver), "-admin", loopback(p.Admin)}
+}
+
+func baselineForward(_ loadgen.Signal, p Ports) []string {
+	return []string{"-mode", "forward", "-listen", loopback(p.Receiver), "-admin", loopback(p.Admin), "-to", loopback(p.Sinks[0])}
+}
+
+func loopback(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // Collector configurations. The receiver keeps its defaults; the internal
 // metrics keep theirs (level normal) but are served on the run's own port;
