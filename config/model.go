@@ -31,6 +31,11 @@ type Document struct {
 type Engine struct {
 	HTTPAdmin       HTTPAdmin // `http_admin`
 	ShutdownTimeout Duration  // `shutdown_timeout`: drain deadline, default DefaultShutdownTimeout
+	// MemoryLimit is `memory_limit`: the process's soft memory limit
+	// (GOMEMLIMIT), which receivers also heed to refuse new requests
+	// before the heap outgrows it; 0, the default, sets none (a GOMEMLIMIT
+	// in the environment still applies).
+	MemoryLimit Size
 }
 
 // HTTPAdmin configures the admin HTTP server (`engine.http_admin`).

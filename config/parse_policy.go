@@ -14,6 +14,7 @@ import (
 type rawEngine struct {
 	HTTPAdmin       *rawHTTPAdmin `yaml:"http_admin"`
 	ShutdownTimeout *Duration     `yaml:"shutdown_timeout"`
+	MemoryLimit     *Size         `yaml:"memory_limit"`
 }
 
 type rawHTTPAdmin struct {
@@ -39,6 +40,15 @@ func (p *parser) engine(d *Document, e entry) {
 				"bind_address %q is not a loopback address, and only loopback binds are allowed in this build: the admin API (shutdown, pprof) has no authentication yet", addr)
 		default:
 			d.Engine.HTTPAdmin.BindAddress = addr
+		}
+	}
+	if raw.MemoryLimit != nil {
+		if *raw.MemoryLimit < MinMemoryLimit {
+			p.errs.add(nil, ErrInvalidValue, path.Key("memory_limit"),
+				"give the process room to run, such as 512MiB, or leave the key out for no limit",
+				"memory_limit must be at least %s, got %s", MinMemoryLimit, *raw.MemoryLimit)
+		} else {
+			d.Engine.MemoryLimit = *raw.MemoryLimit
 		}
 	}
 	if raw.ShutdownTimeout != nil {

@@ -418,6 +418,13 @@ out: { type: exporter:noop }`, `
 			class:   ErrInvalidValue,
 		},
 		{
+			name:    "memory_limit too small",
+			yaml:    "engine: { memory_limit: 1MiB }\n" + pipe(basicNodes, basicConns),
+			wantErr: "engine.memory_limit: memory_limit must be at least 32MiB, got 1MiB",
+			hint:    "such as 512MiB",
+			class:   ErrInvalidValue,
+		},
+		{
 			name:    "malformed shutdown_timeout",
 			yaml:    "engine: { shutdown_timeout: 5 parsecs }\n" + pipe(basicNodes, basicConns),
 			wantErr: `engine.shutdown_timeout: invalid duration "5 parsecs": unknown unit "parsecs"`,
@@ -623,7 +630,7 @@ func TestParseDesignExample(t *testing.T) {
 	if d.Version != Version || d.File != "design.yaml" {
 		t.Errorf("version %q file %q", d.Version, d.File)
 	}
-	if d.Engine.HTTPAdmin.BindAddress != "127.0.0.1:8080" || d.Engine.ShutdownTimeout != DefaultShutdownTimeout {
+	if d.Engine.HTTPAdmin.BindAddress != "127.0.0.1:8080" || d.Engine.ShutdownTimeout != DefaultShutdownTimeout || d.Engine.MemoryLimit != 0 {
 		t.Errorf("engine = %+v", d.Engine)
 	}
 	if cc := d.Policies.ChannelCapacity; cc == nil || cc.PData != 128 || cc.Control.Node != 256 {
@@ -736,5 +743,15 @@ func TestParseNoCascade(t *testing.T) {
 				t.Errorf("got %d errors, want 1:\n%v", n, err)
 			}
 		})
+	}
+}
+
+func TestEngineMemoryLimit(t *testing.T) {
+	d, err := Parse("m.yaml", []byte("engine: { memory_limit: 256MiB }\n"+pipe(basicNodes, basicConns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Engine.MemoryLimit != 256<<20 {
+		t.Fatalf("memory_limit = %d, want 256 MiB", d.Engine.MemoryLimit)
 	}
 }

@@ -11,6 +11,7 @@ const (
 	DefaultRuntimeMetrics            = MetricsBasic
 	DefaultShutdownTimeout           = Duration(30 * time.Second)
 	DefaultBindAddress               = "127.0.0.1:8080"
+	MinMemoryLimit                   = Size(32 << 20) // the least engine.memory_limit accepted
 )
 
 // Policies are the settings that a pipeline inherits from its group and the

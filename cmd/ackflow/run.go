@@ -17,6 +17,7 @@ import (
 	"github.com/ackflow/ackflow/admin"
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/internal/memlimit"
 )
 
 //go:embed default.yaml
@@ -131,6 +132,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		printConfigError(stderr, err)
 		return exitUsage
+	}
+
+	if limit := int64(doc.Engine.MemoryLimit); limit > 0 {
+		memlimit.Set(limit)
+	}
+	if limit := memlimit.Limit(); limit > 0 {
+		log.Info("memory limit set: receivers refuse new requests above its share", "limit", config.Size(limit).String(),
+			"refuse_above", config.Size(float64(limit)*memlimit.HighFraction).String())
 	}
 
 	eng, err := engine.New(doc, reg, engine.Options{Logger: log})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ackflow/ackflow/clock"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/internal/memlimit"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -24,6 +25,7 @@ const (
 	vUnsupported                  // content type or encoding not accepted
 	vBusy                         // over max_concurrent_requests
 	vBudget                       // over max_in_flight_bytes
+	vMemory                       // the process is near its memory limit
 	vBodyTimeout                  // the body did not arrive in time (timeout, or too slow)
 	vBackpressure                 // the pipeline stayed full until the timeout
 	vNackTransient                // the pipeline nacked; retrying may work
@@ -36,7 +38,7 @@ const (
 )
 
 var verdictNames = [numVerdicts]string{
-	"ok", "malformed", "too_large", "unsupported", "busy", "budget", "body_timeout", "backpressure",
+	"ok", "malformed", "too_large", "unsupported", "busy", "budget", "memory", "body_timeout", "backpressure",
 	"nack_transient", "nack_permanent", "timeout", "shutdown", "canceled", "unroutable",
 }
 
@@ -166,10 +168,29 @@ type core struct {
 	// admitting tracks requests inside admit, serving every request
 	// handler: the drain waits on them.
 	admitting, serving tracker
+
+	// memory reads the process's memory pressure (memlimit.Pressure;
+	// tests replace it).
+	memory func() memlimit.Reading
 }
 
 func newCore(clk clock.Clock, m *metrics, maxInFlightBytes int64) *core {
-	return &core{clock: clk, metrics: m, maxBytes: maxInFlightBytes, waiters: waiters{m: map[uint64]chan outcome{}}}
+	return &core{clock: clk, metrics: m, maxBytes: maxInFlightBytes, waiters: waiters{m: map[uint64]chan outcome{}},
+		memory: memlimit.Pressure}
+}
+
+// refuseEarly returns the answer to a request that can be refused before
+// its body is read: over max_in_flight_bytes, or the process near its
+// memory limit (engine.memory_limit or GOMEMLIMIT).
+func (c *core) refuseEarly() (result, bool) {
+	if c.overBudget() {
+		return c.budgetRefusal(), true
+	}
+	if r := c.memory(); r.High() {
+		return result{vMemory, fmt.Sprintf("the process holds %d MiB, near its memory limit of %d MiB; retry later",
+			r.Used>>20, r.Limit>>20)}, true
+	}
+	return result{}, false
 }
 
 // reserve adds n bytes to the in-flight budget for a request that already

@@ -106,8 +106,8 @@ func (g *grpcServer) Export(ctx context.Context, s pdata.Signal, read func(*otlp
 	if g.lim.full() {
 		return nil, g.refuse(s, busyRefusal)
 	}
-	if c.overBudget() {
-		return nil, g.refuse(s, c.budgetRefusal())
+	if r, refused := c.refuseEarly(); refused {
+		return nil, g.refuse(s, r)
 	}
 
 	c.metrics.reading[protoGRPC][s].Add(1)
@@ -240,6 +240,7 @@ var grpcCodes = [numVerdicts]codes.Code{
 	vUnsupported:   codes.Unimplemented,
 	vBusy:          codes.Unavailable,
 	vBudget:        codes.Unavailable,
+	vMemory:        codes.Unavailable,
 	vBodyTimeout:   codes.Unavailable,
 	vBackpressure:  codes.Unavailable,
 	vNackTransient: codes.Unavailable,

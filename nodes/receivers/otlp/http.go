@@ -102,8 +102,8 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.refuseUnread(w, req, media, s, busyRefusal)
 		return
 	}
-	if c.overBudget() {
-		h.refuseUnread(w, req, media, s, c.budgetRefusal())
+	if r, refused := c.refuseEarly(); refused {
+		h.refuseUnread(w, req, media, s, r)
 		return
 	}
 	if req.ContentLength > int64(h.st.maxSize) {
@@ -250,6 +250,7 @@ var httpStatus = [numVerdicts]int{
 	vUnsupported:   http.StatusUnsupportedMediaType,
 	vBusy:          http.StatusServiceUnavailable,
 	vBudget:        http.StatusServiceUnavailable,
+	vMemory:        http.StatusServiceUnavailable,
 	vBodyTimeout:   http.StatusServiceUnavailable, // 408 is not retried by OTLP clients
 	vBackpressure:  http.StatusServiceUnavailable,
 	vNackTransient: http.StatusServiceUnavailable,

@@ -1,0 +1,129 @@
+// Package memlimit is the process's memory limit (engine.memory_limit, or
+// the GOMEMLIMIT environment variable): the Go runtime's soft limit, which
+// makes the garbage collector work harder as the process nears it, and a
+// pressure reading that receivers check to refuse new requests before the
+// heap outgrows it.
+//
+// The runtime's limit alone keeps garbage from piling up, but not live
+// data: requests admitted faster than a destination takes them would make
+// the collector run without end (a death spiral) and the process grow past
+// the limit anyway. Refusing at the door, with a retryable answer, keeps
+// the live heap under it.
+package memlimit
+
+import (
+	"math"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HighFraction is the share of the limit above which Reading.High holds:
+// the rest is headroom for the requests already admitted and the
+// collector's work.
+const HighFraction = 0.8
+
+// SampleInterval is how old a reading Pressure may return: reading the
+// runtime's metrics costs microseconds, too much for every request.
+const SampleInterval = 10 * time.Millisecond
+
+// Set sets the process's memory limit to limit bytes (the runtime's soft
+// limit, as GOMEMLIMIT does) and returns the previous one (math.MaxInt64:
+// none). A limit of math.MaxInt64 removes it.
+func Set(limit int64) int64 {
+	prev := debug.SetMemoryLimit(limit)
+	sampler.invalidate()
+	return prev
+}
+
+// Limit returns the process's memory limit, 0 if there is none.
+func Limit() int64 {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l
+	}
+	return 0
+}
+
+// Reading is a sample of the process's memory.
+type Reading struct {
+	// Used is what the process holds that the limit counts, with the heap
+	// counted as what was live at the last garbage collection (garbage is
+	// the collector's business, not a reason to refuse work).
+	Used int64
+	// Limit is the memory limit, 0 if there is none.
+	Limit int64
+}
+
+// High reports whether Used is above HighFraction of the limit: time to
+// refuse new work.
+func (r Reading) High() bool {
+	return r.Limit > 0 && float64(r.Used) > HighFraction*float64(r.Limit)
+}
+
+// Pressure returns a reading at most SampleInterval old. It is safe for
+// concurrent use and does not block: callers that find the reading stale
+// while another one is taking a new one get the stale one.
+func Pressure() Reading { return sampler.reading(time.Now()) }
+
+var sampler = newSampler()
+
+// samplerState caches the last reading.
+type samplerState struct {
+	taken       atomic.Int64 // UnixNano of the reading; 0: none
+	used, limit atomic.Int64
+	mu          sync.Mutex // held while a reading is taken
+	samples     []metrics.Sample
+}
+
+// The runtime metrics a reading is computed from (see read).
+var sampleNames = []string{
+	"/gc/heap/live:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+}
+
+func newSampler() *samplerState {
+	s := &samplerState{samples: make([]metrics.Sample, len(sampleNames))}
+	for i, n := range sampleNames {
+		s.samples[i].Name = n
+	}
+	return s
+}
+
+func (s *samplerState) invalidate() { s.taken.Store(0) }
+
+func (s *samplerState) reading(now time.Time) Reading {
+	taken := s.taken.Load()
+	if taken == 0 || now.UnixNano()-taken >= int64(SampleInterval) {
+		if s.mu.TryLock() {
+			s.used.Store(s.read())
+			s.limit.Store(Limit())
+			s.taken.Store(max(now.UnixNano(), 1))
+			s.mu.Unlock()
+		} else if taken == 0 {
+			s.mu.Lock() // the first reading: wait for it
+			s.mu.Unlock()
+		}
+	}
+	return Reading{Used: s.used.Load(), Limit: s.limit.Load()}
+}
+
+// read returns the memory the limit counts (all the runtime's mapped
+// memory less what it returned to the system), with the heap's objects,
+// free and unused spans replaced by the heap live at the last collection.
+func (s *samplerState) read() int64 {
+	metrics.Read(s.samples)
+	v := func(i int) int64 {
+		if s.samples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(s.samples[i].Value.Uint64())
+	}
+	live, total, objects, unused, free, released := v(0), v(1), v(2), v(3), v(4), v(5)
+	return max(total-objects-unused-free-released, 0) + live
+}

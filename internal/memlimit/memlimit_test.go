@@ -1,0 +1,71 @@
+package memlimit
+
+import (
+	"math"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// With no limit there is no pressure; with a limit below what the process
+// holds there is, once the reading is renewed; and Set renews it at once.
+func TestPressureFollowsTheLimit(t *testing.T) {
+	prev := Set(math.MaxInt64)
+	t.Cleanup(func() { Set(prev) })
+	if r := Pressure(); r.Limit != 0 || r.High() {
+		t.Fatalf("no limit: %+v, high %t", r, r.High())
+	}
+
+	live := make([]byte, 64<<20) // live data the reading must count
+	for i := range live {
+		live[i] = byte(i)
+	}
+	runtime.GC()
+	Set(1 << 40)
+	r := Pressure()
+	if r.Limit != 1<<40 || r.High() || r.Used < 64<<20 {
+		t.Fatalf("1 TiB limit with 64 MiB live: %+v, high %t", r, r.High())
+	}
+	// A limit the live data exceeds. (The collector runs often meanwhile;
+	// the test keeps it short.)
+	Set(32 << 20)
+	r = Pressure()
+	if r.Limit != 32<<20 || !r.High() {
+		t.Fatalf("32 MiB limit with 64 MiB live: %+v, high %t", r, r.High())
+	}
+	Set(1 << 40)
+	runtime.KeepAlive(live)
+}
+
+// A reading is reused within SampleInterval and renewed after it.
+func TestReadingsAreCached(t *testing.T) {
+	s := newSampler()
+	t0 := time.Unix(1000, 0)
+	first := s.reading(t0)
+	s.used.Store(first.Used + 12345) // what a new reading would not say
+	if r := s.reading(t0.Add(SampleInterval / 2)); r.Used != first.Used+12345 {
+		t.Fatalf("reading within the interval was renewed: %+v", r)
+	}
+	if r := s.reading(t0.Add(SampleInterval)); r.Used == first.Used+12345 {
+		t.Fatalf("reading after the interval was not renewed: %+v", r)
+	}
+}
+
+func TestHighFraction(t *testing.T) {
+	for _, tt := range []struct {
+		r    Reading
+		want bool
+	}{
+		{Reading{Used: 100, Limit: 0}, false},
+		{Reading{Used: 80, Limit: 100}, false},
+		{Reading{Used: 81, Limit: 100}, true},
+	} {
+		if got := tt.r.High(); got != tt.want {
+			t.Errorf("%+v.High() = %t, want %t", tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
