@@ -41,7 +41,7 @@ func newGRPCTransport(cfg Config, t target, pool *Pool) (*grpcTransport, error) 
 	// Windows and buffers larger than grpc-go's defaults, so the generator
 	// spends little CPU per byte and never throttles the system under test
 	// through flow control.
-	dopts := append(otlpgrpc.DialOptions(),
+	dopts := append(otlpgrpc.DialOptions(otlpgrpc.Transport{}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, "tcp", addr)

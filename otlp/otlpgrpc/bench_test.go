@@ -81,7 +81,7 @@ func BenchmarkServer(b *testing.B) {
 			}
 			var gs *grpc.Server
 			if raw {
-				gs = grpc.NewServer(otlpgrpc.ServerOptions(64 << 20)...)
+				gs = grpc.NewServer(otlpgrpc.ServerOptions(64 << 20, otlpgrpc.Transport{})...)
 				otlpgrpc.RegisterServer(gs, rawLogs{})
 			} else {
 				gs = grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
@@ -90,7 +90,7 @@ func BenchmarkServer(b *testing.B) {
 			served := make(chan struct{})
 			go func() { defer close(served); _ = gs.Serve(lis) }()
 			defer func() { gs.Stop(); <-served }()
-			conn, err := grpc.NewClient(lis.Addr().String(), append(otlpgrpc.DialOptions(),
+			conn, err := grpc.NewClient(lis.Addr().String(), append(otlpgrpc.DialOptions(otlpgrpc.Transport{}),
 				grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 			if err != nil {
 				b.Fatal(err)

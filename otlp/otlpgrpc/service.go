@@ -8,22 +8,6 @@ import (
 	"github.com/ackflow/ackflow/pdata"
 )
 
-// Transport tuning shared by the OTLP gRPC server and client. grpc-go's
-// defaults (64 KiB windows grown by BDP probing, 32 KiB read and write
-// buffers) cost up to a quarter of the throughput on large OTLP requests
-// here (docs/ENGINE.md, "Bytes, not objects"). Static windows stop the BDP pings too. Memory is only
-// used by data actually in flight; the windows are allowances.
-const (
-	// StreamWindow is the initial HTTP/2 flow-control window per stream.
-	StreamWindow = 4 << 20
-	// ConnWindow is the initial HTTP/2 flow-control window per connection.
-	ConnWindow = 16 << 20
-	// ReadBufferSize is the size of each connection's read buffer.
-	ReadBufferSize = 128 << 10
-	// WriteBufferSize is how much a connection batches before writing.
-	WriteBufferSize = 128 << 10
-)
-
 // serviceNames are the fully qualified OTLP collector services, by signal.
 var serviceNames = [...]string{
 	pdata.Logs:    "opentelemetry.proto.collector.logs.v1.LogsService",
@@ -92,29 +76,6 @@ func exportHandler(s pdata.Signal) func(any, context.Context, func(any) error, g
 // err is why r's body could not be decompressed, as a status error:
 // INVALID_ARGUMENT, or UNAVAILABLE (see compress.go).
 func (r *Request) err() error { return r.failure }
-
-// ServerOptions are the options every OTLP gRPC server of ackflow uses:
-// the raw codec, the message size limit and the transport tuning.
-func ServerOptions(maxRecvMsgSize int) []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ForceServerCodecV2(Codec{}),
-		grpc.MaxRecvMsgSize(maxRecvMsgSize),
-		grpc.InitialWindowSize(StreamWindow),
-		grpc.InitialConnWindowSize(ConnWindow),
-		grpc.ReadBufferSize(ReadBufferSize),
-		grpc.WriteBufferSize(WriteBufferSize),
-	}
-}
-
-// DialOptions are the transport tuning options of an OTLP gRPC client.
-func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
-		grpc.WithInitialWindowSize(StreamWindow),
-		grpc.WithInitialConnWindowSize(ConnWindow),
-		grpc.WithReadBufferSize(ReadBufferSize),
-		grpc.WithWriteBufferSize(WriteBufferSize),
-	}
-}
 
 // Client calls the OTLP Export methods with the raw codec.
 type Client struct {

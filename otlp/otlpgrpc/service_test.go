@@ -67,11 +67,11 @@ func serve(t *testing.T, srv otlpgrpc.Server) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(otlpgrpc.ServerOptions(4 << 20)...)
+	gs := grpc.NewServer(otlpgrpc.ServerOptions(4 << 20, otlpgrpc.Transport{})...)
 	otlpgrpc.RegisterServer(gs, srv)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), append(otlpgrpc.DialOptions(),
+	conn, err := grpc.NewClient(lis.Addr().String(), append(otlpgrpc.DialOptions(otlpgrpc.Transport{}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)

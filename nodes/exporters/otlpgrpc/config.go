@@ -39,6 +39,9 @@ type Config struct {
 	Headers map[string]string `yaml:"headers"`
 	// TLS configures an https:// endpoint.
 	TLS *iotlp.ClientTLS `yaml:"tls"`
+	// Transport tunes the connection: buffers and HTTP/2 windows; unset
+	// fields keep otlpgrpc's defaults.
+	Transport *iotlp.Transport `yaml:"transport"`
 }
 
 // DefaultConfig returns the defaults; grpc_endpoint has none.
@@ -88,7 +91,7 @@ func (c *Config) Validate(p config.Path) error {
 				"header %q %s", k, reason))
 		}
 	}
-	errs = append(errs, c.TLS.Validate(p.Key("tls")))
+	errs = append(errs, c.TLS.Validate(p.Key("tls")), c.Transport.Validate(p.Key("transport")))
 	return errors.Join(errs...)
 }
 

@@ -67,7 +67,11 @@ func newTransport(cfg Config) (*transport, error) {
 		}
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	opts := append(iotlp.DialOptions(),
+	var tuning iotlp.Transport
+	if cfg.Transport != nil {
+		tuning = *cfg.Transport
+	}
+	opts := append(iotlp.DialOptions(tuning),
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("ackflow"),
 	)

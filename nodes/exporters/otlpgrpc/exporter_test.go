@@ -74,7 +74,7 @@ func newBackend(t testing.TB, opts ...grpc.ServerOption) *backend {
 		t.Fatal(err)
 	}
 	b := &backend{addr: lis.Addr().String(), calls: make(chan *backendCall, 16)}
-	gs := grpc.NewServer(append(otlpgrpc.ServerOptions(64<<20), opts...)...)
+	gs := grpc.NewServer(append(otlpgrpc.ServerOptions(64<<20, otlpgrpc.Transport{}), opts...)...)
 	otlpgrpc.RegisterServer(gs, b)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(lis) }()
@@ -346,6 +346,8 @@ func TestConfigValidation(t *testing.T) {
 		{"reserved header", "grpc_endpoint: http://h:1\nheaders: {grpc-timeout: 1s}\n", []string{"reserved"}},
 		{"half a client cert", "grpc_endpoint: https://h:1\ntls: {cert_file: c.pem}\n", []string{"together"}},
 		{"unknown key", "grpc_endpoint: http://h:1\nendpoint: x\n", []string{"endpoint"}},
+		{"transport", "grpc_endpoint: http://h:1\ntransport: {read_buffer_size: 1MiB, write_buffer_size: 512KiB, initial_stream_window: 8MiB, initial_connection_window: 32MiB}\n", nil},
+		{"buffer too large", "grpc_endpoint: http://h:1\ntransport: {write_buffer_size: 1GiB}\n", []string{"config.transport.write_buffer_size", "out of range"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

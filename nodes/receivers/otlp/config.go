@@ -81,6 +81,9 @@ type Protocols struct {
 type Protocol struct {
 	ListeningAddr string `yaml:"listening_addr"`
 	Overrides     `yaml:",inline"`
+	// Transport tunes gRPC connections (protocols.grpc only): buffers and
+	// HTTP/2 windows; unset fields keep the defaults (see grpc.go).
+	Transport *otlpgrpc.Transport `yaml:"transport"`
 }
 
 // Settings are the receiver's behaviour, set at the top level.
@@ -194,6 +197,10 @@ func (c *Config) Validate(p config.Path) error {
 			errs = append(errs, pr.p.validate(pp.Key(pr.name)))
 		}
 	}
+	if h := c.Protocols.HTTP; h != nil && h.Transport != nil {
+		errs = append(errs, config.Errorf(pp.Key("http").Key("transport"),
+			"move it to protocols.grpc, or remove it", "transport tunes gRPC connections only"))
+	}
 	if g, h := c.Protocols.GRPC, c.Protocols.HTTP; g != nil && h != nil && conflict(g.ListeningAddr, h.ListeningAddr) {
 		errs = append(errs, config.Errorf(pp.Key("http").Key("listening_addr"),
 			"give gRPC and HTTP different ports (4317 and 4318 by convention)",
@@ -254,7 +261,7 @@ func (o *Overrides) validate(p config.Path) error {
 }
 
 func (pr *Protocol) validate(p config.Path) error {
-	errs := []error{pr.Overrides.validate(p)}
+	errs := []error{pr.Overrides.validate(p), pr.Transport.Validate(p.Key("transport"))}
 	ap := p.Key("listening_addr")
 	if pr.ListeningAddr == "" {
 		errs = append(errs, config.Errorf(ap, "set the address to listen on, such as 127.0.0.1:4317 (or 0.0.0.0:4317 for every interface)",
@@ -293,6 +300,7 @@ type settings struct {
 	maxSize       int
 	compression   []string
 	tls           *otlpgrpc.ServerTLS
+	transport     otlpgrpc.Transport // gRPC: the tuning, defaults filled in
 }
 
 // resolve returns the effective settings of protocol pr.
@@ -308,6 +316,10 @@ func (c *Config) resolve(pr *Protocol) settings {
 		compression:   c.RequestCompression,
 		tls:           c.TLS,
 	}
+	if pr.Transport != nil {
+		s.transport = *pr.Transport
+	}
+	s.transport = s.transport.Or(grpcTransport)
 	o := pr.Overrides
 	if o.WaitForResult != nil {
 		s.waitForResult = *o.WaitForResult

@@ -25,17 +25,20 @@ import (
 // and HTTP Retry-After. OTLP clients back off exponentially from it.
 const retryAfter = time.Second
 
-// gRPC transport limits that are not configurable.
+// grpcTransport is the receiver's default gRPC tuning (protocols.grpc.
+// transport): otlpgrpc's, but a stream window of grpcStreamWindow.
+var grpcTransport = otlpgrpc.Transport{StreamWindow: grpcStreamWindow}.Or(otlpgrpc.DefaultTransport)
+
 const (
-	// grpcStreamWindow is the receiver's initial flow-control window per
-	// stream, smaller than otlpgrpc.StreamWindow (which clients keep): it
-	// is all a stream whose body is not being read can make the receiver
-	// buffer, so max_concurrent_streams × grpcStreamWindow bounds a
-	// connection's waiting streams. A request that fits (most do) arrives
-	// without waiting for a window update; a larger one gets its whole
-	// size granted when its read starts (grpc-go's flow control). The
-	// connection window stays otlpgrpc.ConnWindow: grpc-go replenishes it
-	// as data arrives, so it bounds no memory.
+	// grpcStreamWindow is the receiver's default initial flow-control
+	// window per stream, smaller than otlpgrpc.StreamWindow (which clients
+	// keep): it is all a stream whose body is not being read can make the
+	// receiver buffer, so max_concurrent_streams × grpcStreamWindow bounds
+	// a connection's waiting streams. A request that fits (most do)
+	// arrives without waiting for a window update; a larger one gets its
+	// whole size granted when its read starts (grpc-go's flow control).
+	// The connection window stays otlpgrpc.ConnWindow: grpc-go replenishes
+	// it as data arrives, so it bounds no memory.
 	grpcStreamWindow = 256 << 10
 	// grpcHandshakeTimeout bounds a new connection's TLS and HTTP/2
 	// handshake (grpc-go's default is 120s).
@@ -64,8 +67,7 @@ func newGRPCServer(c *core, st settings, tlsCfg credentials.TransportCredentials
 			g.checkEncoding = true
 		}
 	}
-	opts := append(otlpgrpc.ServerOptions(st.maxSize), // MaxRecvMsgSize is max_request_size
-		grpc.InitialWindowSize(grpcStreamWindow), // overrides otlpgrpc.StreamWindow
+	opts := append(otlpgrpc.ServerOptions(st.maxSize, st.transport), // MaxRecvMsgSize is max_request_size
 		grpc.MaxConcurrentStreams(uint32(st.connStreams())),
 		grpc.ConnectionTimeout(grpcHandshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),

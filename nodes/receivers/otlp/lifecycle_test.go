@@ -220,6 +220,9 @@ func TestConfigValidation(t *testing.T) {
 		{"tls without key", grpcOnly + "tls:\n  cert_file: a.pem\n", []string{"tls.key_file", "required"}},
 		{"unknown key", grpcOnly + "wait_for_results: true\n", []string{"wait_for_results"}},
 		{"per-protocol override checked", "protocols:\n  grpc:\n    listening_addr: 127.0.0.1:0\n    timeout: 0s\n", []string{"protocols.grpc.timeout"}},
+		{"grpc transport", "protocols:\n  grpc:\n    listening_addr: 127.0.0.1:0\n    transport: {read_buffer_size: 1MiB, write_buffer_size: 1MiB, initial_stream_window: 64KiB, initial_connection_window: 8MiB}\n", nil},
+		{"window below 64 KiB", "protocols:\n  grpc:\n    listening_addr: 127.0.0.1:0\n    transport: {initial_stream_window: 16KiB}\n", []string{"protocols.grpc.transport.initial_stream_window", "out of range"}},
+		{"transport on http", "protocols:\n  http:\n    listening_addr: 127.0.0.1:0\n    transport: {read_buffer_size: 1MiB}\n", []string{"protocols.http.transport", "gRPC connections only"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
