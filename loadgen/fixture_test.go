@@ -114,7 +114,7 @@ func serveGRPC(t *testing.T, s *sink) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(otlpgrpc.ServerOptions(64 << 20, otlpgrpc.Transport{})...)
+	gs := grpc.NewServer(otlpgrpc.ServerOptions(64<<20, otlpgrpc.Transport{})...)
 	otlpgrpc.RegisterServer(gs, grpcSink{s})
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)

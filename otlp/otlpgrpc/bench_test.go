@@ -81,7 +81,7 @@ func BenchmarkServer(b *testing.B) {
 			}
 			var gs *grpc.Server
 			if raw {
-				gs = grpc.NewServer(otlpgrpc.ServerOptions(64 << 20, otlpgrpc.Transport{})...)
+				gs = grpc.NewServer(otlpgrpc.ServerOptions(64<<20, otlpgrpc.Transport{})...)
 				otlpgrpc.RegisterServer(gs, rawLogs{})
 			} else {
 				gs = grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))

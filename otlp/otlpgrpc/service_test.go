@@ -67,7 +67,7 @@ func serve(t *testing.T, srv otlpgrpc.Server) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(otlpgrpc.ServerOptions(4 << 20, otlpgrpc.Transport{})...)
+	gs := grpc.NewServer(otlpgrpc.ServerOptions(4<<20, otlpgrpc.Transport{})...)
 	otlpgrpc.RegisterServer(gs, srv)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(lis) }()
