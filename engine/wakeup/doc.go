@@ -29,13 +29,16 @@
 //
 // # Data structure and cost
 //
-// Scheduler is a binary min-heap (internal/heap, the container/heap
-// algorithm without the interface) ordered by (deadline, revision), plus a
-// map from Slot to entry; an entry holds its heap handle, so replace and
-// Cancel reach their element without a search. Set, replace, Cancel and
-// PopDue are O(log n); Next and Len are O(1). Entries are recycled through
-// a free list, so in steady state no operation allocates. Resumes is the
-// same heap ordered by (deadline, push order).
+// Scheduler is a 4-ary min-heap (internal/heap) ordered by (deadline,
+// revision), plus a hash table from Slot to entry; an entry holds its heap
+// handle, so replace and Cancel reach their element without a search. A
+// popped or cancelled slot keeps its entry in the table, marked not live,
+// so that setting it again, which is what processors do, needs no insert;
+// the table purges such entries when it fills up, before growing. Set,
+// replace, Cancel and PopDue are O(log n) (amortized: the table's purges
+// and growth); Next and Len are O(1). Entries are recycled through a free
+// list, so in steady state no operation allocates. Resumes is the same heap
+// ordered by (deadline, push order).
 //
 // # Concurrency
 //

@@ -6,13 +6,15 @@ import (
 	"github.com/ackflow/ackflow/internal/heap"
 )
 
-// entry is one live wakeup. The slot map points at it, the queue holds its
-// sort key, and it sits on the scheduler's free list when not live.
+// entry is a slot's wakeup. The slot table finds it by slot and the queue
+// holds its sort key while it is live. Once popped or cancelled it is no
+// longer live but stays in the slot table, to be live again when its slot
+// is set again, until the table purges it onto the scheduler's free list.
 type entry struct {
 	slot Slot
 	when time.Time   // as given to Set: returned unchanged in Due
 	h    heap.Handle // its element in the queue; -1 when not live
-	next *entry      // free list link, nil while live
+	next *entry      // free list link, nil unless on the free list
 }
 
 // item is a queue element. The sort key is stored inline rather than read
@@ -25,8 +27,8 @@ type item struct {
 }
 
 // Less orders items by (at, rev). The revision makes the order total, so
-// equal deadlines pop in the order they were set even though a binary heap
-// is not stable.
+// equal deadlines pop in the order they were set even though a heap is not
+// stable.
 func (a item) Less(b item) bool {
 	if a.at != b.at {
 		return a.at < b.at

@@ -17,6 +17,9 @@ import (
 type timeKeys struct {
 	epoch time.Time
 	set   bool
+	now   time.Time // the last time given to nowKey, whose key is nowAt
+	nowAt int64
+	nowOK bool // now and nowAt are set
 }
 
 func (k *timeKeys) key(t time.Time) int64 {
@@ -26,13 +29,25 @@ func (k *timeKeys) key(t time.Time) int64 {
 	return int64(t.Sub(k.epoch))
 }
 
+// nowKey returns key(now) for PopDue. The node pops until nothing is due
+// with one now, so the key of the last now is kept: time.Time.Sub (without
+// monotonic readings it adds and compares to check for overflow) costs
+// about a tenth of a pop.
+func (k *timeKeys) nowKey(now time.Time) int64 {
+	if !k.nowOK || now != k.now {
+		k.now, k.nowAt, k.nowOK = now, k.key(now), true
+	}
+	return k.nowAt
+}
+
 // saturated reports a key clamped by Sub: it no longer orders its time
 // exactly against other clamped keys.
 func saturated(at int64) bool { return at == math.MinInt64 || at == math.MaxInt64 }
 
-// keyAfter reports whether the time with key a (time ta) is after the time
-// with key b (time tb).
-func keyAfter(a int64, ta time.Time, b int64, tb time.Time) bool {
+// keyAfter reports whether the time with key a (time *ta) is after the
+// time with key b (time tb). ta is a pointer so that it is read only when
+// the keys cannot tell: the common case does not wait for its cache line.
+func keyAfter(a int64, ta *time.Time, b int64, tb time.Time) bool {
 	if a != b || !saturated(a) {
 		return a > b
 	}

@@ -88,7 +88,7 @@ func (r *Resumes[T]) PopDue(now time.Time) (v T, when time.Time, ok bool) {
 	if r.q.Len() == 0 {
 		return v, when, false
 	}
-	if first, _ := r.q.Min(); !r.shutdown && keyAfter(first.at, first.rec.when, r.keys.key(now), now) {
+	if first, _ := r.q.Min(); !r.shutdown && keyAfter(first.at, &first.rec.when, r.keys.nowKey(now), now) {
 		return v, time.Time{}, false
 	}
 	first, _ := r.q.Pop()

@@ -36,8 +36,8 @@ type Due struct {
 type Scheduler struct {
 	capacity     int
 	q            heap.Heap[item]
-	bySlot       map[Slot]*entry
-	free         *entry // recycled entries, linked through entry.next
+	slots        slotTable // entries by slot: the live ones and some that were
+	free         *entry    // recycled entries, linked through entry.next
 	rev          Revision
 	keys         timeKeys
 	shuttingDown bool
@@ -57,16 +57,15 @@ func NewScheduler(capacity int, m *Metrics) *Scheduler {
 	}
 	m.Capacity.Set(int64(capacity))
 	m.Live.Set(0)
-	// Small capacities are sized up front so the map and queue never grow;
-	// large ones grow on first use rather than reserving memory a processor
-	// may never need.
+	// Small capacities are sized up front so the slot table and queue
+	// never grow; large ones grow on first use rather than reserving memory
+	// a processor may never need.
 	hint := min(capacity, 1024)
-	s := &Scheduler{
-		capacity: capacity,
-		bySlot:   make(map[Slot]*entry, hint),
-		m:        m,
+	s := &Scheduler{capacity: capacity, m: m}
+	if hint > 0 {
+		s.slots.reserve(hint)
+		s.q.Grow(hint)
 	}
-	s.q.Grow(hint)
 	return s
 }
 
@@ -83,7 +82,8 @@ func (s *Scheduler) Set(slot Slot, when time.Time) (rev Revision, replaced bool,
 		s.m.ShutdownErrors.Inc()
 		return 0, false, ErrShuttingDown
 	}
-	if e, ok := s.bySlot[slot]; ok {
+	e := s.slots.get(slot)
+	if e != nil && e.h >= 0 {
 		// A fresh revision also moves the slot behind others with the same
 		// deadline: it was scheduled last.
 		s.rev++
@@ -97,10 +97,13 @@ func (s *Scheduler) Set(slot Slot, when time.Time) (rev Revision, replaced bool,
 		return 0, false, ErrCapacity
 	}
 	s.rev++
-	e := s.newEntry()
-	e.slot, e.when = slot, when
+	if e == nil {
+		e = s.newEntry()
+		e.slot = slot
+		s.slots.insert(e, s.recycle)
+	} // else the slot's entry stayed in the table when it was last live
+	e.when = when
 	e.h = s.q.Push(item{at: s.keys.key(when), rev: s.rev, e: e})
-	s.bySlot[slot] = e
 	s.m.Inserted.Inc()
 	s.m.Live.Set(int64(s.q.Len()))
 	return s.rev, false, nil
@@ -113,13 +116,13 @@ func (s *Scheduler) Cancel(slot Slot) bool {
 		s.m.CancelIgnored.Inc()
 		return false
 	}
-	e, ok := s.bySlot[slot]
-	if !ok {
+	e := s.slots.get(slot)
+	if e == nil || e.h < 0 {
 		s.m.CancelMissed.Inc()
 		return false
 	}
 	s.q.Remove(e.h)
-	s.release(e)
+	e.h = -1 // stays in the slot table, see slotTable
 	s.m.CancelRemoved.Inc()
 	s.m.Live.Set(int64(s.q.Len()))
 	return true
@@ -142,13 +145,14 @@ func (s *Scheduler) PopDue(now time.Time) (Due, bool) {
 	if s.q.Len() == 0 {
 		return Due{}, false
 	}
-	if first, _ := s.q.Min(); keyAfter(first.at, first.e.when, s.keys.key(now), now) {
+	first, _ := s.q.Min()
+	if keyAfter(first.at, &first.e.when, s.keys.nowKey(now), now) {
 		return Due{}, false
 	}
-	first, _ := s.q.Pop()
+	s.q.Pop()
 	e := first.e
 	d := Due{Slot: e.slot, When: e.when, Revision: first.rev}
-	s.release(e)
+	e.h = -1 // stays in the slot table, see slotTable
 	s.m.PoppedDue.Inc()
 	s.m.Live.Set(int64(s.q.Len()))
 	return d, true
@@ -163,10 +167,11 @@ func (s *Scheduler) BeginShutdown() int {
 	}
 	s.shuttingDown = true
 	n := s.q.Len()
-	for _, it := range s.q.All() {
-		s.release(it.e)
+	for e := range s.slots.all {
+		s.recycle(e)
 	}
 	s.q.Clear()
+	s.slots.clear()
 	s.m.ClearedAtShutdown.Add(uint64(n))
 	s.m.Live.Set(0)
 	return n
@@ -192,10 +197,9 @@ func (s *Scheduler) newEntry() *entry {
 	return e
 }
 
-// release forgets e's slot and recycles it. The caller has taken e out of
-// the queue.
-func (s *Scheduler) release(e *entry) {
-	delete(s.bySlot, e.slot)
+// recycle puts e on the free list; it is in neither the queue nor the
+// slot table.
+func (s *Scheduler) recycle(e *entry) {
 	*e = entry{h: -1, next: s.free}
 	s.free = e
 }

@@ -455,3 +455,39 @@ func TestFarApartDeadlinesStayOrdered(t *testing.T) {
 		})
 	}
 }
+
+// TestNewSlotsEveryTimeStayBounded sets and pops a new slot each time, as a
+// processor keying wakeups by something it never repeats would: popped
+// slots stay in the slot table until it fills up, and then are purged
+// rather than grown over, so the table stays small and, once warm, nothing
+// allocates.
+func TestNewSlotsEveryTimeStayBounded(t *testing.T) {
+	s := wakeup.NewScheduler(4, nil)
+	slot := wakeup.Slot(0)
+	cycle := func() {
+		for range 3 {
+			slot++
+			if _, _, err := s.Set(slot*0x9e3779b9, at(time.Duration(slot))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			if _, ok := s.PopDue(at(time.Hour)); !ok {
+				t.Fatal("nothing due")
+			}
+		}
+	}
+	for i := range 1000 {
+		cycle()
+		if i%97 == 0 {
+			check(t, s)
+		}
+	}
+	if n := wakeup.SlotTableCells(s); n > 16 {
+		t.Fatalf("slot table of %d cells for at most 4 live slots", n)
+	}
+	if allocs := testing.AllocsPerRun(1000, cycle); allocs != 0 {
+		t.Fatalf("%v allocations per cycle of new slots, want 0", allocs)
+	}
+	check(t, s)
+}

@@ -2,16 +2,22 @@ package heap
 
 import (
 	"container/heap"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 )
 
-type pair struct{ key, id int }
+// pair is ordered by key alone, or by key and then id when total is set
+// (all the pairs of one test set it alike).
+type pair struct {
+	key, id int
+	total   bool
+}
 
-// Less compares keys only: ties are left to the algorithm, so the layouts
-// of the two heaps match only if they make the same moves.
-func (a pair) Less(b pair) bool { return a.key < b.key }
+func (a pair) Less(b pair) bool {
+	return a.key < b.key || a.total && a.key == b.key && a.id < b.id
+}
 
 // ref is the container/heap priority queue example: items keep their
 // index, kept by Swap.
@@ -25,7 +31,7 @@ type refItem struct {
 }
 
 func (r *ref) Len() int           { return len(r.items) }
-func (r *ref) Less(i, j int) bool { return r.items[i].key < r.items[j].key }
+func (r *ref) Less(i, j int) bool { return r.items[i].pair.Less(r.items[j].pair) }
 func (r *ref) Swap(i, j int) {
 	r.items[i], r.items[j] = r.items[j], r.items[i]
 	r.items[i].index, r.items[j].index = i, j
@@ -43,11 +49,24 @@ func (r *ref) Pop() any {
 	return it
 }
 
-// TestSameLayoutAsContainerHeap applies one random sequence of Push, Pop,
-// Fix (Update) and Remove to this heap and to container/heap, with many
-// equal keys, and requires the same element at every position after every
-// step: the algorithm is container/heap's, move for move.
-func TestSameLayoutAsContainerHeap(t *testing.T) {
+// TestMatchesContainerHeap applies one random sequence of Push, Pop, Fix
+// (Update) and Remove to this heap and to container/heap, with few
+// distinct keys, and compares every answer. The 4-ary heap does not make
+// container/heap's moves, so among equal elements the two may pick
+// different ones: under a total order every Pop and Min must give the very
+// element container/heap gives; with ties (keys alone) an element of the
+// same key, which is then removed from container/heap too, so that both
+// go on holding the same elements. After every step the invariants hold
+// and the two hold the same elements under the same handles.
+func TestMatchesContainerHeap(t *testing.T) {
+	for _, total := range []bool{true, false} {
+		t.Run(fmt.Sprintf("total=%v", total), func(t *testing.T) {
+			matchContainerHeap(t, total)
+		})
+	}
+}
+
+func matchContainerHeap(t *testing.T, total bool) {
 	rng := rand.New(rand.NewPCG(9, 42))
 	var h Heap[pair]
 	r := &ref{}
@@ -62,27 +81,36 @@ func TestSameLayoutAsContainerHeap(t *testing.T) {
 		delete(handles, id)
 		delete(items, id)
 	}
+	same := func(a, b pair) bool { return !a.Less(b) && !b.Less(a) } // equal under the order
 	for step := range 20_000 {
-		switch op := rng.IntN(10); {
-		case op < 4 || len(ids) == 0:
-			p := pair{key: rng.IntN(8), id: nextID}
+		// Grow for the first half of the run and shrink in the second, so
+		// that sifts cross several levels of full sibling groups and the
+		// last, partial group takes every size.
+		pushes := 45
+		if step >= 10_000 {
+			pushes = 35
+		}
+		switch op := rng.IntN(100); {
+		case op < pushes || len(ids) == 0:
+			p := pair{key: rng.IntN(8), id: nextID, total: total}
 			nextID++
 			handles[p.id] = h.Push(p)
 			it := &refItem{pair: p}
 			heap.Push(r, it)
 			items[p.id] = it
 			ids = append(ids, p.id)
-		case op < 6:
+		case op < 65:
 			got, hd := h.Pop()
-			want := heap.Pop(r).(*refItem)
-			if got != want.pair || handles[got.id] != hd {
-				t.Fatalf("step %d: Pop = %+v, container/heap %+v", step, got, want.pair)
+			want := r.items[0].pair
+			if !same(got, want) || handles[got.id] != hd || (total && got != want) {
+				t.Fatalf("step %d: Pop = (%+v, %d), container/heap's least %+v (handle %d)", step, got, hd, want, handles[got.id])
 			}
+			heap.Remove(r, items[got.id].index)
 			drop(got.id)
-		case op < 8:
+		case op < 85:
 			id := pick()
 			key := rng.IntN(8)
-			h.Update(handles[id], pair{key: key, id: id})
+			h.Update(handles[id], pair{key: key, id: id, total: total})
 			items[id].key = key
 			heap.Fix(r, items[id].index)
 		default:
@@ -94,16 +122,23 @@ func TestSameLayoutAsContainerHeap(t *testing.T) {
 			}
 			drop(id)
 		}
-		if len(h.nodes) != len(r.items) {
-			t.Fatalf("step %d: %d elements, container/heap %d", step, len(h.nodes), len(r.items))
-		}
-		for i := range h.nodes {
-			if h.nodes[i].v != r.items[i].pair {
-				t.Fatalf("step %d: position %d holds %+v, container/heap %+v", step, i, h.nodes[i].v, r.items[i].pair)
-			}
-		}
 		if err := h.Check(); err != nil {
 			t.Fatalf("step %d: %v", step, err)
+		}
+		if h.Len() != len(r.items) {
+			t.Fatalf("step %d: %d elements, container/heap %d", step, h.Len(), len(r.items))
+		}
+		if step%16 == 0 { // Check saw to the structure: the contents now and then
+			for hd, p := range h.All() {
+				if it, ok := items[p.id]; !ok || it.pair != p || handles[p.id] != hd {
+					t.Fatalf("step %d: holds %+v under handle %d, container/heap %+v under %d", step, p, hd, it, handles[p.id])
+				}
+			}
+		}
+		if h.Len() > 0 {
+			if got, _ := h.Min(); !same(got, r.items[0].pair) || (total && got != r.items[0].pair) {
+				t.Fatalf("step %d: Min = %+v, container/heap %+v", step, got, r.items[0].pair)
+			}
 		}
 	}
 }
@@ -112,8 +147,8 @@ func TestSameLayoutAsContainerHeap(t *testing.T) {
 // zero nodes, so it does not pin what departed elements point to.
 func TestVacatedSlotsAreZeroed(t *testing.T) {
 	var h Heap[pair]
-	h.Push(pair{1, 1})
-	h.Push(pair{2, 2})
+	h.Push(pair{key: 1, id: 1})
+	h.Push(pair{key: 2, id: 2})
 	h.Pop()
 	if h.nodes[:cap(h.nodes)][1] != (node[pair]{}) {
 		t.Fatalf("Pop left %+v behind the length", h.nodes[:cap(h.nodes)][1])
