@@ -4,6 +4,7 @@ package pdatatest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -42,10 +43,10 @@ func LogsData(tag string, n, perResource, bodySize int) plog.Logs {
 }
 
 func pad(s string, n int) string {
-	for len(s) < n {
-		s += "."
+	if len(s) >= n {
+		return s
 	}
-	return s
+	return s + strings.Repeat(".", n-len(s))
 }
 
 // MetricsData returns decoded metrics with n gauge data points.

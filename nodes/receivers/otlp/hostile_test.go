@@ -20,6 +20,7 @@ import (
 	"github.com/ackflow/ackflow/nodes/internal/otlptest"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp/hostiletest"
+	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
@@ -407,5 +408,36 @@ func TestTransportKeysValidation(t *testing.T) {
 	cfg := otlp.DefaultConfig()
 	if cfg.MaxConcurrentStreams != otlp.DefaultMaxConcurrentStreams || cfg.MaxConnections != otlp.DefaultMaxConnections {
 		t.Fatalf("defaults %d, %d", cfg.MaxConcurrentStreams, cfg.MaxConnections)
+	}
+}
+
+// A running gRPC receiver adds its share to the process's decompression
+// gate: its byte budget, but at least one message of max_request_size (one
+// request alone may exceed the budget), so a compressed request larger
+// than the budget is decompressed and admitted, not refused for ever.
+func TestGRPCDecompressionShare(t *testing.T) {
+	_, before := otlpgrpc.Decompressing()
+	f := start(t, grpcOnly+"max_in_flight_bytes: 1MiB\nmax_request_size: 16MiB\n")
+	f.eventually("the receiver's share of the gate", func() bool {
+		_, limit := otlpgrpc.Decompressing()
+		return limit == before+16<<20
+	})
+	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	req := plogotlp.NewExportRequestFromLogs(pdatatest.LogsData("big", 1000, 0, 10<<10)) // about 10 MiB
+	answer := async(func(ctx context.Context) error {
+		_, err := plogotlp.NewGRPCClient(conn).Export(ctx, req, grpc.UseCompressor("gzip"))
+		return err
+	})
+	m := f.next()
+	if m.Items() != 1000 {
+		t.Fatalf("admitted %d items, want 1000", m.Items())
+	}
+	f.resolve(m, true, pdata.Nack{})
+	if err := otlptest.Recv(t, answer, "answer"); err != nil {
+		t.Fatalf("a 10 MiB gzip request with a 1 MiB budget: %v", err)
 	}
 }

@@ -102,9 +102,7 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 		return err
 	}
 	if srv.grpc != nil {
-		// grpc-go decompresses a message before the handler can charge it:
-		// the process's decompression gate takes this receiver's budget.
-		defer otlpgrpc.ReserveDecompression(r.core.maxBytes)()
+		defer otlpgrpc.ReserveDecompression(r.decompressionShare())()
 	}
 	var runErr error
 	select {
@@ -155,6 +153,18 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 	<-r.core.serving.wait() // handlers outlive Stop and Close by a little
 	r.logger.Info("otlp receiver stopped")
 	return runErr
+}
+
+// decompressionShare is what the receiver adds to the process's gRPC
+// decompression gate (grpc-go decompresses a message before the handler
+// can charge it): its byte budget, but at least one message of
+// max_request_size, as the budget lets one request alone exceed it; with
+// no budget, no bound.
+func (r *Receiver) decompressionShare() int64 {
+	if r.core.maxBytes <= 0 {
+		return 1 << 50
+	}
+	return max(r.core.maxBytes, int64(r.grpc.st.maxSize))
 }
 
 // start opens the listeners and starts serving. On error nothing is left
