@@ -118,6 +118,35 @@ var severities = [...]struct {
 // buildLogs makes one resource and one scope holding items records, each
 // with timestamps, a severity, one attribute and a body of bodySize bytes.
 func buildLogs(rng *rand.Rand, items, bodySize, seq int) plog.Logs {
+	return buildRecords(rng, items, bodySize, seq, func(attrs pcommon.Map, i int) {
+		attrs.PutInt("sequence", int64(i))
+	})
+}
+
+// sdkMethods and sdkThreads are values of the SDK shape's attributes.
+var (
+	sdkMethods = [...]string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	sdkThreads = [...]string{"main", "worker-1", "worker-2", "io"}
+)
+
+// buildSDKLogs makes one resource and one scope holding items records in
+// the SDK shape: timestamps, a severity, a 64-byte body and four short
+// string attributes (~185 B per record encoded; sizes are fixed per record
+// but for the method and thread names, so the mean stays put).
+func buildSDKLogs(rng *rand.Rand, items, seq int) plog.Logs {
+	return buildRecords(rng, items, SDKBodySize, seq, func(attrs pcommon.Map, _ int) {
+		attrs.EnsureCapacity(SDKAttributes)
+		attrs.PutStr("http.method", sdkMethods[rng.IntN(len(sdkMethods))])
+		attrs.PutStr("user.id", fmt.Sprintf("u%05d", rng.IntN(100_000)))
+		attrs.PutStr("region", "us-east")
+		attrs.PutStr("thread", sdkThreads[rng.IntN(len(sdkThreads))])
+	})
+}
+
+// buildRecords makes one resource and one scope holding items records with
+// timestamps, a severity and a body of bodySize bytes; attributes fills
+// each record's attributes, after its body.
+func buildRecords(rng *rand.Rand, items, bodySize, seq int, attributes func(attrs pcommon.Map, i int)) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	setResource(rl.Resource(), seq)
@@ -134,48 +163,9 @@ func buildLogs(rng *rand.Rand, items, bodySize, seq int) plog.Logs {
 		sev := severities[rng.IntN(len(severities))]
 		lr.SetSeverityNumber(sev.num)
 		lr.SetSeverityText(sev.text)
-		lr.Attributes().PutInt("sequence", int64(i))
 		fillBody(rng, body, seq, i)
 		lr.Body().SetStr(string(body))
-	}
-	return ld
-}
-
-// sdkMethods and sdkThreads are values of the SDK shape's attributes.
-var (
-	sdkMethods = [...]string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
-	sdkThreads = [...]string{"main", "worker-1", "worker-2", "io"}
-)
-
-// buildSDKLogs makes one resource and one scope holding items records in
-// the SDK shape: timestamps, a severity, a 64-byte body and four short
-// string attributes (~185 B per record encoded; sizes are fixed per record
-// but for the method and thread names, so the mean stays put).
-func buildSDKLogs(rng *rand.Rand, items, seq int) plog.Logs {
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	setResource(rl.Resource(), seq)
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName("github.com/ackflow/ackflow/loadgen")
-	recs := sl.LogRecords()
-	recs.EnsureCapacity(items)
-	body := make([]byte, SDKBodySize)
-	for i := range items {
-		lr := recs.AppendEmpty()
-		ts := pcommon.Timestamp(baseTime + int64(seq)*1e9 + int64(i)*1000)
-		lr.SetTimestamp(ts)
-		lr.SetObservedTimestamp(ts + 1000)
-		sev := severities[rng.IntN(len(severities))]
-		lr.SetSeverityNumber(sev.num)
-		lr.SetSeverityText(sev.text)
-		fillBody(rng, body, seq, i)
-		lr.Body().SetStr(string(body))
-		attrs := lr.Attributes()
-		attrs.EnsureCapacity(SDKAttributes)
-		attrs.PutStr("http.method", sdkMethods[rng.IntN(len(sdkMethods))])
-		attrs.PutStr("user.id", fmt.Sprintf("u%05d", rng.IntN(100_000)))
-		attrs.PutStr("region", "us-east")
-		attrs.PutStr("thread", sdkThreads[rng.IntN(len(sdkThreads))])
+		attributes(lr.Attributes(), i)
 	}
 	return ld
 }

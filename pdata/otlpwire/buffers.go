@@ -168,17 +168,21 @@ func (c *bufCursor) skipValue(wt uint8, end int) bool {
 	return false // groups and invalid wire types, as skipValue
 }
 
+// payload reads the length prefix of a known field that must be
+// length-delimited (wire type wt) and returns where its payload ends,
+// within end.
+func (c *bufCursor) payload(wt uint8, end int) (int, bool) {
+	if wt != wireBytes {
+		return 0, false
+	}
+	return c.length(end)
+}
+
 // message reads a length-delimited known field (wire type wt) and checks
 // it as checkMessage does for type t.
 func (c *bufCursor) message(wt uint8, end int, t msgType) bool {
-	if wt != wireBytes {
-		return false
-	}
-	e, ok := c.length(end)
-	if !ok {
-		return false
-	}
-	return checkMessage(c.take(e-c.pos), 0, t) == nil
+	e, ok := c.payload(wt, end)
+	return ok && checkMessage(c.take(e-c.pos), 0, t) == nil
 }
 
 // request walks the request as Scan does.
@@ -195,10 +199,7 @@ func (c *bufCursor) request(k Kind) (Stats, bool) {
 			}
 			continue
 		}
-		if wt != wireBytes {
-			return Stats{}, false
-		}
-		end, ok := c.length(c.size)
+		end, ok := c.payload(wt, c.size)
 		if !ok {
 			return Stats{}, false
 		}
@@ -227,10 +228,7 @@ func (c *bufCursor) resource(k Kind, end int) (int, bool) {
 			ok = c.message(wt, end, tResource)
 		case fieldResourceScopes, fieldResourceOldScopes:
 			var scopeEnd, n int
-			if wt != wireBytes {
-				return 0, false
-			}
-			if scopeEnd, ok = c.length(end); !ok {
+			if scopeEnd, ok = c.payload(wt, end); !ok {
 				return 0, false
 			}
 			if n, ok = c.scope(k, scopeEnd); !ok {
@@ -251,16 +249,12 @@ func (c *bufCursor) resource(k Kind, end int) (int, bool) {
 			return 0, false
 		}
 	}
-	if hasScopes {
-		return items, true
-	}
-	return oldItems, true
+	return resourceItems(items, oldItems, hasScopes), true
 }
 
 // scope walks a Scope{Logs,Metrics,Spans} entry ending at end, as
 // scanScope does.
 func (c *bufCursor) scope(k Kind, end int) (int, bool) {
-	s := &schemas[k]
 	items := 0
 	for c.pos < end {
 		n, ok := c.itemsInPlace(k, end)
@@ -276,26 +270,15 @@ func (c *bufCursor) scope(k Kind, end int) (int, bool) {
 		}
 		switch num {
 		case fieldScopeItems:
-			if wt != wireBytes {
-				return 0, false
-			}
-			itemEnd, ok := c.length(end)
+			itemEnd, ok := c.payload(wt, end)
 			if !ok {
 				return 0, false
 			}
-			b := c.take(itemEnd - c.pos)
-			if k == Metrics {
-				n, err := scanMetric(b, 0)
-				if err != nil {
-					return 0, false
-				}
-				items += n
-			} else {
-				if checkMessage(b, 0, s.itemType) != nil {
-					return 0, false
-				}
-				items++
+			n, err := checkItem(k, c.take(itemEnd-c.pos), 0)
+			if err != nil {
+				return 0, false
 			}
+			items += n
 		case fieldScopeScope:
 			ok = c.message(wt, end, tScope)
 		case fieldScopeSchemaURL:
@@ -322,6 +305,8 @@ func (c *bufCursor) itemsInPlace(k Kind, end int) (int, bool) {
 	}
 	b := c.bufs[c.i]
 	b = b[:min(len(b), c.off+end-c.pos)]
+	// The per-item hot loop: checkItem's two cases are written out, with
+	// the item type hoisted, as in scanScope's fast path.
 	t := schemas[k].itemType
 	items, pos := 0, c.off
 	for pos < len(b) && b[pos] == itemTag {
@@ -329,17 +314,17 @@ func (c *bufCursor) itemsInPlace(k Kind, end int) (int, bool) {
 		if stop < 0 {
 			break
 		}
-		if k == Metrics {
+		if k != Metrics {
+			if checkMessage(b[:stop], start, t) != nil {
+				return 0, false
+			}
+			items++
+		} else {
 			n, err := scanMetric(b[:stop], start)
 			if err != nil {
 				return 0, false
 			}
 			items += n
-		} else {
-			if checkMessage(b[:stop], start, t) != nil {
-				return 0, false
-			}
-			items++
 		}
 		pos = stop
 	}

@@ -73,13 +73,31 @@ func scanResource(k Kind, b []byte, pos int) (int, error) {
 			return 0, err
 		}
 	}
-	// Receivers built on pdata (plogotlp, pmetricotlp, ptraceotlp) read the
-	// pre-1.0 instrumentation_library_* entries only when a resource has no
-	// scope entries, and drop them otherwise; count what they will see.
+	return resourceItems(items, oldItems, hasScopes), nil
+}
+
+// resourceItems is the item count of a resource entry whose scope entries
+// hold items, its deprecated ones oldItems. Receivers built on pdata
+// (plogotlp, pmetricotlp, ptraceotlp) read the pre-1.0
+// instrumentation_library_* entries only when a resource has no scope
+// entries, and drop them otherwise; count what they will see.
+func resourceItems(items, oldItems int, hasScopes bool) int {
 	if hasScopes {
-		return items, nil
+		return items
 	}
-	return oldItems, nil
+	return oldItems
+}
+
+// checkItem checks the item (log record, metric or span) of kind k in
+// b[start:] and returns what it counts: one, or a metric's data points.
+func checkItem(k Kind, b []byte, start int) (int, error) {
+	if k == Metrics {
+		return scanMetric(b, start)
+	}
+	if err := checkMessage(b, start, schemas[k].itemType); err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // itemTag is the tag of a Scope*.log_records/metrics/spans entry.
@@ -121,18 +139,11 @@ func scanScope(k Kind, b []byte, pos int) (int, error) {
 			if end < 0 {
 				return 0, wireErr(b, p, end, s.scope)
 			}
-			if k == Metrics {
-				n, err := scanMetric(b[:end], start)
-				if err != nil {
-					return 0, err
-				}
-				items += n
-			} else {
-				if err := checkMessage(b[:end], start, s.itemType); err != nil {
-					return 0, err
-				}
-				items++
+			n, err := checkItem(k, b[:end], start)
+			if err != nil {
+				return 0, err
 			}
+			items += n
 			pos = end
 		case fieldScopeScope:
 			pos, err = opaque(b, tagPos, p, v, s.scope, "scope", tScope)
