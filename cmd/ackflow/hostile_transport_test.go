@@ -502,20 +502,16 @@ func TestHostileFileLimitRaised(t *testing.T) {
 func TestHostileHTTPRefusalsBeforeTheBodyAreImmediate(t *testing.T) {
 	o := startHostile(t, hostileConfig("timeout: 60s", "max_request_size: 1MiB"), 0)
 	cases := []struct {
-		name, headers string
-		want          int
+		name, path, headers string
+		want                int
 	}{
-		{"declared over max_request_size", "Content-Type: application/x-protobuf\r\nContent-Length: 10485760\r\n", http.StatusRequestEntityTooLarge},
-		{"unsupported Content-Type", "Content-Type: text/plain\r\nContent-Length: 100000\r\n", http.StatusUnsupportedMediaType},
-		{"unsupported Content-Encoding", "Content-Type: application/x-protobuf\r\nContent-Encoding: br\r\nContent-Length: 100000\r\n", http.StatusUnsupportedMediaType},
-		{"unknown path", "Content-Type: application/x-protobuf\r\nContent-Length: 100000\r\n", http.StatusNotFound},
+		{"declared over max_request_size", "/v1/logs", "Content-Type: application/x-protobuf\r\nContent-Length: 10485760\r\n", http.StatusRequestEntityTooLarge},
+		{"unsupported Content-Type", "/v1/logs", "Content-Type: text/plain\r\nContent-Length: 100000\r\n", http.StatusUnsupportedMediaType},
+		{"unsupported Content-Encoding", "/v1/logs", "Content-Type: application/x-protobuf\r\nContent-Encoding: br\r\nContent-Length: 100000\r\n", http.StatusUnsupportedMediaType},
+		{"unknown path", "/v1/nothing", "Content-Type: application/x-protobuf\r\nContent-Length: 100000\r\n", http.StatusNotFound},
 	}
 	var conns []net.Conn
 	for _, tc := range cases {
-		path := "/v1/logs"
-		if tc.want == http.StatusNotFound {
-			path = "/v1/nothing"
-		}
 		c, err := net.DialTimeout("tcp", o.httpAddr, hostiletest.Wait)
 		if err != nil {
 			t.Fatal(err)
@@ -523,7 +519,7 @@ func TestHostileHTTPRefusalsBeforeTheBodyAreImmediate(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		conns = append(conns, c)
 		// The headers and the first bytes of the body; the rest never comes.
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n0123456789", path, o.httpAddr, tc.headers)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n0123456789", tc.path, o.httpAddr, tc.headers)
 		// Well before the receiver's 60 s body timeout.
 		_ = c.SetReadDeadline(time.Now().Add(hostiletest.Wait))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)

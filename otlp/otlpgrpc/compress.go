@@ -154,7 +154,7 @@ func (g *byteGate) give(n int64) { g.held.Add(-n) }
 // answers INVALID_ARGUMENT.
 //
 // The same way, a message refused by the decompression gate (see
-// "Decompression memory" below) ends with a failure trailer the handler
+// "Decompression memory" above) ends with a failure trailer the handler
 // answers UNAVAILABLE: it was not the client's fault, and a retry later
 // may fit.
 //
