@@ -13,6 +13,7 @@ package memlimit
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -62,9 +63,22 @@ func (r Reading) High() bool {
 	return r.Limit > 0 && float64(r.Used) > HighFraction*float64(r.Limit)
 }
 
+// RefreshInterval is the least time between two collections a reading
+// forces (see Pressure).
+const RefreshInterval = 100 * time.Millisecond
+
 // Pressure returns a reading at most SampleInterval old. It is safe for
-// concurrent use and does not block: callers that find the reading stale
-// while another one is taking a new one get the stale one.
+// concurrent use and does not block, but for one case: callers that find
+// the reading stale while another one is taking a new one get the stale
+// one.
+//
+// The case is a high reading with no collection seen for RefreshInterval.
+// The live heap it counts is what was live at the last collection, which
+// may be long ago: after a burst, an idle process would go on refusing
+// work for data it no longer holds, as nothing allocates to start the next
+// collection. The caller taking such a reading forces a collection and
+// reads again. Under real pressure the runtime collects often on its own,
+// so this costs nothing there.
 func Pressure() Reading { return sampler.reading(time.Now()) }
 
 var sampler = newSampler()
@@ -73,8 +87,12 @@ var sampler = newSampler()
 type samplerState struct {
 	taken       atomic.Int64 // UnixNano of the reading; 0: none
 	used, limit atomic.Int64
-	mu          sync.Mutex // held while a reading is taken
-	samples     []metrics.Sample
+
+	// Held while a reading is taken.
+	mu        sync.Mutex
+	samples   []metrics.Sample
+	cycles    uint64    // completed collections at the last reading
+	cycleSeen time.Time // when a reading last saw that number change
 }
 
 // The runtime metrics a reading is computed from (see read).
@@ -85,6 +103,7 @@ var sampleNames = []string{
 	"/memory/classes/heap/unused:bytes",
 	"/memory/classes/heap/free:bytes",
 	"/memory/classes/heap/released:bytes",
+	"/gc/cycles/total:gc-cycles",
 }
 
 func newSampler() *samplerState {
@@ -101,7 +120,7 @@ func (s *samplerState) reading(now time.Time) Reading {
 	taken := s.taken.Load()
 	if taken == 0 || now.UnixNano()-taken >= int64(SampleInterval) {
 		if s.mu.TryLock() {
-			s.used.Store(s.read())
+			s.used.Store(s.refresh(now))
 			s.limit.Store(Limit())
 			s.taken.Store(max(now.UnixNano(), 1))
 			s.mu.Unlock()
@@ -113,10 +132,26 @@ func (s *samplerState) reading(now time.Time) Reading {
 	return Reading{Used: s.used.Load(), Limit: s.limit.Load()}
 }
 
+// refresh returns the memory the limit counts, forcing a collection first
+// when the heap live it would count is stale (see Pressure). Called with
+// mu held.
+func (s *samplerState) refresh(now time.Time) int64 {
+	used, cycles := s.read()
+	if cycles != s.cycles {
+		s.cycles, s.cycleSeen = cycles, now
+	}
+	if now.Sub(s.cycleSeen) >= RefreshInterval && (Reading{Used: used, Limit: Limit()}).High() {
+		runtime.GC()
+		used, s.cycles = s.read()
+		s.cycleSeen = now
+	}
+	return used
+}
+
 // read returns the memory the limit counts (all the runtime's mapped
 // memory less what it returned to the system), with the heap's objects,
 // free and unused spans replaced by the heap live at the last collection.
-func (s *samplerState) read() int64 {
+func (s *samplerState) read() (used int64, cycles uint64) {
 	metrics.Read(s.samples)
 	v := func(i int) int64 {
 		if s.samples[i].Value.Kind() != metrics.KindUint64 {
@@ -125,5 +160,5 @@ func (s *samplerState) read() int64 {
 		return int64(s.samples[i].Value.Uint64())
 	}
 	live, total, objects, unused, free, released := v(0), v(1), v(2), v(3), v(4), v(5)
-	return max(total-objects-unused-free-released, 0) + live
+	return max(total-objects-unused-free-released, 0) + live, uint64(v(6))
 }

@@ -69,3 +69,29 @@ func TestHighFraction(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A high reading whose live heap dates from a collection long past forces
+// a new one: after a burst, an idle process must not go on refusing work
+// for data it no longer holds.
+func TestStaleHighReadingForcesACollection(t *testing.T) {
+	prev := Set(math.MaxInt64)
+	t.Cleanup(func() { Set(prev) })
+	live := make([]byte, 64<<20)
+	for i := range live {
+		live[i] = byte(i)
+	}
+	runtime.GC()
+	Set(72 << 20) // 64 MiB live is above HighFraction of it
+	s := newSampler()
+	t0 := time.Now()
+	if r := s.reading(t0); !r.High() {
+		t.Fatalf("64 MiB live under a 72 MiB limit: %+v, not high", r)
+	}
+	runtime.KeepAlive(live)
+	live = nil
+	// Nothing allocates meanwhile, so nothing starts a collection.
+	r := s.reading(t0.Add(RefreshInterval + SampleInterval))
+	if r.High() {
+		t.Fatalf("the 64 MiB are garbage, yet the reading after %s is still high: %+v", RefreshInterval, r)
+	}
+}
