@@ -4,10 +4,13 @@
 //
 // # Payloads
 //
-// A Payload holds one signal in one of two forms: OTLP protobuf bytes exactly
-// as received (the pass-through form) or the decoded OpenTelemetry pdata
-// model. Conversion between the forms is lazy and cached, so a pipeline of
-// nodes that only route never decodes. Payloads are immutable once built and
+// A Payload holds one signal in one of three forms: OTLP protobuf bytes
+// exactly as received (the pass-through form), the decoded OpenTelemetry
+// pdata model, or OTAP's Arrow records as an OTAP stream carried them
+// (Columnar, implemented by package pdata/otap). Conversion between the
+// forms is lazy and cached, so a pipeline of nodes that only route never
+// decodes; OTAPConversions counts the OTAP payloads some node needed in
+// another form. Payloads are immutable once built and
 // are shared by clones; a node that changes data builds a new Payload.
 //
 // The OTLP form is a list of chunks, each one a serialized export request.

@@ -3,6 +3,7 @@ package pdata
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -55,13 +56,48 @@ const (
 	FormOTLP Form = iota
 	// FormDecoded is the OpenTelemetry pdata model (plog, pmetric, ptrace).
 	FormDecoded
+	// FormOTAP is OpenTelemetry Arrow: the Arrow record batches an OTAP
+	// stream carried, decoded from the stream's state so that they stand
+	// alone (package pdata/otap; see Columnar).
+	FormOTAP
 )
 
 func (f Form) String() string {
-	if f == FormOTLP {
+	switch f {
+	case FormOTLP:
 		return "otlp"
+	case FormOTAP:
+		return "otap"
 	}
 	return "decoded"
+}
+
+// Columnar is a payload's data in a columnar form: OTAP's Arrow records
+// (package pdata/otap implements it; pdata itself knows no Arrow). It is
+// immutable and safe for concurrent use.
+type Columnar interface {
+	// Items returns the number of log records, metric data points or
+	// spans.
+	Items() int
+	// Size returns the bytes it holds in memory, for budgets.
+	Size() int
+	// ToPdata converts it to the pdata model of its signal: plog.Logs,
+	// pmetric.Metrics or ptrace.Traces. It never panics: data a hostile
+	// stream made inconsistent is an error.
+	ToPdata() (any, error)
+}
+
+// conversions counts the payloads converted from the OTAP form to the
+// pdata model (and from there, on demand, to OTLP bytes).
+var conversions struct {
+	payloads, items atomic.Uint64
+}
+
+// OTAPConversions returns how many OTAP payloads were converted to the
+// pdata model since the process started, and the items they held: the
+// cost a pipeline pays where a node needs OTLP behind an OTAP receiver.
+func OTAPConversions() (payloads, items uint64) {
+	return conversions.payloads.Load(), conversions.items.Load()
 }
 
 // Payload is an immutable batch of one signal. It is safe for concurrent
@@ -82,8 +118,11 @@ type Payload struct {
 	joinOnce sync.Once
 	joined   []byte
 
+	// OTAP form: the Arrow records, converted on demand by decode.
+	columnar Columnar
+
 	// Decoded form: exactly one of these is set for FormDecoded payloads,
-	// or filled on demand by decode for FormOTLP ones.
+	// or filled on demand by decode for FormOTLP and FormOTAP ones.
 	decodeOnce sync.Once
 	decoded    any
 	decodeErr  error
@@ -161,6 +200,18 @@ func FromTraces(td ptrace.Traces) *Payload {
 	return &Payload{signal: Traces, form: FormDecoded, decoded: td, items: td.SpanCount(), size: -1}
 }
 
+// FromColumnar wraps the OTAP form of a batch of signal s. The payload is
+// converted to the pdata model, once, only when a node asks for it (Logs,
+// Chunks, ...): OTAPConversions counts those.
+func FromColumnar(s Signal, c Columnar) *Payload {
+	return &Payload{signal: s, form: FormOTAP, columnar: c, items: c.Items(), size: -1}
+}
+
+// Columnar returns the payload's OTAP form, if it was built from one.
+func (p *Payload) Columnar() (Columnar, bool) {
+	return p.columnar, p.columnar != nil
+}
+
 // Signal returns the payload's signal.
 func (p *Payload) Signal() Signal { return p.signal }
 
@@ -171,7 +222,7 @@ func (p *Payload) Form() Form { return p.form }
 func (p *Payload) Items() int { return p.items }
 
 // Bytes returns the size of the payload's OTLP encoding. For a decoded
-// payload this encodes it once.
+// payload this encodes it once; for an OTAP one it converts it first.
 func (p *Payload) Bytes() int {
 	if err := p.encode(); err != nil {
 		return 0
@@ -267,6 +318,10 @@ func (p *Payload) decode(want Signal) (any, error) {
 		return p.decoded, nil
 	}
 	p.decodeOnce.Do(func() {
+		if p.form == FormOTAP {
+			p.decoded, p.decodeErr = fromColumnar(p.columnar)
+			return
+		}
 		var buf []byte
 		if len(p.chunks) == 1 {
 			buf = p.chunks[0]
@@ -276,6 +331,28 @@ func (p *Payload) decode(want Signal) (any, error) {
 		p.decoded, p.decodeErr = unmarshal(p.signal, buf)
 	})
 	return p.decoded, p.decodeErr
+}
+
+// fromColumnar converts an OTAP payload to the pdata model, read-only,
+// and counts the conversion.
+func fromColumnar(c Columnar) (any, error) {
+	v, err := c.ToPdata()
+	if err != nil {
+		return nil, fmt.Errorf("convert OTAP to pdata: %w", err)
+	}
+	switch v := v.(type) {
+	case plog.Logs:
+		v.MarkReadOnly()
+	case pmetric.Metrics:
+		v.MarkReadOnly()
+	case ptrace.Traces:
+		v.MarkReadOnly()
+	default:
+		return nil, fmt.Errorf("convert OTAP to pdata: got %T", v)
+	}
+	conversions.payloads.Add(1)
+	conversions.items.Add(uint64(c.Items()))
+	return v, nil
 }
 
 func unmarshal(s Signal, b []byte) (any, error) {
@@ -301,14 +378,19 @@ func unmarshal(s Signal, b []byte) (any, error) {
 	}
 }
 
-// encode fills the OTLP form of a decoded payload once.
+// encode fills the OTLP form of a decoded or OTAP payload once.
 func (p *Payload) encode() error {
 	if p.form == FormOTLP {
 		return nil
 	}
 	p.encodeOnce.Do(func() {
+		v, err := p.decode(p.signal)
+		if err != nil {
+			p.encodeErr = err
+			return
+		}
 		var b []byte
-		switch v := p.decoded.(type) {
+		switch v := v.(type) {
 		case plog.Logs:
 			b, p.encodeErr = (&plog.ProtoMarshaler{}).MarshalLogs(v)
 		case pmetric.Metrics:

@@ -92,12 +92,17 @@ func newTransport(cfg Config) (*transport, error) {
 
 // Export implements exportdriver.Transport: one Export call with the chunks as
 // they are, the response's partial success read without generated code.
-func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
+func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.Result {
+	s := p.Signal()
+	chunks, err := p.Chunks()
+	if err != nil {
+		return exportdriver.EncodeFailure("OTLP", s, err)
+	}
 	if t.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, t.md)
 	}
 	var resp iotlp.Response
-	err := t.client.Export(ctx, s, &iotlp.ExportRequest{Chunks: chunks}, &resp)
+	err = t.client.Export(ctx, s, &iotlp.ExportRequest{Chunks: chunks}, &resp)
 	if err == nil {
 		ps, perr := iotlp.ParsePartialSuccess(resp.Body)
 		if perr != nil {

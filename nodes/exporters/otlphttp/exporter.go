@@ -110,7 +110,12 @@ func newTransport(cfg Config) (*transport, error) {
 }
 
 // Export implements exportdriver.Transport.
-func (t *transport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
+func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.Result {
+	s := p.Signal()
+	chunks, err := p.Chunks()
+	if err != nil {
+		return exportdriver.EncodeFailure("OTLP", s, err)
+	}
 	url := t.urls[s]
 	if url == "" {
 		return exportdriver.Result{Status: "no_endpoint", Permanent: true,

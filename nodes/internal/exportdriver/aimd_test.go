@@ -22,7 +22,7 @@ type sharedLink struct {
 	inFlight  atomic.Int32
 }
 
-func (l *sharedLink) Export(ctx context.Context, _ pdata.Signal, _ [][]byte) exportdriver.Result {
+func (l *sharedLink) Export(ctx context.Context, _ *pdata.Payload) exportdriver.Result {
 	n := l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
 	t := time.NewTimer(l.perExport * time.Duration(n))

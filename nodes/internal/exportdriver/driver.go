@@ -14,17 +14,24 @@ import (
 	"github.com/ackflow/ackflow/pdata"
 )
 
-// Transport performs the exports of a Driver: one OTLP request to one
+// Transport performs the exports of a Driver: one payload to one
 // destination.
 type Transport interface {
-	// Export sends the export request of signal s made of chunks (their
-	// concatenation is the serialized request) and reports the outcome.
-	// It runs on a goroutine of its own, several at once, and must return
-	// soon after ctx ends. It must not modify chunks.
-	Export(ctx context.Context, s pdata.Signal, chunks [][]byte) Result
+	// Export sends p and reports the outcome. It runs on a goroutine of
+	// its own, several at once, and must return soon after ctx ends. A
+	// payload it cannot encode for its destination is a permanent
+	// failure (EncodeFailure).
+	Export(ctx context.Context, p *pdata.Payload) Result
 	// Close releases the transport's connections. The driver calls it once,
 	// after the last Export has returned.
 	Close() error
+}
+
+// EncodeFailure is the result of an export whose payload cannot be
+// encoded as format ("OTLP", "OTAP") for the destination: permanent, as it
+// would fail again.
+func EncodeFailure(format string, s pdata.Signal, err error) Result {
+	return Result{Status: "encode_error", Err: fmt.Errorf("encode %s as %s: %w", s, format, err), Permanent: true}
 }
 
 // Result is the outcome of one export.
@@ -160,24 +167,15 @@ func (d *Driver) OnPData(m *pdata.Message, fx engine.Effects) error {
 }
 
 // export runs one export on its own goroutine and reports it: the outcome
-// upstream, then the completion to the node goroutine. A decoded payload
-// is encoded here, off the node goroutine (Payload caches it, safely).
+// upstream, then the completion to the node goroutine. A payload is
+// encoded for the destination here, off the node goroutine (Payload caches
+// its conversions, safely).
 func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payload, fx engine.Effects) {
 	defer d.wg.Done()
 	s := p.Signal()
-	chunks, err := p.Chunks()
-	if err != nil {
-		res := Result{Status: "encode_error", Err: fmt.Errorf("encode %s as OTLP: %w", s, err), Permanent: true}
-		if c.settled.CompareAndSwap(false, true) {
-			fx.NotifyNack(c.m, d.nack(res, nil))
-		}
-		c.cancel(nil)
-		fx.Post(callDone{id: id, signal: s, res: res})
-		return
-	}
 	start := time.Now()
 	tctx, stop := context.WithTimeoutCause(ctx, d.cfg.Timeout, errTimeout)
-	res := d.transport.Export(tctx, s, chunks)
+	res := d.transport.Export(tctx, p)
 	cause := context.Cause(tctx)
 	if deadline, _ := tctx.Deadline(); cause == nil && res.Err != nil && !time.Now().Before(deadline) {
 		// The transport saw the deadline a moment before the context's

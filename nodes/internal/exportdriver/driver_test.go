@@ -30,8 +30,12 @@ type fakeCall struct {
 	reply  chan exportdriver.Result
 }
 
-func (f *fakeTransport) Export(ctx context.Context, s pdata.Signal, chunks [][]byte) exportdriver.Result {
-	c := &fakeCall{ctx: ctx, signal: s, chunks: chunks, reply: make(chan exportdriver.Result, 1)}
+func (f *fakeTransport) Export(ctx context.Context, p *pdata.Payload) exportdriver.Result {
+	chunks, err := p.Chunks()
+	if err != nil {
+		return exportdriver.EncodeFailure("OTLP", p.Signal(), err)
+	}
+	c := &fakeCall{ctx: ctx, signal: p.Signal(), chunks: chunks, reply: make(chan exportdriver.Result, 1)}
 	f.calls <- c
 	select {
 	case r := <-c.reply:

@@ -313,10 +313,12 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 // converting pl to the form the node batches in.
 func (p *processor) admit(pl *pdata.Payload) (*buffer, piece, error) {
 	form := pl.Form()
-	switch p.set.format {
-	case FormatOTLP:
+	switch {
+	case p.set.format == FormatOTLP:
 		form = pdata.FormOTLP
-	case FormatOTAP:
+	case p.set.format == FormatOTAP, form == pdata.FormOTAP:
+		// Arrow batches are batched decoded: concatenating record
+		// batches would mean renumbering their parent ids.
 		form = pdata.FormDecoded
 	}
 	b := p.bufs[keyOf(form, pl.Signal())]
