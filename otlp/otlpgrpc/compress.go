@@ -219,6 +219,13 @@ func decompressFailure(data mem.BufferSlice) error {
 	return status.Error(codes.InvalidArgument, "decompress request: "+string(text))
 }
 
+// DecompressFailure returns the failure of data, a message as grpc-go
+// hands it to a codec, if its decompression failed (see "Decompression
+// failures"): a gRPC status error (INVALID_ARGUMENT, or UNAVAILABLE for
+// the decompression gate), or nil. Codecs of generated messages call it
+// before unmarshalling, since the registered decompressors never fail.
+func DecompressFailure(data mem.BufferSlice) error { return decompressFailure(data) }
+
 // readAt copies len(dst) bytes of data from offset off; they must exist.
 func readAt(data mem.BufferSlice, off int, dst []byte) {
 	for _, buf := range data {
