@@ -39,15 +39,15 @@ func (v verdict) refusesItems() bool { return v != vOK && v != vMalformed && v !
 type endReason uint8
 
 const (
-	endClosed      endReason = iota // the client half-closed it and every batch was answered
-	endClientGone                   // the client went away or the connection broke
-	endMalformed                    // a message that is not valid OTAP
-	endTooLarge                     // a batch over the decoding limits
-	endDecompress                   // a message whose decompression failed or did not fit
-	endRepliesStuck                 // the client did not read its replies within the timeout
-	endDraining                     // the receiver drained: every batch answered, then ended
-	endAborted                      // the shutdown deadline
-	endTooMany                      // refused at its start: max_streams reached
+	endClosed       endReason = iota // the client half-closed it and every batch was answered
+	endClientGone                    // the client went away or the connection broke
+	endMalformed                     // a message that is not valid OTAP
+	endTooLarge                      // a batch over the decoding limits
+	endDecompress                    // a message whose decompression failed or did not fit
+	endRepliesStuck                  // the client did not read its replies within the timeout
+	endDraining                      // the receiver drained: every batch answered, then ended
+	endAborted                       // the shutdown deadline
+	endTooMany                       // refused at its start: max_streams reached
 	numEndReasons
 )
 

@@ -60,8 +60,8 @@ type Receiver struct {
 	mu       sync.Mutex
 	streams  map[uint64]*stream // streams with a handler or unsettled batches
 	nextID   uint64
-	draining chan struct{} // closed when Run's context ends
-	aborting chan struct{} // closed at the shutdown deadline
+	draining chan struct{}  // closed when Run's context ends
+	aborting chan struct{}  // closed at the shutdown deadline
 	handlers sync.WaitGroup // stream handlers
 	workers  sync.WaitGroup // their readers and writers
 
