@@ -14,6 +14,7 @@ import (
 	"github.com/ackflow/ackflow/nodes/processors/durablebuffer"
 	"github.com/ackflow/ackflow/nodes/processors/fanout"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
+	"github.com/ackflow/ackflow/nodes/receivers/otap"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 )
@@ -22,6 +23,7 @@ import (
 func Registry() *engine.Registry {
 	return engine.MustRegistry(
 		otlp.NewFactory(),
+		otap.NewFactory(),
 		trafficgen.NewFactory(),
 		batch.NewFactory(),
 		debug.NewFactory(),
