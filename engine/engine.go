@@ -63,6 +63,7 @@ func New(doc *config.Document, reg *Registry, o Options) (*Engine, error) {
 		doc: doc, metrics: o.Metrics, clock: o.Clock, log: o.Logger,
 		failC: make(chan struct{}), doneC: make(chan struct{}),
 	}
+	registerProcessMetrics(o.Metrics)
 	bo := buildOptions{registry: reg, metrics: o.Metrics, clock: o.Clock, log: o.Logger, onFail: e.fail}
 	var errs []error
 	for _, g := range doc.Groups {

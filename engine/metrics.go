@@ -94,3 +94,14 @@ func (f Flow) InFlight() uint64 {
 func (m *flowMetrics) snapshot() Flow {
 	return Flow{m.admitted.Value(), m.delivered.Value(), m.nacked.Value(), m.dropped.Value()}
 }
+
+// registerProcessMetrics exposes what the data model counts for the whole
+// process: the OTAP payloads that some node needed in another form.
+func registerProcessMetrics(reg *telemetry.Registry) {
+	reg.CounterFunc("ackflow_pdata_otap_conversions_total",
+		"OTAP payloads converted to the pdata model (and OTLP) because a node needed that form.",
+		func() uint64 { n, _ := pdata.OTAPConversions(); return n })
+	reg.CounterFunc("ackflow_pdata_otap_converted_items_total",
+		"Items of the OTAP payloads converted to the pdata model.",
+		func() uint64 { _, n := pdata.OTAPConversions(); return n })
+}

@@ -53,10 +53,13 @@ type series struct {
 	counter *Counter
 	gauge   *Gauge
 	fgauge  *FloatGauge
+	read    func() uint64 // a counter kept elsewhere (CounterFunc)
 }
 
 func (s *series) value() string {
 	switch {
+	case s.read != nil:
+		return strconv.FormatUint(s.read(), 10)
 	case s.counter != nil:
 		return strconv.FormatUint(s.counter.Value(), 10)
 	case s.gauge != nil:
@@ -130,6 +133,17 @@ func (r *Registry) Counter(name, help string, ls ...Label) *Counter {
 		panic("telemetry: " + name + " is not an integer counter")
 	}
 	return s.counter
+}
+
+// CounterFunc registers a counter whose value read returns: a count a
+// package keeps for the whole process (pdata's conversions, say), which
+// knows no registry. read must be safe for concurrent use. Registering
+// the same series again keeps the first read.
+func (r *Registry) CounterFunc(name, help string, read func() uint64, ls ...Label) {
+	s := r.lookup(name, help, KindCounter, ls, func(s *series) { s.read = read })
+	if s.read == nil {
+		panic("telemetry: " + name + " is not a counter function")
+	}
 }
 
 // Gauge returns the gauge of family name with the given labels.

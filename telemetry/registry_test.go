@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ackflow/ackflow/telemetry"
@@ -82,5 +83,23 @@ func TestConcurrentUpdatesAndSnapshot(t *testing.T) {
 	s := r.Snapshot()
 	if len(s) != 1 || s[0].Value != 8000 {
 		t.Fatalf("snapshot %+v, want one series at 8000", s)
+	}
+}
+
+func TestCounterFuncReadsAtEachExposition(t *testing.T) {
+	r := telemetry.NewRegistry()
+	var n atomic.Uint64
+	r.CounterFunc("ackflow_things_total", "Things.", n.Load, telemetry.Label{Name: "kind", Value: "a"})
+	n.Store(3)
+	var b strings.Builder
+	if err := r.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `ackflow_things_total{kind="a"} 3`) {
+		t.Fatalf("exposition:\n%s", b.String())
+	}
+	n.Store(5)
+	if s := r.Snapshot(); len(s) != 1 || s[0].Value != 5 {
+		t.Fatalf("snapshot %+v, want 5", s)
 	}
 }
