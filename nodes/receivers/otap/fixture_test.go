@@ -90,9 +90,9 @@ func (f *fakeFx) Listen(ctx context.Context, network, addr string) (net.Listener
 	return l, err
 }
 
-func (f *fakeFx) Aborted() <-chan struct{} { return f.aborted }
+func (f *fakeFx) Aborted() <-chan struct{}    { return f.aborted }
 func (f *fakeFx) Drop(*pdata.Message, string) {}
-func (f *fakeFx) Ports() []string            { return []string{"default"} }
+func (f *fakeFx) Ports() []string             { return []string{"default"} }
 
 // fixture is a running receiver on a loopback port.
 type fixture struct {

@@ -405,4 +405,3 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	*(v.(*[]byte)) = data.Materialize()
 	return nil
 }
-
