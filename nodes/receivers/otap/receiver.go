@@ -134,15 +134,16 @@ func (r *Receiver) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 	select {
 	case <-graceful:
 	case <-fx.Aborted():
+		// The streams answer what waits and end; the graceful stop then
+		// flushes those answers and closes the connections, unless a
+		// client does not read them.
 		close(r.aborting)
-		flushed := make(chan struct{})
-		go func() { defer close(flushed); r.handlers.Wait() }()
 		select {
-		case <-flushed:
+		case <-graceful:
 		case <-time.After(abortFlush):
+			gs.Stop()
+			<-graceful
 		}
-		gs.Stop()
-		<-graceful
 	}
 	r.handlers.Wait()
 	r.workers.Wait() // every stream's context is cancelled by now

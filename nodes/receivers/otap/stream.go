@@ -300,7 +300,8 @@ func (st *stream) admit(ctx context.Context, batchID int64, b *otap.Batch) {
 	st.mu.Lock()
 	st.nextSeq++
 	seq := st.nextSeq
-	e := &entry{batchID: batchID, items: n, adm: adm, admitted: true, due: r.clock.Now().Add(time.Duration(r.cfg.Timeout))}
+	due := r.clock.Now().Add(time.Duration(r.cfg.Timeout))
+	e := &entry{batchID: batchID, items: n, adm: adm, admitted: true, due: due}
 	st.entries[seq] = e
 	st.mu.Unlock()
 	// Subscribed before the send: the outcome may come back before Send
@@ -315,7 +316,7 @@ func (st *stream) admit(ctx context.Context, batchID int64, b *otap.Batch) {
 		return
 	}
 	r.metrics.items[st.signal].Add(uint64(n))
-	st.fifo = append(st.fifo, deadline{seq: seq, due: e.due})
+	st.fifo = append(st.fifo, deadline{seq: seq, due: due})
 	if !r.cfg.WaitForResult {
 		st.answer(seq, vOK, "")
 	}
