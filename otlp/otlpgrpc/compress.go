@@ -54,6 +54,18 @@ func init() {
 		decompress: func(r io.Reader) (io.Reader, error) { return NewZstdReader(r) },
 		gate:       &decompressing,
 	})
+	// The Collector's otelarrow exporter names its zstd by level,
+	// zstdarrow1 to zstdarrow10 (zstdarrow5 by default): ordinary zstd
+	// frames under another name. A server answers in the request's
+	// encoding, so the same codec serves them all.
+	for level := 1; level <= 10; level++ {
+		encoding.RegisterCompressor(compressor{
+			name:       fmt.Sprintf("zstdarrow%d", level),
+			compress:   NewZstdWriter,
+			decompress: func(r io.Reader) (io.Reader, error) { return NewZstdReader(r) },
+			gate:       &decompressing,
+		})
+	}
 	gz := encoding.GetCompressor(Gzip)
 	encoding.RegisterCompressor(compressor{name: Gzip, compress: gz.Compress, decompress: gz.Decompress, gate: &decompressing})
 }

@@ -346,10 +346,10 @@ func TestAbortAnswersWhatWaits(t *testing.T) {
 	_ = f.conn.Close()
 }
 
-// Compressed streams are accepted.
+// Compressed streams are accepted, under every name the peers use.
 func TestCompressedStream(t *testing.T) {
 	f := start(t, "")
-	for _, comp := range []string{"gzip", "zstd"} {
+	for _, comp := range []string{"gzip", "zstd", "zstdarrow5"} { // zstdarrow5: the Collector otelarrow exporter's default
 		c := f.open(pdata.Metrics, grpc.UseCompressor(comp))
 		id := c.send(payloadOf(pdata.Metrics, comp, 3))
 		f.ack(f.next())
