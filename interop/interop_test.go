@@ -246,17 +246,22 @@ func someLogs(n int) plog.Logs {
 
 // ---- configurations ----
 
-// ackflowPipeline is one pipeline: receiver:otlp on grpc and http, straight
-// into exporter (a YAML flow mapping).
+// ackflowPipeline is one pipeline: receiver:otlp on grpc and http (or
+// receiver:otap on otap), straight into exporter (a YAML flow mapping).
 type ackflowPipeline struct {
 	name       string
 	grpc, http string
+	otap       string // receiver:otap's listening address, instead of receiver:otlp
 	exporter   string
 }
 
 func listenAddrs(ps []ackflowPipeline) []string {
 	var out []string
 	for _, p := range ps {
+		if p.otap != "" {
+			out = append(out, p.otap)
+			continue
+		}
 		out = append(out, p.grpc, p.http)
 	}
 	return out
@@ -276,19 +281,25 @@ groups:
     pipelines:
 `, admin)
 	for _, p := range ps {
-		fmt.Fprintf(&b, `      %s:
-        nodes:
-          in:
+		in := fmt.Sprintf(`
             type: receiver:otlp
             config:
               timeout: 10s
               protocols:
                 grpc: { listening_addr: "%s" }
-                http: { listening_addr: "%s" }
+                http: { listening_addr: "%s" }`, p.grpc, p.http)
+		if p.otap != "" {
+			in = fmt.Sprintf(`
+            type: receiver:otap
+            config: { listening_addr: "%s", timeout: 10s }`, p.otap)
+		}
+		fmt.Fprintf(&b, `      %s:
+        nodes:
+          in:%s
           out: %s
         connections:
           - { from: in, to: out }
-`, p.name, p.grpc, p.http, p.exporter)
+`, p.name, in, p.exporter)
 	}
 	return b.String()
 }

@@ -12,14 +12,14 @@ import (
 
 // bins are the binaries under test, set by TestMain.
 var bins struct {
-	ackflow, otelcol, telemetrygen string
+	ackflow, otelcol, otelarrowcol, telemetrygen string
 }
 
 const telemetrygenPkg = "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 
-// buildTimeout bounds building the three binaries from a cold cache on a
+// buildTimeout bounds building the four binaries from a cold cache on a
 // two-core machine.
-const buildTimeout = 9 * time.Minute
+const buildTimeout = 12 * time.Minute
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
@@ -40,10 +40,11 @@ func runMain(m *testing.M) int {
 	}
 	bins.ackflow = filepath.Join(dir, "ackflow")
 	bins.otelcol = filepath.Join(dir, "otelcol")
+	bins.otelarrowcol = filepath.Join(dir, "otelarrowcol")
 	bins.telemetrygen = filepath.Join(dir, "telemetrygen")
-	for _, b := range []string{bins.ackflow, bins.otelcol, bins.telemetrygen} {
+	for _, b := range []string{bins.ackflow, bins.otelcol, bins.otelarrowcol, bins.telemetrygen} {
 		if _, err := os.Stat(b); err != nil {
-			fmt.Fprintf(os.Stderr, "interop: %v (INTEROP_BIN_DIR must hold ackflow, otelcol and telemetrygen)\n", err)
+			fmt.Fprintf(os.Stderr, "interop: %v (INTEROP_BIN_DIR must hold ackflow, otelcol, otelarrowcol and telemetrygen)\n", err)
 			return 1
 		}
 	}
@@ -51,13 +52,15 @@ func runMain(m *testing.M) int {
 }
 
 // buildAll builds ackflow (from the repository root, the parent of this
-// module), the collector and telemetrygen into dir.
+// module), the two collectors (otelarrowcol is its own module) and
+// telemetrygen into dir.
 func buildAll(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	builds := []struct{ workdir, out, pkg string }{
 		{"..", "ackflow", "./cmd/ackflow"},
 		{".", "otelcol", "./cmd/otelcol"},
+		{"otelarrowcol", "otelarrowcol", "."},
 		{".", "telemetrygen", telemetrygenPkg},
 	}
 	for _, b := range builds {

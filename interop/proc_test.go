@@ -173,8 +173,15 @@ type ackflowProc struct {
 // every address in listens accepts connections.
 func startAckflow(t *testing.T, admin, config string, listens ...string) *ackflowProc {
 	t.Helper()
-	path := writeFile(t, "ackflow.yaml", config)
-	p := startProc(t, "ackflow", bins.ackflow, "run", "--config", path)
+	return startAckflowAs(t, "ackflow", admin, config, listens...)
+}
+
+// startAckflowAs is startAckflow for a test that runs several ackflow
+// processes: name tells them apart in logs.
+func startAckflowAs(t *testing.T, name, admin, config string, listens ...string) *ackflowProc {
+	t.Helper()
+	path := writeFile(t, name+".yaml", config)
+	p := startProc(t, name, bins.ackflow, "run", "--config", path)
 	a := &ackflowProc{proc: p, admin: admin}
 	dial := dialAll(listens...)
 	p.waitReady(t, func(ctx context.Context) error {
@@ -318,8 +325,15 @@ func requireFlow(t *testing.T, what string, got, want flow) {
 // every address in listens accepts connections.
 func startCollector(t *testing.T, name, config string, listens ...string) *proc {
 	t.Helper()
+	return startCollectorBin(t, bins.otelcol, name, config, listens...)
+}
+
+// startCollectorBin is startCollector for the collector binary bin
+// (bins.otelcol or bins.otelarrowcol).
+func startCollectorBin(t *testing.T, bin, name, config string, listens ...string) *proc {
+	t.Helper()
 	path := writeFile(t, name+".yaml", config)
-	p := startProc(t, name, bins.otelcol, "--config", path)
+	p := startProc(t, name, bin, "--config", path)
 	p.waitReady(t, dialAll(listens...))
 	return p
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // the collector's exporter compresses with gzip by default
+	"google.golang.org/grpc/status"
 )
 
 // counts are OTLP items by signal: log records, metric data points, spans.
@@ -37,13 +40,18 @@ func (c counts) String() string {
 }
 
 // sink is an in-test OTLP/gRPC server that accepts everything and counts
-// the items it received.
+// the items it received, or refuses everything with a set code
+// (setRefusal) and counts the items it refused. It keeps the fingerprints
+// of the items of tagged resources (content_test.go), by tag.
 type sink struct {
 	addr string
 
 	mu      sync.Mutex
 	got     counts
-	changed chan struct{} // closed and replaced on every export
+	refused counts
+	refuse  codes.Code          // codes.OK accepts
+	printed map[string][]string // fingerprints of accepted tagged items
+	changed chan struct{}       // closed and replaced on every export
 }
 
 // startSink serves the three OTLP services on a free loopback port until
@@ -54,7 +62,7 @@ func startSink(t *testing.T) *sink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sink{addr: ln.Addr().String(), changed: make(chan struct{})}
+	s := &sink{addr: ln.Addr().String(), printed: map[string][]string{}, changed: make(chan struct{})}
 	srv := grpc.NewServer()
 	plogotlp.RegisterGRPCServer(srv, &sinkLogs{s: s})
 	pmetricotlp.RegisterGRPCServer(srv, &sinkMetrics{s: s})
@@ -71,12 +79,44 @@ func startSink(t *testing.T) *sink {
 	return s
 }
 
-func (s *sink) record(d counts) {
+// record counts one export of d items, whose tagged items print adds to
+// a map of fingerprints, and returns the sink's answer.
+func (s *sink) record(d counts, print func(map[string][]string)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}()
+	if s.refuse != codes.OK {
+		s.refused = s.refused.add(d)
+		return status.Errorf(s.refuse, "the interop sink refuses %s", d)
+	}
 	s.got = s.got.add(d)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	print(s.printed)
+	return nil
+}
+
+// setRefusal makes the sink answer every export with code (codes.OK:
+// accept again).
+func (s *sink) setRefusal(code codes.Code) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = code
+}
+
+// refusedCounts returns what the sink has refused so far.
+func (s *sink) refusedCounts() counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// prints returns the sorted fingerprints of the accepted items tagged tag.
+func (s *sink) prints(tag string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(slices.Values(s.printed[tag]))
 }
 
 // counts returns what the sink has received so far.
@@ -112,8 +152,8 @@ type sinkLogs struct {
 }
 
 func (h *sinkLogs) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	h.s.record(counts{Logs: req.Logs().LogRecordCount()})
-	return plogotlp.NewExportResponse(), nil
+	err := h.s.record(counts{Logs: req.Logs().LogRecordCount()}, func(out map[string][]string) { logPrints(req.Logs(), out) })
+	return plogotlp.NewExportResponse(), err
 }
 
 type sinkMetrics struct {
@@ -122,8 +162,8 @@ type sinkMetrics struct {
 }
 
 func (h *sinkMetrics) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	h.s.record(counts{Points: req.Metrics().DataPointCount()})
-	return pmetricotlp.NewExportResponse(), nil
+	err := h.s.record(counts{Points: req.Metrics().DataPointCount()}, func(out map[string][]string) { metricPrints(req.Metrics(), out) })
+	return pmetricotlp.NewExportResponse(), err
 }
 
 type sinkTraces struct {
@@ -132,6 +172,6 @@ type sinkTraces struct {
 }
 
 func (h *sinkTraces) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	h.s.record(counts{Spans: req.Traces().SpanCount()})
-	return ptraceotlp.NewExportResponse(), nil
+	err := h.s.record(counts{Spans: req.Traces().SpanCount()}, func(out map[string][]string) { spanPrints(req.Traces(), out) })
+	return ptraceotlp.NewExportResponse(), err
 }
