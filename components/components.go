@@ -7,6 +7,7 @@ import (
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/nodes/exporters/console"
 	"github.com/ackflow/ackflow/nodes/exporters/noop"
+	otapexporter "github.com/ackflow/ackflow/nodes/exporters/otap"
 	"github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
 	"github.com/ackflow/ackflow/nodes/exporters/otlphttp"
 	"github.com/ackflow/ackflow/nodes/processors/batch"
@@ -33,6 +34,7 @@ func Registry() *engine.Registry {
 		noop.NewFactory(),
 		otlpgrpc.NewFactory(),
 		otlphttp.NewFactory(),
+		otapexporter.NewFactory(),
 		console.NewFactory(),
 	)
 }

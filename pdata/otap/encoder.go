@@ -1,0 +1,156 @@
+package otap
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
+	"github.com/open-telemetry/otel-arrow/go/pkg/config"
+	"github.com/open-telemetry/otel-arrow/go/pkg/otel/arrow_record"
+	"github.com/open-telemetry/otel-arrow/go/pkg/record_message"
+
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// EncoderOptions configures an Encoder.
+type EncoderOptions struct {
+	// Zstd compresses the Arrow IPC buffers (the reference's
+	// arrow.payload_compression: zstd, its default).
+	Zstd bool
+}
+
+// Caller errors of Encode.
+var (
+	errEncoderClosed = errors.New("otap: encoder is closed")
+	errNilPayload    = errors.New("otap: encode a nil payload")
+)
+
+// Encoder holds one outbound stream's state: the library's Producer, whose
+// IPC writers (one per SchemaId) send each dictionary once and then its
+// deltas. One goroutine uses it.
+type Encoder struct {
+	producer *arrow_record.Producer // nil once closed
+	schemas  map[arrowpb.ArrowPayloadType]schemaID
+	nextID   int
+	batchID  int64
+	failed   error // sticky: the producer's writers may hold half a batch
+}
+
+// schemaID is the SchemaId an encoder gives the records of one payload
+// type that have schema.
+type schemaID struct {
+	schema *arrow.Schema
+	id     string
+}
+
+// NewEncoder returns an encoder for one outbound stream.
+func NewEncoder(o EncoderOptions) *Encoder {
+	zstd := config.WithNoZstd()
+	if o.Zstd {
+		zstd = config.WithZstd()
+	}
+	return &Encoder{
+		producer: arrow_record.NewProducerWithOptions(zstd),
+		schemas:  make(map[arrowpb.ArrowPayloadType]schemaID),
+	}
+}
+
+// Encode returns the stream's next BatchArrowRecords for p, with BatchId
+// set (0, 1, 2, ... per encoder). A payload built by Payload has its
+// records re-encoded as they are: no conversion to pdata or OTLP. Any
+// other payload is converted through the pdata model with the library's
+// producer. It never panics. After an error the caller discards the
+// encoder (the stream restarts): Encode keeps failing with that error.
+func (e *Encoder) Encode(p *pdata.Payload) (bar *arrowpb.BatchArrowRecords, err error) {
+	switch {
+	case e.producer == nil:
+		return nil, errEncoderClosed
+	case e.failed != nil:
+		return nil, fmt.Errorf("otap: the stream failed earlier: %w", e.failed)
+	case p == nil:
+		return nil, errNilPayload
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bar, err = nil, recovered("encode", r)
+		}
+		if err != nil {
+			err = fmt.Errorf("otap: encode %s batch %d: %w", p.Signal(), e.batchID, err)
+			e.failed = err
+			return
+		}
+		bar.BatchId = e.batchID
+		e.batchID++
+	}()
+	if b, ok := BatchOf(p); ok {
+		return e.producer.Produce(e.recordMessages(b))
+	}
+	return e.encodePdata(p)
+}
+
+// recordMessages returns b's records as the producer takes them, with the
+// SchemaId this stream gives their schema.
+func (e *Encoder) recordMessages(b *Batch) []*record_message.RecordMessage {
+	msgs := make([]*record_message.RecordMessage, len(b.records))
+	for i, r := range b.records {
+		msgs[i] = record_message.NewRelatedDataMessage(e.schemaIDOf(r.typ, r.rec.Schema()), r.rec, r.typ)
+	}
+	return msgs
+}
+
+// schemaIDOf returns the SchemaId for a record of payload type t with
+// schema s. The producer keys its IPC writers by SchemaId, and a writer
+// refuses a record whose schema is not Equal to its own; records from a
+// Decoder carry none. So a payload type keeps its SchemaId while its
+// schema stays Equal (pointer first: records of one inbound IPC stream
+// share theirs), and gets a new one when it changes, on which the
+// producer ends that type's previous writer, as for its own schema
+// changes. (arrow's Schema.Fingerprint ignores field metadata, which
+// Equal compares, so it cannot serve as the key.)
+func (e *Encoder) schemaIDOf(t arrowpb.ArrowPayloadType, s *arrow.Schema) string {
+	cur, ok := e.schemas[t]
+	if ok && (cur.schema == s || cur.schema.Equal(s)) {
+		return cur.id
+	}
+	cur = schemaID{schema: s, id: fmt.Sprintf("ackflow-otap/%s/%d", t, e.nextID)}
+	e.nextID++
+	e.schemas[t] = cur
+	return cur.id
+}
+
+// encodePdata encodes a payload of another form through the pdata model.
+func (e *Encoder) encodePdata(p *pdata.Payload) (*arrowpb.BatchArrowRecords, error) {
+	switch p.Signal() {
+	case pdata.Logs:
+		ld, err := p.Logs()
+		if err != nil {
+			return nil, err
+		}
+		return e.producer.BatchArrowRecordsFromLogs(ld)
+	case pdata.Metrics:
+		md, err := p.Metrics()
+		if err != nil {
+			return nil, err
+		}
+		return e.producer.BatchArrowRecordsFromMetrics(md)
+	default:
+		td, err := p.Traces()
+		if err != nil {
+			return nil, err
+		}
+		return e.producer.BatchArrowRecordsFromTraces(td)
+	}
+}
+
+// Close releases the producer's builders and writers. Encode fails after
+// Close; Close is idempotent.
+func (e *Encoder) Close() {
+	p := e.producer
+	if p == nil {
+		return
+	}
+	e.producer = nil
+	defer func() { _ = recover() }() // the stream is over: nothing to report
+	_ = p.Close()
+}
