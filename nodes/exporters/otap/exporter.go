@@ -101,7 +101,7 @@ type transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // lanes, receivers and retired streams
 
-	hook func(event string) // tests: "dequeued", "queue_full"; set before the first export
+	hook func(event string) // tests: "dequeued", "queue_full", "late"; set before the first export
 
 	warnMu      sync.Mutex
 	unmatchWarn warnLimiter

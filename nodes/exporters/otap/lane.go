@@ -451,6 +451,7 @@ func (s *stream) onStatus(st *arrowpb.BatchStatus) {
 	}
 	if !w.resolve(statusResult(st)) {
 		t.m.late[sig].Inc()
+		t.event("late")
 	}
 }
 

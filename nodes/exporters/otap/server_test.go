@@ -181,7 +181,10 @@ func newBackend(t testing.TB, opts ...backendOption) *backend {
 func serveOn(t testing.TB, lis net.Listener, opts ...backendOption) *backend {
 	t.Helper()
 	b := &backend{addr: lis.Addr().String(), streams: make(chan *serverStream, 64), batches: make(chan *received, 1024)}
-	sopts := []grpc.ServerOption{grpc.StatsHandler(encodingRecorder{b}), grpc.MaxRecvMsgSize(64 << 20)}
+	sopts := []grpc.ServerOption{
+		grpc.StatsHandler(encodingRecorder{b}), grpc.MaxRecvMsgSize(64 << 20),
+		grpc.WaitForHandlers(true), // Stop returns after the last handler: then b.wg.Wait
+	}
 	for _, o := range opts {
 		o(b, &sopts)
 	}
