@@ -1,7 +1,9 @@
-// Package exportdriver is the in-flight core both OTLP exporters
-// (exporter:otlp_grpc, exporter:otlp_http) run on. The OTLP wire plumbing
-// they send with (the raw codec, the services, compression, TLS, the small
-// response parsers) is package otlp/otlpgrpc.
+// Package exportdriver is the in-flight core the exporters that send one
+// payload per export run on: exporter:otlp_grpc, exporter:otlp_http and
+// exporter:otap. The OTLP wire plumbing they send with (the raw codec, the
+// services, compression, TLS, the small response parsers) is package
+// otlp/otlpgrpc; a transport gets the payload and encodes it for its
+// destination (EncodeFailure when it cannot).
 //
 // # Exporters
 //
