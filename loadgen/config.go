@@ -10,13 +10,18 @@ import (
 	"time"
 )
 
-// Protocol is the transport: gRPC or HTTP with protobuf bodies.
+// Protocol is the transport: OTLP over gRPC, OTLP over HTTP with protobuf
+// bodies, or OTAP (OpenTelemetry Arrow streams over gRPC).
 type Protocol string
 
 // Protocols.
 const (
 	GRPC Protocol = "grpc"
 	HTTP Protocol = "http"
+	// OTAP sends each request as the next BatchArrowRecords of an Arrow
+	// stream (ArrowLogs, ArrowMetrics or ArrowTraces), one stream per
+	// connection, and counts each batch's BatchStatus as its answer.
+	OTAP Protocol = "otap"
 )
 
 // Signal is the kind of telemetry sent.
@@ -89,6 +94,7 @@ const (
 	maxItems    = 1_000_000
 	maxBodySize = 1 << 20
 	maxPool     = 1024
+	maxRing     = 4096
 	// maxPoolBytes bounds the memory of the pre-encoded pool.
 	maxPoolBytes = 1 << 30
 )
@@ -106,7 +112,9 @@ type Config struct {
 	// Workers is the number of concurrent senders.
 	Workers int
 	// Connections is the number of gRPC connections the workers share
-	// (0: one per worker). HTTP keeps one connection per busy worker.
+	// (0: one per worker). HTTP keeps one connection per busy worker; OTAP
+	// opens one Arrow stream per connection, so workers sharing a
+	// connection have several batches in flight on its stream.
 	Connections int
 	// Rate is the total request rate, in requests per second; 0 sends as
 	// fast as the workers can.
@@ -128,12 +136,26 @@ type Config struct {
 	Shape Shape
 	// Pool is the number of distinct pre-encoded requests.
 	Pool int
-	// Compression is none, gzip or zstd.
+	// Compression is none, gzip or zstd: of the HTTP bodies or of the
+	// gRPC messages (OTLP or OTAP).
 	Compression Compression
+	// ArrowCompression is the compression of the Arrow IPC buffers inside
+	// each OTAP batch (OTEL Arrow's payload compression): none or zstd.
+	// OTAP only; empty means none.
+	ArrowCompression Compression
+	// OTAPRing, when above 0, has each OTAP stream encode this many
+	// batches before the run (a ring) instead of each batch as it is sent:
+	// the stream sends its ring, ends, and sends it again on a new stream.
+	// The generator's CPU then goes to sending alone. OTAP only.
+	OTAPRing int
 	// Timeout bounds each request.
 	Timeout time.Duration
 	// AllowNonLoopback permits endpoints that are not on this machine.
 	AllowNonLoopback bool
+	// Ready, when set, is called once the generator is ready to send (the
+	// pool encoded, with OTAPRing the rings too), just before its first
+	// request: a caller measuring the system under test starts there.
+	Ready func()
 }
 
 // DefaultConfig returns the defaults: 4 workers sending 1,000 logs of 185 B
@@ -168,9 +190,9 @@ func (c *Config) Validate() error {
 		bad("--endpoint %q: %v", c.Endpoint, err)
 	}
 	switch c.Protocol {
-	case GRPC, HTTP:
+	case GRPC, HTTP, OTAP:
 	default:
-		bad("--protocol %q: use grpc or http", c.Protocol)
+		bad("--protocol %q: use grpc, http or otap", c.Protocol)
 	}
 	switch c.Signal {
 	case Logs, Metrics, Traces:
@@ -181,6 +203,21 @@ func (c *Config) Validate() error {
 	case NoCompression, Gzip, Zstd:
 	default:
 		bad("--compression %q: use none, gzip or zstd", c.Compression)
+	}
+	switch {
+	case c.ArrowCompression != "" && c.ArrowCompression != NoCompression && c.ArrowCompression != Zstd:
+		bad("--arrow-compression %q: use none or zstd", c.ArrowCompression)
+	case c.ArrowCompression == Zstd && c.Protocol != OTAP:
+		bad("--arrow-compression applies to --protocol otap only")
+	}
+	switch {
+	case c.OTAPRing < 0 || c.OTAPRing > maxRing:
+		bad("--otap-ring %d: use 0 (encode each batch as it is sent) to %d", c.OTAPRing, maxRing)
+	case c.OTAPRing > 0 && c.Protocol != OTAP:
+		bad("--otap-ring applies to --protocol otap only")
+	case c.OTAPRing > 0 && int64(c.OTAPRing)*int64(c.connections())*int64(c.Items)*int64(c.BodySize+64) > maxPoolBytes:
+		bad("the rings would take about %d MiB: lower --otap-ring, --connections, --items or --body-size",
+			int64(c.OTAPRing)*int64(c.connections())*int64(c.Items)*int64(c.BodySize+64)>>20)
 	}
 	if c.Workers < 1 || c.Workers > maxWorkers {
 		bad("--workers %d: use 1 to %d", c.Workers, maxWorkers)
@@ -275,13 +312,14 @@ func (c *Config) target() (target, error) {
 	if n, err := strconv.Atoi(t.port); err != nil || n < 1 || n > 65535 {
 		return target{}, fmt.Errorf("invalid port %q", t.port)
 	}
-	if t.path != "" && c.Protocol == GRPC {
+	if t.path != "" && c.Protocol != HTTP {
 		return target{}, errors.New("a gRPC endpoint has no path")
 	}
 	return t, nil
 }
 
-// connections is the number of gRPC connections to open.
+// connections is the number of gRPC connections to open (OTAP: of
+// streams, one per connection).
 func (c *Config) connections() int {
 	if c.Connections == 0 || c.Connections > c.Workers {
 		return c.Workers

@@ -1,5 +1,6 @@
 // Package loadgen is ackflow's OTLP load generator: it sends OTLP logs,
-// metrics or traces over gRPC or HTTP (protobuf) to a loopback endpoint,
+// metrics or traces over gRPC or HTTP (protobuf), or the same requests as
+// OTAP (OpenTelemetry Arrow) streams, to a loopback endpoint,
 // from several workers, at a set rate or as fast as possible, for a bounded
 // time and/or number of requests, and reports throughput, errors by status
 // and latency percentiles. The benchmark runner in bench/ drives it, and
@@ -22,6 +23,34 @@
 // With HTTP, gzip and zstd bodies are compressed once at start as well;
 // with gRPC, grpc-go compresses each call itself (it has no way to send
 // bytes that are already compressed), which costs the generator CPU.
+//
+// # OTAP
+//
+// With [OTAP] each connection carries one Arrow stream of the signal
+// (ArrowLogs, ArrowMetrics or ArrowTraces); each request is the stream's
+// next BatchArrowRecords, and its BatchStatus is its answer (status codes
+// are gRPC's, reported under the same names). The batches are made from
+// the same pool of requests, but they cannot be pre-encoded: an Arrow
+// stream is stateful (a batch refers to the schemas and dictionaries
+// earlier batches of the same stream defined), so each stream has its own
+// encoder (package pdata/otap) and encodes each batch when it is sent,
+// under the stream's lock, so batches leave in encoder order. A batch is
+// never re-sent. Encoding costs the generator CPU (the pool's requests are
+// decoded once, the conversion to Arrow is paid per batch); latency is
+// counted from the send, without it. Workers sharing a connection
+// ([Config.Connections]) have several batches in flight on its stream. A
+// stream the server ends fails its pending batches with the stream's
+// status, and the next request opens a new stream with a new encoder.
+// Encoding costs the generator several microseconds per item, more than
+// some systems under test spend: [Config.OTAPRing] has each stream encode
+// a ring of batches before the run instead, and send it in order from the
+// start of a new stream each time round (a stream that replayed its
+// batches would repeat schemas and dictionaries its receiver already
+// has). Each batch is made unique (its log bodies, trace and span ids
+// carry its number), so no stream's dictionaries, nor the system's
+// exporter's, can turn the repeated pool into indices.
+// [Config.Compression] compresses the gRPC messages, and
+// [Config.ArrowCompression] the Arrow buffers inside each batch.
 //
 // # Pacing and bounds
 //
@@ -59,6 +88,7 @@
 //	loopback.go  the loopback check and the guarded dialer
 //	grpc.go      the gRPC sender (over otlp/otlpgrpc's client)
 //	http.go      the HTTP sender
+//	otap.go      the OTAP sender: Arrow streams, one encoder each
 //	run.go       Run: workers, tickets, pacing
 //	report.go    Report, the latency histogram, text and JSON output
 //	main.go      Main: the command line

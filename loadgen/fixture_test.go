@@ -3,6 +3,7 @@ package loadgen
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
+	"github.com/ackflow/ackflow/pdata/otap"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,6 +38,8 @@ type verdict struct {
 	code codes.Code // gRPC; codes.OK for success
 	http int        // HTTP status; 0 for 200
 	hang bool
+	// abort ends an OTAP stream with code instead of answering the batch.
+	abort bool
 }
 
 // sink is an in-test OTLP server on 127.0.0.1 that decodes every request
@@ -60,8 +65,14 @@ func newSink(t testing.TB, decide func(int64) verdict) *sink {
 // count decodes one request of the signal named by path and returns the
 // verdict for it.
 func (s *sink) count(path string, body []byte) verdict {
-	n := s.requests.Add(1) - 1
 	items, err := decodeItems(path, body)
+	return s.tally(path, items, err)
+}
+
+// tally counts one request of items items (err: it did not decode) and
+// returns the verdict for it.
+func (s *sink) tally(path string, items int, err error) verdict {
+	n := s.requests.Add(1) - 1
 	s.mu.Lock()
 	s.methods[path]++
 	if err != nil {
@@ -189,11 +200,104 @@ func serveHTTP(t *testing.T, s *sink) string {
 	return srv.URL
 }
 
+// serveOTAP starts s as an OTAP server (the three Arrow stream services)
+// on 127.0.0.1:0 and returns its address and the number of streams it
+// has served so far.
+func serveOTAP(t *testing.T, s *sink) (string, *atomic.Int64) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &otapSink{s: s}
+	gs := grpc.NewServer()
+	arrowpb.RegisterArrowLogsServiceServer(gs, otapLogs{o: o})
+	arrowpb.RegisterArrowMetricsServiceServer(gs, otapMetrics{o: o})
+	arrowpb.RegisterArrowTracesServiceServer(gs, otapTraces{o: o})
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String(), &o.streams
+}
+
+// otapSink serves Arrow streams with the sink's verdicts. Each stream
+// decodes its batches in arrival order with its own decoder, as a real
+// receiver must: a batch out of order, or encoded for another stream,
+// fails to decode and the sink notes it.
+type otapSink struct {
+	s       *sink
+	streams atomic.Int64
+}
+
+func (o *otapSink) serve(sig pdata.Signal, recv func() (*arrowpb.BatchArrowRecords, error), send func(*arrowpb.BatchStatus) error) error {
+	o.streams.Add(1)
+	dec := otap.NewDecoder(otap.DecoderOptions{})
+	defer dec.Close()
+	for {
+		bar, err := recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		items := 0
+		b, err := dec.Decode(sig, bar)
+		if err == nil {
+			items = b.Items()
+		}
+		v := o.s.tally(sig.String(), items, err)
+		switch {
+		case v.hang: // this batch is never answered; the stream goes on
+			continue
+		case v.abort:
+			return status.Error(v.code, "test sink ends the stream")
+		}
+		st := &arrowpb.BatchStatus{BatchId: bar.GetBatchId(), StatusCode: arrowpb.StatusCode(v.code)}
+		if v.code != codes.OK {
+			st.StatusMessage = "test sink says no"
+		}
+		if err := send(st); err != nil {
+			return err
+		}
+	}
+}
+
+type otapLogs struct {
+	arrowpb.UnimplementedArrowLogsServiceServer
+	o *otapSink
+}
+
+func (x otapLogs) ArrowLogs(st arrowpb.ArrowLogsService_ArrowLogsServer) error {
+	return x.o.serve(pdata.Logs, st.Recv, st.Send)
+}
+
+type otapMetrics struct {
+	arrowpb.UnimplementedArrowMetricsServiceServer
+	o *otapSink
+}
+
+func (x otapMetrics) ArrowMetrics(st arrowpb.ArrowMetricsService_ArrowMetricsServer) error {
+	return x.o.serve(pdata.Metrics, st.Recv, st.Send)
+}
+
+type otapTraces struct {
+	arrowpb.UnimplementedArrowTracesServiceServer
+	o *otapSink
+}
+
+func (x otapTraces) ArrowTraces(st arrowpb.ArrowTracesService_ArrowTracesServer) error {
+	return x.o.serve(pdata.Traces, st.Recv, st.Send)
+}
+
 // serve starts a sink for protocol p and returns the endpoint to give the
 // generator.
 func serve(t *testing.T, p Protocol, s *sink) string {
-	if p == HTTP {
+	switch p {
+	case HTTP:
 		return serveHTTP(t, s)
+	case OTAP:
+		addr, _ := serveOTAP(t, s)
+		return addr
 	}
 	return serveGRPC(t, s)
 }

@@ -21,23 +21,33 @@ func TestRunSendsExactCount(t *testing.T) {
 		protocol    Protocol
 		signal      Signal
 		compression Compression
+		arrow       Compression // OTAP payload compression
 	}{
-		{GRPC, Logs, NoCompression},
-		{GRPC, Metrics, NoCompression},
-		{GRPC, Traces, NoCompression},
-		{GRPC, Logs, Gzip},
-		{GRPC, Logs, Zstd},
-		{HTTP, Logs, NoCompression},
-		{HTTP, Metrics, NoCompression},
-		{HTTP, Traces, NoCompression},
-		{HTTP, Logs, Gzip},
-		{HTTP, Logs, Zstd},
+		{GRPC, Logs, NoCompression, ""},
+		{GRPC, Metrics, NoCompression, ""},
+		{GRPC, Traces, NoCompression, ""},
+		{GRPC, Logs, Gzip, ""},
+		{GRPC, Logs, Zstd, ""},
+		{HTTP, Logs, NoCompression, ""},
+		{HTTP, Metrics, NoCompression, ""},
+		{HTTP, Traces, NoCompression, ""},
+		{HTTP, Logs, Gzip, ""},
+		{HTTP, Logs, Zstd, ""},
+		{OTAP, Logs, NoCompression, ""},
+		{OTAP, Metrics, NoCompression, ""},
+		{OTAP, Traces, NoCompression, ""},
+		{OTAP, Logs, Zstd, ""},
+		{protocol: OTAP, signal: Logs, compression: NoCompression, arrow: Zstd},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.protocol)+"/"+string(tt.signal)+"/"+string(tt.compression), func(t *testing.T) {
+		name := string(tt.protocol) + "/" + string(tt.signal) + "/" + string(tt.compression)
+		if tt.arrow != "" {
+			name += "/arrow-" + string(tt.arrow)
+		}
+		t.Run(name, func(t *testing.T) {
 			s := newSink(t, nil)
 			cfg := testConfig(tt.protocol, serve(t, tt.protocol, s))
-			cfg.Signal, cfg.Compression = tt.signal, tt.compression
+			cfg.Signal, cfg.Compression, cfg.ArrowCompression = tt.signal, tt.compression, tt.arrow
 			rep, err := Run(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -71,6 +81,8 @@ func TestRunCountsErrorsByStatus(t *testing.T) {
 		{GRPC, verdict{code: codes.InvalidArgument}, "InvalidArgument"},
 		{HTTP, verdict{http: 503}, "503"},
 		{HTTP, verdict{http: 400}, "400"},
+		{OTAP, verdict{code: codes.Unavailable}, "Unavailable"},
+		{OTAP, verdict{code: codes.ResourceExhausted}, "ResourceExhausted"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.protocol)+"/"+tt.status, func(t *testing.T) {
@@ -99,11 +111,11 @@ func TestRunCountsErrorsByStatus(t *testing.T) {
 }
 
 func TestRunCountsUnansweredRequestsAsTimeouts(t *testing.T) {
-	for _, p := range []Protocol{GRPC, HTTP} {
+	for _, p := range []Protocol{GRPC, HTTP, OTAP} {
 		t.Run(string(p), func(t *testing.T) {
 			s := newSink(t, func(n int64) verdict { return verdict{hang: n == 1} })
 			cfg := testConfig(p, serve(t, p, s))
-			cfg.Workers, cfg.Requests, cfg.Timeout = 1, 3, 50*time.Millisecond
+			cfg.Workers, cfg.Requests, cfg.Timeout = 1, 3, 300*time.Millisecond // room for a first request under -race on a loaded machine
 			rep, err := Run(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -125,7 +137,7 @@ func TestRunCountsRefusedConnections(t *testing.T) {
 	for _, tt := range []struct {
 		protocol Protocol
 		status   string
-	}{{GRPC, "Unavailable"}, {HTTP, StatusTransport}} {
+	}{{GRPC, "Unavailable"}, {HTTP, StatusTransport}, {OTAP, "Unavailable"}} {
 		t.Run(string(tt.protocol), func(t *testing.T) {
 			cfg := testConfig(tt.protocol, addr)
 			cfg.Requests = 2
@@ -330,6 +342,9 @@ func TestMainJSONReport(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d, stderr %s", code, errb.String())
 	}
+	if errb.String() != ReadyLine+"\n" {
+		t.Errorf("stderr %q, want only the ready line %q", errb.String(), ReadyLine)
+	}
 	var got map[string]any
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out.String())
@@ -413,6 +428,13 @@ func TestConfigValidate(t *testing.T) {
 		{"https", func(c *Config) { c.Endpoint = "https://127.0.0.1:4317" }, "--endpoint"},
 		{"grpc with path", func(c *Config) { c.Endpoint = "http://127.0.0.1:4317/v1/logs" }, "no path"},
 		{"bad port", func(c *Config) { c.Endpoint = "127.0.0.1:99999" }, "invalid port"},
+		{"otap", func(c *Config) { c.Protocol, c.Compression, c.ArrowCompression = OTAP, Zstd, Zstd }, ""},
+		{"otap with path", func(c *Config) { c.Protocol, c.Endpoint = OTAP, "http://127.0.0.1:4317/v1/logs" }, "no path"},
+		{"arrow compression without otap", func(c *Config) { c.ArrowCompression = Zstd }, "--arrow-compression"},
+		{"bad arrow compression", func(c *Config) { c.Protocol, c.ArrowCompression = OTAP, Gzip }, "--arrow-compression"},
+		{"otap ring", func(c *Config) { c.Protocol, c.OTAPRing = OTAP, 64 }, ""},
+		{"ring without otap", func(c *Config) { c.OTAPRing = 4 }, "--otap-ring"},
+		{"huge rings", func(c *Config) { c.Protocol, c.OTAPRing, c.Workers = OTAP, 4096, 64 }, "rings would take"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

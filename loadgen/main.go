@@ -21,6 +21,10 @@ const (
 	ExitUsage = 2
 )
 
+// ReadyLine is what Main prints on stderr, as a line of its own, once it
+// is ready to send (see Config.Ready).
+const ReadyLine = "loadgen: ready to send"
+
 // Main is the `ackflow loadgen` command: it parses args (flags only), runs
 // the load and prints the report on stdout (text, or JSON with --json).
 // SIGINT or SIGTERM stops sending early; the report covers what was sent.
@@ -39,6 +43,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cfg.Ready = func() { fmt.Fprintln(stderr, ReadyLine) }
 	rep, err := Run(ctx, cfg)
 	if rep == nil {
 		fmt.Fprintf(stderr, "%v\n", err)
@@ -68,18 +73,19 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: ackflow loadgen [flags]
 
-Sends pre-encoded OTLP requests to a loopback endpoint and reports
-requests/s, items/s, errors by status and latency percentiles.
+Sends pre-encoded OTLP requests (or, with --protocol otap, the same
+requests as OTAP batches on Arrow streams) to a loopback endpoint and
+reports requests/s, items/s, errors by status and latency percentiles.
 Every run is bounded: --duration, --requests or both.
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	var protocol, sig, comp, shape string
+	var protocol, sig, comp, arrowComp, shape string
 	var asJSON bool
-	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "target: host:port or http://host:port[/path] (default port 4317 for grpc, 4318 for http)")
-	fs.StringVar(&protocol, "protocol", string(cfg.Protocol), "grpc or http (protobuf bodies)")
+	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "target: host:port or http://host:port[/path] (default port 4317 for grpc and otap, 4318 for http)")
+	fs.StringVar(&protocol, "protocol", string(cfg.Protocol), "grpc, http (protobuf bodies) or otap (one Arrow stream per connection, each request the stream's next batch)")
 	fs.StringVar(&sig, "signal", string(cfg.Signal), "logs, metrics or traces")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent senders")
 	fs.IntVar(&cfg.Connections, "connections", cfg.Connections, "gRPC connections shared by the workers (0: one per worker)")
@@ -91,7 +97,9 @@ Flags:
 	fs.IntVar(&cfg.BodySize, "body-size", cfg.BodySize, "bytes per log record body (--shape body)")
 	fs.StringVar(&shape, "shape", string(cfg.Shape), "log records: body (--body-size bodies, one attribute) or sdk (64 B body, 4 short string attributes, ~185 B each)")
 	fs.IntVar(&cfg.Pool, "pool", cfg.Pool, "distinct pre-encoded requests, sent in turn")
-	fs.StringVar(&comp, "compression", string(cfg.Compression), "none, gzip or zstd")
+	fs.StringVar(&comp, "compression", string(cfg.Compression), "none, gzip or zstd (HTTP bodies, gRPC messages)")
+	fs.StringVar(&arrowComp, "arrow-compression", string(NoCompression), "otap: compression of the Arrow buffers inside each batch, none or zstd")
+	fs.IntVar(&cfg.OTAPRing, "otap-ring", 0, "otap: pre-encode this many batches per stream and send them in turn, a new stream each time round (0: encode each batch as it is sent)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-request timeout")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&cfg.AllowNonLoopback, "allow-non-loopback", false, "allow an endpoint that is not a loopback address")
@@ -102,6 +110,7 @@ Flags:
 		return cfg, false, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
 	}
 	cfg.Protocol, cfg.Signal, cfg.Compression, cfg.Shape = Protocol(protocol), Signal(sig), Compression(comp), Shape(shape)
+	cfg.ArrowCompression = Compression(arrowComp)
 	// --requests alone means "exactly that many": the default duration
 	// applies only when neither bound was given.
 	set := map[string]bool{}

@@ -19,13 +19,21 @@ type Report struct {
 	Protocol    Protocol    `json:"protocol"`
 	Signal      Signal      `json:"signal"`
 	Compression Compression `json:"compression"`
-	Workers     int         `json:"workers"`
+	// ArrowCompression is OTAP's payload compression (empty for OTLP).
+	ArrowCompression Compression `json:"arrow_compression,omitempty"`
+	// OTAPRing is the number of batches each OTAP stream pre-encoded (0:
+	// encoded as sent).
+	OTAPRing int `json:"otap_ring,omitempty"`
+	Workers  int `json:"workers"`
 	// TargetRate is the requested rate in requests/s; 0 = unlimited.
 	TargetRate float64 `json:"target_rate"`
 	// ItemsPerRequest is the number of items in each request.
 	ItemsPerRequest int `json:"items_per_request"`
 	// RequestBytes is the mean uncompressed request size.
 	RequestBytes int `json:"request_bytes"`
+	// BatchBytes is the mean protobuf size of the OTAP batches answered
+	// OK (before gRPC compression); 0 for OTLP.
+	BatchBytes float64 `json:"batch_bytes,omitempty"`
 	// DurationSeconds runs from the first request to the last answer.
 	DurationSeconds float64 `json:"duration_seconds"`
 	// Requests counts every request sent: OK plus Errors.
@@ -62,6 +70,13 @@ func (r *Report) describe(cfg Config, pool *Pool) {
 	r.Protocol = cfg.Protocol
 	r.Signal = cfg.Signal
 	r.Compression = cfg.Compression
+	if cfg.Protocol == OTAP {
+		r.ArrowCompression = cfg.ArrowCompression
+		r.OTAPRing = cfg.OTAPRing
+		if r.ArrowCompression == "" {
+			r.ArrowCompression = NoCompression
+		}
+	}
 	r.Workers = cfg.Workers
 	r.TargetRate = cfg.Rate
 	r.ItemsPerRequest = pool.Items
@@ -85,10 +100,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		rate = fmt.Sprintf("%g requests/s", r.TargetRate)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "loadgen: %s %s to %s, %d workers, %s, %d items/request (%d B, compression %s)\n",
-		r.Protocol, r.Signal, r.Endpoint, r.Workers, rate, r.ItemsPerRequest, r.RequestBytes, r.Compression)
+	comp := string(r.Compression)
+	if r.ArrowCompression != "" {
+		comp += ", Arrow buffers " + string(r.ArrowCompression)
+	}
+	fmt.Fprintf(&b, "loadgen: %s %s to %s, %d workers, %s, %d items/request (%d B as OTLP, compression %s)\n",
+		r.Protocol, r.Signal, r.Endpoint, r.Workers, rate, r.ItemsPerRequest, r.RequestBytes, comp)
 	fmt.Fprintf(&b, "duration   %.2f s\n", r.DurationSeconds)
 	fmt.Fprintf(&b, "requests   %d sent, %d ok, %d errors; %.1f ok/s\n", r.Requests, r.OK, r.Errors, r.RequestsPerSecond)
+	if r.BatchBytes > 0 {
+		fmt.Fprintf(&b, "batches    %.0f B each on average (OTAP, before gRPC compression; %.1f B per item)\n",
+			r.BatchBytes, r.BatchBytes/float64(max(r.ItemsPerRequest, 1)))
+	}
 	fmt.Fprintf(&b, "items      %d delivered (%.0f/s)", r.Items, r.ItemsPerSecond)
 	if r.RejectedItems > 0 {
 		fmt.Fprintf(&b, ", %d rejected by partial success", r.RejectedItems)
@@ -117,6 +140,7 @@ type stats struct {
 	ok       int64
 	items    int64
 	rejected int64
+	bytes    int64 // of OK requests whose transport reported a size
 	errors   map[string]int64
 	hist     histogram
 }
@@ -134,6 +158,7 @@ func (s *stats) record(r result, lat time.Duration, items int) {
 	s.ok++
 	s.items += int64(items)
 	s.rejected += r.rejected
+	s.bytes += r.bytes
 	s.hist.record(lat)
 }
 
@@ -156,6 +181,9 @@ func (s *stats) report(elapsed time.Duration) *Report {
 			Max:  s.hist.max.Seconds(),
 			Mean: s.hist.mean().Seconds(),
 		},
+	}
+	if s.bytes > 0 {
+		r.BatchBytes = float64(s.bytes) / float64(s.ok)
 	}
 	if sec > 0 {
 		r.RequestsPerSecond = float64(s.ok) / sec

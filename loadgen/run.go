@@ -22,6 +22,13 @@ const (
 type result struct {
 	status   string
 	rejected int64 // items refused in a partial success
+	// latency, when set, replaces the time the worker measured around
+	// send: a transport that works before sending (OTAP encodes each
+	// batch) counts from the send.
+	latency time.Duration
+	// bytes is the size of what was sent, when the transport knows it
+	// better than the pool does (OTAP: the batch's protobuf size).
+	bytes int64
 }
 
 // transport sends pool entries. send is called concurrently by the
@@ -64,6 +71,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		tr = g
 	case HTTP:
 		tr = newHTTPTransport(cfg, t, pool)
+	case OTAP:
+		o, err := newOTAPTransport(cfg, t, pool)
+		if err != nil {
+			return nil, err
+		}
+		tr = o
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
 	}
 	rep := run(ctx, cfg, pool, tr)
 	if err := tr.close(); err != nil {
@@ -108,6 +124,9 @@ func phase(ctx context.Context, cfg Config, pool *Pool, tr transport, duration t
 				t0 := time.Now()
 				res := tr.send(rctx, w, int(n%int64(len(pool.Raw))))
 				lat := time.Since(t0)
+				if res.latency > 0 {
+					lat = res.latency
+				}
 				cancel()
 				s.record(res, lat, pool.Items)
 			}

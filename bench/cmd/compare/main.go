@@ -6,12 +6,14 @@
 // Usage (from bench/):
 //
 //	go run ./cmd/compare -scenario passthrough [-rounds 3] [-duration 10s]
+//	go run ./cmd/compare -scenario otap_forward
 //	go run ./cmd/compare -smoke
 //	go run ./cmd/compare -list
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
@@ -26,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +39,13 @@ import (
 
 const benchModule = "github.com/ackflow/ackflow/bench"
 
+// smokeScenarios are what -smoke runs, each with ackflow, the baseline and
+// the reference collector only: passthrough covers the OTLP harness;
+// otap_forward the OTAP one (the load generator's and the sink's OTAP
+// modes, ackflow's OTAP nodes and the otelarrow collector, whose build CI
+// shares with interop/run.sh).
+var smokeScenarios = []string{"passthrough", "otap_forward"}
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -44,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		scenario   = fs.String("scenario", "", "scenario to run (see -list)")
 		list       = fs.Bool("list", false, "list the scenarios and exit")
-		smoke      = fs.Bool("smoke", false, "run passthrough briefly for each system; exit 0 if every one produced numbers")
+		smoke      = fs.Bool("smoke", false, "run "+strings.Join(smokeScenarios, " and ")+" briefly (ackflow, baseline, reference collector); exit 0 if every available system produced numbers")
 		rounds     = fs.Int("rounds", 3, "rounds (each runs every system once, alternating the order)")
 		duration   = fs.Duration("duration", 10*time.Second, "saturation phase length")
 		warmup     = fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before the saturation phase")
@@ -58,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rssCap     = fs.Int64("rss-cap-mib", 2048, "kill a system whose RSS passes this in overload (0: never)")
 		ackflowBin = fs.String("ackflow", "", "prebuilt ackflow binary (default: build ../cmd/ackflow)")
 		otelcolBin = fs.String("otelcol", "", "prebuilt collector binary (default: build ./cmd/otelcol)")
+		arrowBin   = fs.String("otelarrowcol", "", "prebuilt collector with the otelarrow components, for the OTAP scenarios (default: build ../interop/otelarrowcol)")
 		workDir    = fs.String("workdir", "", "directory for configs, logs and profiles (default: a new temporary one)")
 		binDir     = fs.String("bindir", defaultBinDir(), "directory the binaries are built into")
 		profile    = fs.Bool("profile", false, "take a CPU profile of ackflow and the baseline in each saturation phase and print the top entries")
@@ -75,24 +86,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	names := []string{*scenario}
 	if *smoke {
-		*scenario, *rounds, *warmup, *duration, *latency = "passthrough", 1, time.Second, 2*time.Second, time.Second
+		names, *rounds, *warmup, *duration, *latency = smokeScenarios, 1, time.Second, 2*time.Second, time.Second
 	}
-	sc, err := compare.Lookup(*scenario)
-	if err != nil {
-		fmt.Fprintf(stderr, "compare: %v\n", err)
-		return 2
+	var scenarios []compare.Scenario
+	for _, name := range names {
+		sc, err := compare.Lookup(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "compare: %v\n", err)
+			return 2
+		}
+		if *smoke {
+			sc = smokeSystems(sc)
+		}
+		// The load generator would refuse a bad shape in every phase: say
+		// so before building anything.
+		lc := loadgen.DefaultConfig()
+		lc.Signal, lc.Items, lc.BodySize, lc.Shape = sc.Signal, *items, *bodySize, loadgen.Shape(*shape)
+		if err := lc.Validate(); err != nil {
+			fmt.Fprintf(stderr, "compare: %v\n", err)
+			return 2
+		}
+		scenarios = append(scenarios, sc)
 	}
 	if *rounds < 1 || *duration < time.Second || *workers < 1 {
 		fmt.Fprintln(stderr, "compare: need -rounds ≥ 1, -duration ≥ 1s, -workers ≥ 1")
-		return 2
-	}
-	// The load generator would refuse a bad shape in every phase: say so
-	// before building anything.
-	lc := loadgen.DefaultConfig()
-	lc.Signal, lc.Items, lc.BodySize, lc.Shape = sc.Signal, *items, *bodySize, loadgen.Shape(*shape)
-	if err := lc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "compare: %v\n", err)
 		return 2
 	}
 
@@ -100,35 +119,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	dir := *workDir
+	var err error
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "ackflow-bench-"); err != nil {
 			fmt.Fprintf(stderr, "compare: %v\n", err)
 			return 1
 		}
 	}
-	bins, err := buildBinaries(ctx, *binDir, *ackflowBin, *otelcolBin, stderr)
+	needArrow := slices.ContainsFunc(scenarios, func(sc compare.Scenario) bool { return sc.Uses(compare.ArrowCollector) })
+	bins, avail, err := buildBinaries(ctx, *binDir, *ackflowBin, *otelcolBin, *arrowBin, needArrow, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "compare: %v\n", err)
 		return 1
 	}
 	taskset, placement := placement()
-	opt := compare.Options{
-		Scenario: sc, Rounds: *rounds, Warmup: *warmup, Duration: *duration, LatencyDuration: *latency,
-		OverloadDuration: *overload, Workers: *workers, Items: *items, BodySize: *bodySize, Shape: loadgen.Shape(*shape),
-		SlowSinkBPS: *slowSink, RSSCap: *rssCap << 20, Taskset: taskset, WorkDir: dir, Profile: *profile, Bins: bins, Log: stderr,
-	}
-	header(stdout, opt, placement)
-	results, runErr := compare.NewRunner(opt).Run(ctx)
-	if err := compare.Table(stdout, sc, results); err != nil {
-		fmt.Fprintf(stderr, "compare: %v\n", err)
-		return 1
-	}
-	if *profile {
-		printProfiles(ctx, stdout, sc, bins, results)
-	}
+	var all []scenarioResults
+	var runErr error
 	smokeCode := 0
-	if *smoke {
-		smokeCode = smokeVerdict(stdout, sc, results)
+	for i, sc := range scenarios {
+		sc = compare.Restrict(sc, avail)
+		opt := compare.Options{
+			Scenario: sc, Rounds: *rounds, Warmup: *warmup, Duration: *duration, LatencyDuration: *latency,
+			OverloadDuration: *overload, Workers: *workers, Items: *items, BodySize: *bodySize, Shape: loadgen.Shape(*shape),
+			SlowSinkBPS: *slowSink, RSSCap: *rssCap << 20, Taskset: taskset, WorkDir: dir, Profile: *profile, Bins: bins, Log: stderr,
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		header(stdout, opt, placement)
+		var results []compare.Result
+		results, runErr = compare.NewRunner(opt).Run(ctx)
+		all = append(all, scenarioResults{sc.Name, results})
+		if err := compare.Table(stdout, sc, results); err != nil {
+			fmt.Fprintf(stderr, "compare: %v\n", err)
+			return 1
+		}
+		if *profile {
+			printProfiles(ctx, stdout, sc, bins, results)
+		}
+		if *smoke {
+			smokeCode = max(smokeCode, smokeVerdict(stdout, sc, results))
+		}
+		if runErr != nil {
+			break
+		}
 	}
 	if *smoke && smokeCode == 0 && *workDir == "" {
 		_ = os.RemoveAll(dir) // nothing to look at
@@ -136,7 +170,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nconfigs and logs: %s\n", dir)
 	}
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, results); err != nil {
+		if err := writeJSON(*jsonOut, all); err != nil {
 			fmt.Fprintf(stderr, "compare: %v\n", err)
 			return 1
 		}
@@ -158,6 +192,15 @@ func defaultBinDir() string {
 	return filepath.Join(base, "ackflow-bench", "bin")
 }
 
+// smokeSystems keeps ackflow, the baseline and the reference collector of
+// sc: the other collector variants add time, not coverage of the harness.
+func smokeSystems(sc compare.Scenario) compare.Scenario {
+	sc.Systems = slices.DeleteFunc(slices.Clone(sc.Systems), func(s compare.System) bool {
+		return s.Kind != compare.Ackflow && s.Kind != compare.Baseline && !s.Reference
+	})
+	return sc
+}
+
 // smokeVerdict is 0 when every available system produced numbers.
 func smokeVerdict(w io.Writer, sc compare.Scenario, results []compare.Result) int {
 	ok := map[string]bool{}
@@ -168,11 +211,21 @@ func smokeVerdict(w io.Writer, sc compare.Scenario, results []compare.Result) in
 	}
 	for _, s := range sc.Systems {
 		if s.Unavailable == "" && !ok[s.Name] {
-			fmt.Fprintf(w, "smoke: FAIL: %s produced no numbers\n", s.Name)
+			fmt.Fprintf(w, "smoke: FAIL: %s: %s produced no numbers\n", sc.Name, s.Name)
 			return 1
 		}
 	}
-	fmt.Fprintln(w, "smoke: ok: every system produced numbers")
+	var skipped []string
+	for _, s := range sc.Systems {
+		if s.Unavailable != "" && s.Kind != compare.Baseline {
+			skipped = append(skipped, s.Name)
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(w, "smoke: ok: %s: every available system produced numbers (not available, see above: %s)\n", sc.Name, strings.Join(skipped, ", "))
+		return 0
+	}
+	fmt.Fprintf(w, "smoke: ok: %s: every system produced numbers\n", sc.Name)
 	return 0
 }
 
@@ -190,14 +243,19 @@ func placement() (taskset, description string) {
 
 // buildBinaries builds what is not given: ackflow from the main module (via
 // the replace directive), the collector, the baseline, the sink and the
-// load generator from this module, in one go build.
-func buildBinaries(ctx context.Context, dir, ackflow, otelcol string, log io.Writer) (compare.Binaries, error) {
+// load generator from this module, in one go build; then, if needArrow,
+// the otelarrow collector from its own module (interop/otelarrowcol).
+// It also says what the binaries can do: the components ackflow lists, and
+// why there is no otelarrow collector if it did not build (that is not an
+// error: its systems show as not available).
+func buildBinaries(ctx context.Context, dir, ackflow, otelcol, otelarrowcol string, needArrow bool, log io.Writer) (compare.Binaries, compare.Availability, error) {
+	var avail compare.Availability
 	benchDir, err := moduleDir(ctx)
 	if err != nil {
-		return compare.Binaries{}, err
+		return compare.Binaries{}, avail, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return compare.Binaries{}, fmt.Errorf("bin dir: %w", err)
+		return compare.Binaries{}, avail, fmt.Errorf("bin dir: %w", err)
 	}
 	pkgs := []string{"./cmd/sink", "./cmd/loadgen", "./cmd/baseline"}
 	if ackflow == "" {
@@ -213,12 +271,62 @@ func buildBinaries(ctx context.Context, dir, ackflow, otelcol string, log io.Wri
 	cmd.Dir = benchDir
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		return compare.Binaries{}, fmt.Errorf("build: %w", err)
+		return compare.Binaries{}, avail, fmt.Errorf("build: %w", err)
 	}
-	return compare.Binaries{
-		Ackflow: ackflow, Otelcol: otelcol, Baseline: filepath.Join(dir, "baseline"),
+	bins := compare.Binaries{
+		Ackflow: ackflow, Otelcol: otelcol, Otelarrowcol: otelarrowcol, Baseline: filepath.Join(dir, "baseline"),
 		Sink: filepath.Join(dir, "sink"), Loadgen: filepath.Join(dir, "loadgen"),
-	}, nil
+	}
+	if avail.Components, err = components(ctx, ackflow); err != nil {
+		return compare.Binaries{}, avail, err
+	}
+	if needArrow && otelarrowcol != "" {
+		if _, err := os.Stat(otelarrowcol); err != nil {
+			return compare.Binaries{}, avail, fmt.Errorf("-otelarrowcol: %w", err)
+		}
+	}
+	if needArrow && otelarrowcol == "" {
+		bins.Otelarrowcol = filepath.Join(dir, "otelarrowcol")
+		avail.ArrowCollector = buildOtelarrowcol(ctx, filepath.Join(filepath.Dir(benchDir), "interop", "otelarrowcol"), bins.Otelarrowcol, log)
+	}
+	return bins, avail, nil
+}
+
+// buildOtelarrowcol builds the module in src into bin and returns "" or
+// why it could not. Stripped: the link is most of a rebuild once the Go
+// build cache holds the packages (interop/run.sh builds the same module),
+// and nothing here reads its symbols.
+func buildOtelarrowcol(ctx context.Context, src, bin string, log io.Writer) string {
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return fmt.Sprintf("no otelarrow collector: %s has no go.mod (%v)", src, err)
+	}
+	fmt.Fprintf(log, "building the otelarrow collector (%s) into %s\n", src, bin)
+	start := time.Now()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "-C", src, "build", "-ldflags=-s -w", "-o", bin, ".")
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(log, &out), io.MultiWriter(log, &out)
+	if err := cmd.Run(); err != nil {
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		return fmt.Sprintf("the otelarrow collector (%s) did not build: %v: %s", src, err, strings.Join(lines[max(0, len(lines)-3):], " | "))
+	}
+	fmt.Fprintf(log, "built the otelarrow collector in %s\n", time.Since(start).Round(100*time.Millisecond))
+	return ""
+}
+
+// components returns the component types `ackflow components` lists (the
+// first column after the header line).
+func components(ctx context.Context, ackflow string) (map[string]bool, error) {
+	out, err := exec.CommandContext(ctx, ackflow, "components").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s components: %w", ackflow, err)
+	}
+	have := map[string]bool{}
+	for i, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); i > 0 && len(f) > 0 {
+			have[f[0]] = true
+		}
+	}
+	return have, nil
 }
 
 // moduleDir returns the bench module's directory: the runner must be run
@@ -242,11 +350,25 @@ func header(w io.Writer, opt compare.Options, placement string) {
 	fmt.Fprintf(w, "ackflow vs OpenTelemetry Collector and the bare-hop baseline: scenario %s (%s)\n", sc.Name, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "  %s\n", sc.Description)
 	fmt.Fprintf(w, "  machine: %s, %d CPUs, Linux %s, %s\n", cpuModel(), runtime.NumCPU(), readTrim("/proc/sys/kernel/osrelease"), runtime.Version())
-	fmt.Fprintf(w, "  collector: %s\n", collectorVersions(opt.Bins.Otelcol))
-	fmt.Fprintf(w, "  baseline: bench/cmd/baseline, a bare grpc-go hop: raw codec, wire walk to the log records, no copy, no decode\n")
+	if sc.Uses(compare.Collector) {
+		fmt.Fprintf(w, "  collector: %s\n", collectorVersions(opt.Bins.Otelcol))
+	}
+	if sc.Uses(compare.ArrowCollector) {
+		fmt.Fprintf(w, "  otelarrow collector (interop/otelarrowcol): %s\n", collectorVersions(opt.Bins.Otelarrowcol))
+	}
+	if sc.Uses(compare.Baseline) {
+		fmt.Fprintf(w, "  baseline: bench/cmd/baseline, a bare grpc-go hop: raw codec, wire walk to the log records, no copy, no decode\n")
+	}
 	fmt.Fprintf(w, "  placement: %s\n", placement)
-	fmt.Fprintf(w, "  load: OTLP/gRPC %s, %d items per request%s, %s; %d clients at saturation\n",
-		sc.Signal, opt.Items, bodyNote(sc.Signal, opt.Shape, opt.BodySize), poolNote(sc.Signal, opt.Shape, opt.Items, opt.BodySize), opt.Workers)
+	load := "OTLP/gRPC"
+	if sc.Load == loadgen.OTAP {
+		load = "OTAP (one Arrow stream per client, each request its next batch, every batch unique; pre-encoded rings per stream, each sent from the start of a new stream; uncompressed)"
+	}
+	fmt.Fprintf(w, "  load: %s %s, %d items per request%s, %s; %d clients at saturation\n",
+		load, sc.Signal, opt.Items, bodyNote(sc.Signal, opt.Shape, opt.BodySize), poolNote(sc.Signal, opt.Shape, opt.Items, opt.BodySize), opt.Workers)
+	if sc.SinkProtocol == loadgen.OTAP {
+		fmt.Fprintf(w, "  sink: OTAP, decodes every batch, counts items and bytes on the wire (gRPC messages as received)\n")
+	}
 	if sc.Overload {
 		fmt.Fprintf(w, "  phases: warm-up %s, saturation %s, then overload %s at 3× saturation into a %.1f MB/s sink; %d round(s)\n",
 			opt.Warmup, opt.Duration, opt.OverloadDuration, opt.SlowSinkBPS/1e6, opt.Rounds)
@@ -312,12 +434,15 @@ func collectorVersions(bin string) string {
 		return "versions unknown: " + err.Error()
 	}
 	want := map[string]string{
-		"go.opentelemetry.io/collector/otelcol":                  "otelcol",
-		"go.opentelemetry.io/collector/receiver/otlpreceiver":    "otlpreceiver",
-		"go.opentelemetry.io/collector/component":                "component",
-		"go.opentelemetry.io/collector/pdata":                    "pdata",
-		"go.opentelemetry.io/collector/exporter/otlpexporter":    "otlpexporter",
-		"go.opentelemetry.io/collector/processor/batchprocessor": "batchprocessor",
+		"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/otelarrowreceiver": "otelarrowreceiver",
+		"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/otelarrowexporter": "otelarrowexporter",
+		"github.com/open-telemetry/otel-arrow/go":                                              "otel-arrow",
+		"go.opentelemetry.io/collector/otelcol":                                                "otelcol",
+		"go.opentelemetry.io/collector/receiver/otlpreceiver":                                  "otlpreceiver",
+		"go.opentelemetry.io/collector/component":                                              "component",
+		"go.opentelemetry.io/collector/pdata":                                                  "pdata",
+		"go.opentelemetry.io/collector/exporter/otlpexporter":                                  "otlpexporter",
+		"go.opentelemetry.io/collector/processor/batchprocessor":                               "batchprocessor",
 	}
 	var parts []string
 	for _, d := range bi.Deps {
@@ -356,19 +481,28 @@ func printProfiles(ctx context.Context, w io.Writer, sc compare.Scenario, bins c
 	}
 }
 
-func writeJSON(path string, results []compare.Result) error {
+// scenarioResults are one scenario's results.
+type scenarioResults struct {
+	name    string
+	results []compare.Result
+}
+
+func writeJSON(path string, all []scenarioResults) error {
 	type row struct {
+		Scenario string
 		compare.Result
 		Err               string  `json:"Err,omitempty"`
 		ItemsPerCPUSecond float64 `json:"ItemsPerCPUSecond"`
 	}
 	var rows []row
-	for _, r := range results {
-		x := row{Result: r, ItemsPerCPUSecond: r.ItemsPerCPUSecond()}
-		if r.Err != nil {
-			x.Err = r.Err.Error()
+	for _, sr := range all {
+		for _, r := range sr.results {
+			x := row{Scenario: sr.name, Result: r, ItemsPerCPUSecond: r.ItemsPerCPUSecond()}
+			if r.Err != nil {
+				x.Err = r.Err.Error()
+			}
+			rows = append(rows, x)
 		}
-		rows = append(rows, x)
 	}
 	b, err := json.MarshalIndent(rows, "", "  ")
 	if err != nil {

@@ -8,11 +8,17 @@
 // bytes is fixed whatever the batch sizes of the sender. With -count-items
 // it counts the items it receives (a protobuf wire walk, no decoding).
 //
+// With -protocol otap it serves OTAP instead (the ArrowLogs, ArrowMetrics
+// and ArrowTraces streams, see otap.go): it decodes every batch with its
+// stream's decoder (package pdata/otap), counts the items and the bytes,
+// and answers each batch OK (INVALID_ARGUMENT if it does not decode).
+//
 // On SIGTERM or SIGINT it stops and prints one JSON line with its totals.
 //
 // Usage:
 //
 //	sink -listen 127.0.0.1:5317[,127.0.0.1:5318] [-bytes-per-second N] [-count-items]
+//	sink -protocol otap -listen 127.0.0.1:5317
 package main
 
 import (
@@ -42,33 +48,62 @@ func main() {
 }
 
 // Totals is the JSON line printed at exit.
+//
+// Requests are export calls (OTLP) or batches (OTAP). Bytes are the
+// requests' protobuf sizes: as the gRPC messages carry them, after
+// decompression. WireBytes (OTAP only) are the gRPC messages as they came
+// over the connection, compressed and with their 5-byte gRPC headers.
 type Totals struct {
-	Requests int64 `json:"requests"`
-	Bytes    int64 `json:"bytes"`
-	Items    int64 `json:"items"` // with -count-items only
+	Requests  int64 `json:"requests"`
+	Bytes     int64 `json:"bytes"`
+	Items     int64 `json:"items"` // with -count-items, or -protocol otap
+	WireBytes int64 `json:"wire_bytes,omitempty"`
+	// Errors counts the OTAP batches that did not decode.
+	Errors int64 `json:"errors,omitempty"`
+}
+
+// Transport tuning of both protocols: generous windows and buffers, so the
+// sink never throttles a sender through flow control.
+var transport = []grpc.ServerOption{
+	grpc.MaxRecvMsgSize(256 << 20),
+	grpc.InitialWindowSize(4 << 20),
+	grpc.InitialConnWindowSize(16 << 20),
+	grpc.ReadBufferSize(128 << 10),
+	grpc.WriteBufferSize(128 << 10),
 }
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:5317", "comma-separated loopback addresses to listen on")
-	bps := flag.Float64("bytes-per-second", 0, "serve requests one at a time at this many bytes per second (0: as fast as possible)")
-	countItems := flag.Bool("count-items", false, "count log records, data points and spans received")
+	protocol := flag.String("protocol", "otlp", "otlp (OTLP/gRPC export calls) or otap (Arrow streams)")
+	bps := flag.Float64("bytes-per-second", 0, "serve requests one at a time at this many bytes per second (0: as fast as possible; otlp only)")
+	countItems := flag.Bool("count-items", false, "count log records, data points and spans received (otap always counts)")
 	flag.Parse()
 
-	s := &sink{countItems: *countItems, bps: *bps, slot: make(chan struct{}, 1)}
-	gs := grpc.NewServer(
-		grpc.ForceServerCodecV2(rawCodec{keep: *countItems}),
-		grpc.MaxRecvMsgSize(256<<20),
-		grpc.InitialWindowSize(4<<20),
-		grpc.InitialConnWindowSize(16<<20),
-		grpc.ReadBufferSize(128<<10),
-		grpc.WriteBufferSize(128<<10),
-	)
-	for _, svc := range services {
-		gs.RegisterService(&grpc.ServiceDesc{
-			ServiceName: svc.name,
-			HandlerType: (*any)(nil),
-			Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: s.handler(svc.count)}},
-		}, struct{}{})
+	var gs *grpc.Server
+	var totals func() Totals
+	switch *protocol {
+	case "otlp":
+		s := &sink{countItems: *countItems, bps: *bps, slot: make(chan struct{}, 1)}
+		gs = grpc.NewServer(append([]grpc.ServerOption{grpc.ForceServerCodecV2(rawCodec{keep: *countItems})}, transport...)...)
+		for _, svc := range services {
+			gs.RegisterService(&grpc.ServiceDesc{
+				ServiceName: svc.name,
+				HandlerType: (*any)(nil),
+				Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: s.handler(svc.count)}},
+			}, struct{}{})
+		}
+		totals = func() Totals {
+			return Totals{Requests: s.requests.Load(), Bytes: s.bytes.Load(), Items: s.items.Load()}
+		}
+	case "otap":
+		if *bps > 0 {
+			return fmt.Errorf("-bytes-per-second: a slow sink serves -protocol otlp only")
+		}
+		s := &otapSink{}
+		gs = s.server()
+		totals = s.totals
+	default:
+		return fmt.Errorf("-protocol %q: use otlp or otap", *protocol)
 	}
 	var lis []net.Listener
 	for _, addr := range strings.Split(*listen, ",") {
@@ -99,9 +134,7 @@ func run() error {
 	// Stop at once: a sender still exporting gets an error, which is what a
 	// vanished destination looks like.
 	gs.Stop()
-	return json.NewEncoder(os.Stdout).Encode(Totals{
-		Requests: s.requests.Load(), Bytes: s.bytes.Load(), Items: s.items.Load(),
-	})
+	return json.NewEncoder(os.Stdout).Encode(totals())
 }
 
 // services are the OTLP collector services and how to count their items.

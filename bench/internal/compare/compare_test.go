@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,11 +22,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestConfigsRender checks that every system's configuration is valid
 // YAML naming its ports, and that the baseline's command line names them.
-// With BENCH_BIN_DIR set to a directory holding built ackflow and otelcol
-// binaries it also has each program validate its own configurations.
+// With BENCH_BIN_DIR set to a directory holding built ackflow, otelcol and
+// otelarrowcol binaries it also has each program validate its own
+// configurations (an ackflow without the components a system needs, or a
+// missing otelarrowcol, skips those).
 func TestConfigsRender(t *testing.T) {
 	bins := os.Getenv("BENCH_BIN_DIR")
-	ports := Ports{Receiver: 14317, Admin: 18080, Sinks: []int{15317, 15318, 15319}, Dir: t.TempDir()}
+	ports := Ports{Receiver: 14317, Admin: 18080, Hop: 16317, Sinks: []int{15317, 15318, 15319}, Dir: t.TempDir()}
+	var have map[string]bool
+	if bins != "" {
+		have = ackflowComponents(t, filepath.Join(bins, "ackflow"))
+	}
 	for _, sc := range Scenarios() {
 		for _, sys := range sc.Systems {
 			if sys.Unavailable != "" {
@@ -58,6 +65,10 @@ func TestConfigsRender(t *testing.T) {
 						t.Errorf("sink %d is not in the config:\n%s", i, cfg)
 					}
 				}
+				// The hop is both tiers' port: one exports to it, one listens.
+				if hops := strings.Count(cfg, "127.0.0.1:16317"); sc.Hop && hops != 2 || !sc.Hop && hops != 0 {
+					t.Errorf("hop port named %d times, want %d:\n%s", hops, map[bool]int{true: 2}[sc.Hop], cfg)
+				}
 				if bins == "" {
 					return
 				}
@@ -65,9 +76,21 @@ func TestConfigsRender(t *testing.T) {
 				if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				cmd := exec.Command(filepath.Join(bins, "ackflow"), "validate", "--config", path)
-				if sys.Kind == Collector {
+				var cmd *exec.Cmd
+				switch sys.Kind {
+				case Collector:
 					cmd = exec.Command(filepath.Join(bins, "otelcol"), "validate", "--config", path)
+				case ArrowCollector:
+					bin := filepath.Join(bins, "otelarrowcol")
+					if _, err := os.Stat(bin); err != nil {
+						t.Skipf("no otelarrowcol in BENCH_BIN_DIR: %v", err)
+					}
+					cmd = exec.Command(bin, "validate", "--config", path)
+				default:
+					if r := Restrict(Scenario{Systems: []System{sys}}, Availability{Components: have}); r.Systems[0].Unavailable != "" {
+						t.Skip(r.Systems[0].Unavailable)
+					}
+					cmd = exec.Command(filepath.Join(bins, "ackflow"), "validate", "--config", path)
 				}
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Errorf("%s: %v\n%s\n%s", cmd, err, out, cfg)
@@ -75,6 +98,22 @@ func TestConfigsRender(t *testing.T) {
 			})
 		}
 	}
+}
+
+// ackflowComponents lists the component types of the ackflow binary bin.
+func ackflowComponents(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(bin, "components").Output()
+	if err != nil {
+		t.Fatalf("%s components: %v", bin, err)
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			have[f[0]] = true
+		}
+	}
+	return have
 }
 
 func TestScenariosHaveOneReferenceAckflowAndBaseline(t *testing.T) {
@@ -226,10 +265,11 @@ func TestTableShowsFailuresAndRatios(t *testing.T) {
 		"4.00×",               // the ratio is paired by round: only round 1
 		"0.45× [0.40×–0.50×]", // ackflow / baseline: 4000/8000 and 5000/12500
 		"≥ 3× vs collector (issue 9): met",
-		"speed goal ≥ 0.5× vs baseline (docs/ENGINE.md): MISSED", // median 0.45
-		"round 2 collector: boom",                                // the failure is explained
-		"not available in this build",                            // the unavailable system
-		"collector-b: not here",                                  // and why
+		"speed goal ≥ 0.5× vs baseline (docs/ENGINE.md): MISSED",     // median 0.45
+		"round 2 collector: boom",                                    // the failure is explained
+		"not available in this build",                                // the unavailable system
+		"collector-b: not here",                                      // and why
+		"note: ackflow used 0.10 cores at saturation: not saturated", // 1 CPU-s in 10 s
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -272,5 +312,209 @@ func TestTableSaysWhyTheBaselineIsMissing(t *testing.T) {
 	}
 	if strings.Contains(out, "vs baseline") {
 		t.Errorf("a ratio column for an unmeasured baseline:\n%s", out)
+	}
+}
+
+// The OTAP scenarios: OTAP in and out for otap_forward, OTLP around an
+// OTAP hop inside one process for otlp_otap_otlp; both against the
+// otelarrow collector, ackflow needing its OTAP nodes, the baseline saying
+// why it cannot play.
+func TestOTAPScenarios(t *testing.T) {
+	tests := []struct {
+		name       string
+		load, sink loadgen.Protocol
+		hop        bool
+		wire       float64
+		ackflow    []string // what ackflow's config must hold, in order
+		collector  []string
+	}{
+		{"otap_forward", loadgen.OTAP, loadgen.OTAP, false, 0.10,
+			[]string{"type: receiver:otap", "listening_addr: 127.0.0.1:14317", "wait_for_result: true", "type: exporter:otap", `grpc_endpoint: "http://127.0.0.1:15317"`, "payload_compression: zstd", "{ from: in, to: out }"},
+			[]string{"otelarrow:", "endpoint: 127.0.0.1:14317", "otelarrow:", "endpoint: 127.0.0.1:15317", "receivers: [otelarrow]", "exporters: [otelarrow]"}},
+		{"otlp_otap_otlp", "", "", true, 0,
+			[]string{"tier1:", "type: receiver:otlp", "listening_addr: 127.0.0.1:14317", "type: exporter:otap", `grpc_endpoint: "http://127.0.0.1:16317"`,
+				"tier2:", "type: receiver:otap", "listening_addr: 127.0.0.1:16317", "type: exporter:otlp_grpc", `grpc_endpoint: "http://127.0.0.1:15317"`},
+			[]string{"otlp:", "endpoint: 127.0.0.1:14317", "otelarrow:", "endpoint: 127.0.0.1:16317", "otelarrow:", "endpoint: 127.0.0.1:16317", "otlp_grpc:", "endpoint: 127.0.0.1:15317",
+				"logs/tier1:", "receivers: [otlp]", "exporters: [otelarrow]", "logs/tier2:", "receivers: [otelarrow]", "exporters: [otlp_grpc]"}},
+	}
+	ports := Ports{Receiver: 14317, Admin: 18080, Hop: 16317, Sinks: []int{15317}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := Lookup(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Load != tt.load || sc.SinkProtocol != tt.sink || sc.Hop != tt.hop || sc.WireTolerance != tt.wire || sc.Sinks != 1 || sc.Signal != loadgen.Logs {
+				t.Errorf("load %q sink %q hop %v wire %g sinks %d signal %s", sc.Load, sc.SinkProtocol, sc.Hop, sc.WireTolerance, sc.Sinks, sc.Signal)
+			}
+			var e2e bool
+			for _, s := range sc.Systems {
+				switch s.Kind {
+				case Ackflow:
+					if !slices.Equal(s.Needs, []string{"receiver:otap", "exporter:otap"}) {
+						t.Errorf("ackflow needs %v, want the OTAP nodes", s.Needs)
+					}
+					requireInOrder(t, s.Config(sc.Signal, ports), tt.ackflow)
+				case Baseline:
+					if !strings.Contains(s.Unavailable, "OTLP only") {
+						t.Errorf("baseline: %q, want it to say it speaks OTLP only", s.Unavailable)
+					}
+				case ArrowCollector:
+					cfg := s.Config(sc.Signal, ports)
+					requireInOrder(t, cfg, tt.collector)
+					// The end-to-end variant waits in every exporter's queue.
+					if waits := strings.Count(cfg, "wait_for_result: true"); waits > 0 {
+						e2e = true
+						if want := strings.Count(cfg, "tls: { insecure: true }"); waits != want {
+							t.Errorf("%s: %d exporters wait for the result, want all %d:\n%s", s.Name, waits, want, cfg)
+						}
+					}
+					if strings.Contains(cfg, "batch") {
+						t.Errorf("%s: a batch processor; the otelarrow exporter batches in its queue:\n%s", s.Name, cfg)
+					}
+				default:
+					t.Errorf("%s: kind %s, want the otelarrow collector", s.Name, s.Kind)
+				}
+			}
+			if !e2e {
+				t.Error("no collector variant with end-to-end acknowledgements")
+			}
+		})
+	}
+}
+
+// requireInOrder fails unless cfg holds every string of want, in order.
+func requireInOrder(t *testing.T, cfg string, want []string) {
+	t.Helper()
+	rest := cfg
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("config lacks %q after the earlier lines:\n%s", w, cfg)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
+}
+
+func TestRestrict(t *testing.T) {
+	sc := Scenario{Systems: []System{
+		{Name: "ackflow", Kind: Ackflow, Needs: []string{"receiver:otap", "exporter:otap"}},
+		{Name: "baseline", Kind: Baseline, Unavailable: "OTLP only"},
+		{Name: "collector", Kind: ArrowCollector, Reference: true},
+		{Name: "otlp-collector", Kind: Collector},
+	}}
+	tests := []struct {
+		name  string
+		avail Availability
+		want  []string // Unavailable per system, in order
+	}{
+		{"not checked", Availability{}, []string{"", "OTLP only", "", ""}},
+		{"everything", Availability{Components: map[string]bool{"receiver:otap": true, "exporter:otap": true}}, []string{"", "OTLP only", "", ""}},
+		{"no exporter", Availability{Components: map[string]bool{"receiver:otap": true}},
+			[]string{"this ackflow build has no exporter:otap (`ackflow components` does not list it)", "OTLP only", "", ""}},
+		{"neither, no otelarrow collector", Availability{Components: map[string]bool{}, ArrowCollector: "did not build"},
+			[]string{"this ackflow build has no receiver:otap and no exporter:otap (`ackflow components` does not list it)", "OTLP only", "did not build", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Restrict(sc, tt.avail)
+			for i, s := range got.Systems {
+				if s.Unavailable != tt.want[i] {
+					t.Errorf("%s: %q, want %q", s.Name, s.Unavailable, tt.want[i])
+				}
+			}
+			if sc.Systems[0].Unavailable != "" || sc.Systems[2].Unavailable != "" {
+				t.Error("Restrict changed the scenario it was given")
+			}
+			if got.Uses(ArrowCollector) != (tt.avail.ArrowCollector == "") {
+				t.Errorf("Uses(ArrowCollector) = %v", got.Uses(ArrowCollector))
+			}
+		})
+	}
+}
+
+// An OTAP sink adds the bytes on the wire per item, their ratio and the
+// goal; a sink that could not decode makes the run a failure elsewhere, so
+// the table only needs its totals.
+func TestTableWireBytes(t *testing.T) {
+	sc := Scenario{Name: "otap", Target: 3, TargetSource: "OTAP issue", SinkProtocol: loadgen.OTAP, WireTolerance: 0.10, Systems: []System{
+		{Name: "ackflow", Kind: Ackflow},
+		{Name: "baseline", Kind: Baseline, Unavailable: "OTLP only"},
+		{Name: "collector", Kind: ArrowCollector, Reference: true},
+	}}
+	sat := func(items int64) *loadgen.Report {
+		return &loadgen.Report{Items: items, OK: 1, DurationSeconds: 1}
+	}
+	results := []Result{
+		{System: "collector", Saturation: sat(1000), CPUSeconds: 1, Sink: &SinkTotals{Items: 1000, Bytes: 60_000, WireBytes: 40_000}},
+		{System: "ackflow", Saturation: sat(4000), CPUSeconds: 1, Sink: &SinkTotals{Items: 1000, Bytes: 66_000, WireBytes: 46_000}},
+	}
+	var b bytes.Buffer
+	if err := Table(&b, sc, results); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"bytes on the wire per item (OTAP sink)",
+		"46.0 B", "40.0 B", // wire bytes per item
+		"66.0 B", "60.0 B", // message bytes per item
+		"1.15×", // ackflow / collector on the wire
+		"≥ 3× vs collector (OTAP issue): met",
+		"goal ≤ 1.1× (within 10 % of collector): MISSED",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLineWatch(t *testing.T) {
+	var out bytes.Buffer
+	calls := 0
+	w := &lineWatch{w: &out, line: "ready", fn: func() { calls++ }}
+	for _, p := range []string{"not ready\nrea", "dy", "\nready\n", "more\n"} {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 || out.String() != "not ready\nready\nready\nmore\n" {
+		t.Errorf("%d calls, passed %q; want 1 call (at the first whole line) and everything passed", calls, out.String())
+	}
+}
+
+func TestParseCPUBusy(t *testing.T) {
+	stat := "cpu  10 0 5 100 2 0 1 0 0 0\ncpu0 4 1 2 50 3 0 1 2 0 0\ncpu1 6 0 3 50 0 0 0 0 0 0\n"
+	busy, total, err := parseCPUBusy([]byte(stat), 0)
+	if err != nil || busy != 10 || total != 63 { // user+nice+system+irq+softirq+steal; idle and iowait are not busy
+		t.Errorf("cpu0: busy %d total %d (%v), want 10 and 63", busy, total, err)
+	}
+	if _, _, err := parseCPUBusy([]byte(stat), 7); err == nil {
+		t.Error("cpu7: want an error")
+	}
+	if _, _, err := CPUBusy(0); err != nil {
+		t.Errorf("CPUBusy(0): %v", err)
+	}
+}
+
+// A system that used little CPU while its CPU was busy was starved by
+// other processes, not short of load: the note says which.
+func TestTableSaysWhyNotSaturated(t *testing.T) {
+	sc := Scenario{Name: "x", Systems: []System{{Name: "ackflow", Kind: Ackflow}, {Name: "collector", Kind: Collector, Reference: true}}}
+	results := []Result{
+		{System: "ackflow", Saturation: &loadgen.Report{Items: 10, OK: 1, DurationSeconds: 10}, CPUSeconds: 4, SUTCPUBusy: 0.97},
+		{System: "collector", Saturation: &loadgen.Report{Items: 10, OK: 1, DurationSeconds: 10}, CPUSeconds: 5, SUTCPUBusy: 0.5},
+	}
+	var b bytes.Buffer
+	if err := Table(&b, sc, results); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"note: ackflow used 0.40 cores at saturation: not saturated: its CPU was busy 97 % of the time, other processes took the rest",
+		"note: collector used 0.50 cores at saturation: not saturated: it waited for load",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -22,7 +22,10 @@
 //     system), waits until it is idle again (a collector may still be
 //     emptying its sending queue) and divides the items acknowledged to
 //     the clients by the CPU time the system used meanwhile
-//     (/proc/PID/stat utime+stime): items per CPU-second, the headline;
+//     (/proc/PID/stat utime+stime): items per CPU-second, the headline.
+//     The count starts when the generator says it is ready to send
+//     (loadgen.ReadyLine), after preparing its requests: an OTAP load
+//     pre-encodes a ring of batches per stream first;
 //  5. sends at half the reference collector's saturation rate and keeps
 //     the client latency percentiles;
 //  6. reads its peak RSS (VmHWM) and stops everything.
@@ -32,6 +35,19 @@
 // three times that rate from 256 clients with a 10 s timeout: requests
 // answered OK, answered with an error, or hung (no answer in time), and
 // the peak RSS.
+//
+// # OTAP
+//
+// Scenarios say which protocol the load speaks (Scenario.Load: OTLP/gRPC
+// or OTAP streams) and which the sink serves (Scenario.SinkProtocol). The
+// OTAP sink decodes every batch and reports items, message bytes and bytes
+// on the wire (Result.Sink); the table adds bytes per item and, with
+// Scenario.WireTolerance, the goal against the reference collector. The
+// OTAP scenarios' peer is the Collector built with contrib's otelarrow
+// components (ArrowCollector, interop/otelarrowcol). Restrict marks the
+// systems a run's binaries cannot serve as unavailable, with the reason:
+// an ackflow build without the components a configuration needs
+// (System.Needs), or an otelarrow collector that did not build.
 //
 // # Placement
 //

@@ -170,6 +170,42 @@ func parseStatTicks(b []byte) (int64, error) {
 	return u + s, nil
 }
 
+// CPUBusy returns the busy and total time of one CPU since boot, in
+// USER_HZ ticks, from /proc/stat: what every process did on it, not only
+// the system under test.
+func CPUBusy(cpu int) (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	return parseCPUBusy(b, cpu)
+}
+
+// parseCPUBusy reads the "cpuN" line of /proc/stat: user nice system idle
+// iowait irq softirq steal ...; idle and iowait are not busy, steal (time
+// the hypervisor gave another guest) counts as busy: the CPU was not ours.
+func parseCPUBusy(b []byte, cpu int) (busy, total int64, err error) {
+	name := "cpu" + strconv.Itoa(cpu)
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != name {
+			continue
+		}
+		for i, v := range f[1:9] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("malformed /proc/stat line %q: %w", line, err)
+			}
+			total += n
+			if i != 3 && i != 4 { // idle, iowait
+				busy += n
+			}
+		}
+		return busy, total, nil
+	}
+	return 0, 0, fmt.Errorf("no %s line in /proc/stat", name)
+}
+
 // Memory returns VmRSS and VmHWM (peak RSS) of pid, in bytes.
 func Memory(pid int) (rss, hwm int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

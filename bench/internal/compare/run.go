@@ -36,6 +36,17 @@ const (
 	// settleTimeout bounds the wait for the system to go idle after the
 	// load (a collector may still be emptying its sending queue).
 	settleTimeout = 20 * time.Second
+	// OTAP load: the batches each stream pre-encodes (loadgen
+	// --otap-ring) for the saturation and latency phases, so that the
+	// generator's CPU goes to sending: encoding costs it about 5 µs per
+	// item, more than a fast system spends, and the load CPU also runs
+	// the sink. 16 streams × 48 and 32 × 16 batches are 768 and 512
+	// batches (under 200 MiB, a few seconds to encode before the phase,
+	// which is not measured: see loadgen.ReadyLine); at 600,000 items/s a
+	// saturation stream ends and is replaced about every 1.3 s. The
+	// warm-up encodes as it sends.
+	otapRingSaturation = 48
+	otapRingLatency    = 16
 )
 
 // Placement of the system under test and of everything else.
@@ -44,9 +55,11 @@ var (
 	loadPlacement = Placement{CPU: 1}
 )
 
-// Binaries are the programs a run needs.
+// Binaries are the programs a run needs. Otelarrowcol (the Collector
+// with the otelarrow components, interop/otelarrowcol) is needed only by
+// scenarios with ArrowCollector systems.
 type Binaries struct {
-	Ackflow, Otelcol, Baseline, Sink, Loadgen string
+	Ackflow, Otelcol, Otelarrowcol, Baseline, Sink, Loadgen string
 }
 
 // Options describe a comparison run.
@@ -94,6 +107,10 @@ type Result struct {
 	// CPUSeconds is the system's CPU time during the saturation phase
 	// (until it went idle afterwards).
 	CPUSeconds float64
+	// SUTCPUBusy is how busy the system's CPU was meanwhile, whoever ran
+	// on it (0 when unknown or unpinned): on a shared machine, a system
+	// that used little CPU while its CPU was busy was starved, not idle.
+	SUTCPUBusy float64
 	IdleRSS    int64
 	PeakRSS    int64
 	// LatencyRate is the latency phase's target rate, in requests/s.
@@ -101,6 +118,28 @@ type Result struct {
 	Latency     *loadgen.Report
 	Overload    *OverloadResult
 	Profile     string // path of the CPU profile, if taken
+	// Sink is the sink's totals over the whole run of the system (warm-up
+	// and latency phase included), read when it stopped; nil without a
+	// sink.
+	Sink *SinkTotals
+}
+
+// WireBytesPerItem is the bytes on the wire per item the OTAP sink
+// received (gRPC messages as sent, compressed, with their headers).
+func (r *Result) WireBytesPerItem() (float64, bool) {
+	if r.Err != nil || r.Sink == nil || r.Sink.Items <= 0 || r.Sink.WireBytes <= 0 {
+		return 0, false
+	}
+	return float64(r.Sink.WireBytes) / float64(r.Sink.Items), true
+}
+
+// MessageBytesPerItem is the protobuf bytes per item the OTAP sink
+// received (the BatchArrowRecords, after gRPC decompression).
+func (r *Result) MessageBytesPerItem() (float64, bool) {
+	if r.Err != nil || r.Sink == nil || r.Sink.Items <= 0 || r.Sink.Bytes <= 0 {
+		return 0, false
+	}
+	return float64(r.Sink.Bytes) / float64(r.Sink.Items), true
 }
 
 // ItemsPerCPUSecond is the headline figure.
@@ -236,12 +275,12 @@ type deployment struct {
 	dir   string
 }
 
-func (d *deployment) stop() (sinkTotals, error) {
+func (d *deployment) stop() (SinkTotals, error) {
 	var errs []error
 	if d.sut != nil {
 		errs = append(errs, d.sut.Stop(stopGrace))
 	}
-	var tot sinkTotals
+	var tot SinkTotals
 	if d.sink != nil {
 		if err := d.sink.Stop(stopGrace); err != nil {
 			errs = append(errs, err)
@@ -251,13 +290,18 @@ func (d *deployment) stop() (sinkTotals, error) {
 	return tot, errors.Join(errs...)
 }
 
-// sinkTotals is the sink's exit line.
-type sinkTotals struct {
+// SinkTotals is the sink's exit line (bench/cmd/sink's Totals).
+type SinkTotals struct {
 	Requests, Bytes, Items int64
+	// WireBytes (OTAP sink only) are the gRPC messages as received,
+	// compressed, with their headers.
+	WireBytes int64 `json:"wire_bytes"`
+	// Errors counts the OTAP batches that did not decode.
+	Errors int64
 }
 
-func readSinkTotals(logPath string) sinkTotals {
-	var t sinkTotals
+func readSinkTotals(logPath string) SinkTotals {
+	var t SinkTotals
 	b, err := os.ReadFile(logPath)
 	if err != nil {
 		return t
@@ -275,11 +319,18 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
-	ports, err := freePorts(2 + sc.Sinks)
+	n := 2 + sc.Sinks
+	if sc.Hop {
+		n++
+	}
+	ports, err := freePorts(n)
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir, ports: Ports{Receiver: ports[0], Admin: ports[1], Sinks: ports[2:], Dir: filepath.Join(dir, "storage")}}
+	d := &deployment{dir: dir, ports: Ports{Receiver: ports[0], Admin: ports[1], Sinks: ports[2 : 2+sc.Sinks], Dir: filepath.Join(dir, "storage")}}
+	if sc.Hop {
+		d.ports.Hop = ports[n-1]
+	}
 	if err := os.MkdirAll(d.ports.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage dir: %w", err)
 	}
@@ -293,6 +344,9 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 			addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
 		}
 		args := []string{"-listen", strings.Join(addrs, ",")}
+		if sc.SinkProtocol == loadgen.OTAP {
+			args = append(args, "-protocol", "otap")
+		}
 		if slowSinkBPS > 0 {
 			args = append(args, "-bytes-per-second", strconv.FormatFloat(slowSinkBPS, 'f', 0, 64), "-count-items")
 		}
@@ -315,9 +369,13 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 		if err := os.WriteFile(cfgPath, []byte(sys.Config(sc.Signal, d.ports)), 0o644); err != nil {
 			return fail(fmt.Errorf("write config: %w", err))
 		}
-		bin, args = r.opt.Bins.Ackflow, []string{"run", "--config", cfgPath}
-		if sys.Kind == Collector {
+		switch sys.Kind {
+		case Collector:
 			bin, args = r.opt.Bins.Otelcol, []string{"--config", cfgPath}
+		case ArrowCollector:
+			bin, args = r.opt.Bins.Otelarrowcol, []string{"--config", cfgPath}
+		default:
+			bin, args = r.opt.Bins.Ackflow, []string{"run", "--config", cfgPath}
 		}
 	}
 	if d.sut, err = startProc(dir, sys.Kind.String(), r.opt.Taskset, sutPlacement, bin, args...); err != nil {
@@ -325,6 +383,11 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 	}
 	if err := waitListening(ctx, d.sut, "127.0.0.1:"+strconv.Itoa(d.ports.Receiver), startTimeout); err != nil {
 		return fail(fmt.Errorf("%s failed to start: %w", sys.Name, err))
+	}
+	if sc.Hop {
+		if err := waitListening(ctx, d.sut, "127.0.0.1:"+strconv.Itoa(d.ports.Hop), startTimeout); err != nil {
+			return fail(fmt.Errorf("%s's second tier failed to start: %w", sys.Name, err))
+		}
 	}
 	return d, nil
 }
@@ -334,7 +397,7 @@ func (r *Runner) deploy(ctx context.Context, sys System, tag string, slowSinkBPS
 func (r *Runner) loadArgs(port int) []string {
 	args := []string{
 		"--endpoint", "127.0.0.1:" + strconv.Itoa(port),
-		"--protocol", "grpc",
+		"--protocol", string(r.opt.Scenario.load()),
 		"--signal", string(r.opt.Scenario.Signal),
 		"--items", strconv.Itoa(r.opt.Items),
 		"--body-size", strconv.Itoa(r.opt.BodySize),
@@ -347,7 +410,9 @@ func (r *Runner) loadArgs(port int) []string {
 }
 
 // load runs the load generator on the load CPU and returns its report.
-func (r *Runner) load(ctx context.Context, d *deployment, name string, args ...string) (*loadgen.Report, error) {
+// ready, if not nil, is called when the generator says it is ready to send
+// (loadgen.ReadyLine), after preparing its requests.
+func (r *Runner) load(ctx context.Context, d *deployment, name string, ready func(), args ...string) (*loadgen.Report, error) {
 	all := append(r.loadArgs(d.ports.Receiver), args...)
 	argv := append([]string{r.opt.Bins.Loadgen}, all...)
 	if r.opt.Taskset != "" {
@@ -365,12 +430,53 @@ func (r *Runner) load(ctx context.Context, d *deployment, name string, args ...s
 	defer logf.Close()
 	cmd.Stdout = io.MultiWriter(&stdout, logf)
 	cmd.Stderr = logf
+	if ready != nil {
+		cmd.Stderr = &lineWatch{w: logf, line: loadgen.ReadyLine, fn: ready}
+	}
 	runErr := cmd.Run()
 	var rep loadgen.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		return nil, fmt.Errorf("loadgen %s: %v; no report (see %s)", name, runErr, logf.Name())
 	}
 	return &rep, nil
+}
+
+// lineWatch passes what is written to w and calls fn once, when a
+// complete line equal to line has gone through.
+type lineWatch struct {
+	w       io.Writer
+	line    string
+	fn      func()
+	partial []byte
+	done    bool
+}
+
+func (l *lineWatch) Write(p []byte) (int, error) {
+	if !l.done {
+		l.partial = append(l.partial, p...)
+		for {
+			i := bytes.IndexByte(l.partial, '\n')
+			if i < 0 {
+				break
+			}
+			if string(l.partial[:i]) == l.line {
+				l.done, l.partial = true, nil
+				l.fn()
+				break
+			}
+			l.partial = l.partial[i+1:]
+		}
+	}
+	return l.w.Write(p)
+}
+
+// ring returns the --otap-ring flags of a phase: n pre-encoded batches per
+// stream when the load is OTAP, none otherwise.
+func (r *Runner) ring(n int) []string {
+	if r.opt.Scenario.load() != loadgen.OTAP {
+		return nil
+	}
+	return []string{"--otap-ring", strconv.Itoa(n)}
 }
 
 // settle waits until pid uses less than a tenth of a CPU, or settleTimeout.
@@ -406,8 +512,15 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 		return
 	}
 	defer func() {
-		if _, err := d.stop(); err != nil {
+		tot, err := d.stop()
+		if err != nil {
 			r.logf("round %d %s: stop: %v", res.Round+1, sys.Name, err)
+		}
+		if d.sink != nil {
+			res.Sink = &tot
+		}
+		if tot.Errors > 0 && res.Err == nil { // its figures would count what the sink could not
+			res.Err = fmt.Errorf("the sink could not decode %d of the %d batches it received (see %s)", tot.Errors, tot.Requests, d.sink.Log)
 		}
 	}()
 	pid := d.sut.PID()
@@ -416,20 +529,40 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 		return
 	}
 	if r.opt.Warmup > 0 {
-		if _, err := r.load(ctx, d, "warmup", "--workers", strconv.Itoa(r.opt.Workers), "--duration", r.opt.Warmup.String()); err != nil {
+		if _, err := r.load(ctx, d, "warmup", nil, "--workers", strconv.Itoa(r.opt.Workers), "--duration", r.opt.Warmup.String()); err != nil {
 			res.Err = err
 			return
 		}
 	}
 	settle(ctx, pid)
-	prof := r.startProfile(ctx, sys, d, tag)
-	defer func() { res.Profile = <-prof }() // before the stop: the profile needs the process
+	// The CPU count and the profile start when the generator is ready to
+	// send, not while it prepares its requests (an OTAP ring takes
+	// seconds).
 	t0, err := CPUTicks(pid)
 	if err != nil {
 		res.Err = err
 		return
 	}
-	sat, err := r.load(ctx, d, "saturation", "--workers", strconv.Itoa(r.opt.Workers), "--duration", r.opt.Duration.String())
+	var t0Err error
+	var busy0, total0 int64
+	prof := make(chan (<-chan string), 1)
+	atReady := func() {
+		t0, t0Err = CPUTicks(pid)
+		busy0, total0, _ = CPUBusy(sutPlacement.CPU)
+		prof <- r.startProfile(ctx, sys, d, tag)
+	}
+	defer func() { // before the stop: the profile needs the process
+		select {
+		case p := <-prof:
+			res.Profile = <-p
+		default: // the generator never got ready
+		}
+	}()
+	sat, err := r.load(ctx, d, "saturation", atReady, append(r.ring(otapRingSaturation),
+		"--workers", strconv.Itoa(r.opt.Workers), "--duration", r.opt.Duration.String())...)
+	if err == nil {
+		err = t0Err
+	}
 	if err != nil {
 		res.Err = err
 		return
@@ -441,6 +574,9 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 		return
 	}
 	res.Saturation, res.CPUSeconds = sat, float64(t1-t0)/userHZ
+	if busy1, total1, err := CPUBusy(sutPlacement.CPU); err == nil && r.opt.Taskset != "" && total1 > total0 && total0 > 0 {
+		res.SUTCPUBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
 	r.logf("round %d %s: %.0f items/s, %.2f CPU-s, %.0f items per CPU-second, %d errors",
 		res.Round+1, sys.Name, sat.ItemsPerSecond, res.CPUSeconds, res.ItemsPerCPUSecond(), sat.Errors)
 	if sat.OK == 0 {
@@ -459,8 +595,8 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 	}
 	if r.opt.LatencyDuration > 0 {
 		res.LatencyRate = rate
-		lat, err := r.load(ctx, d, "latency", "--workers", strconv.Itoa(latencyWorkers),
-			"--rate", strconv.FormatFloat(rate, 'f', 1, 64), "--duration", r.opt.LatencyDuration.String())
+		lat, err := r.load(ctx, d, "latency", nil, append(r.ring(otapRingLatency), "--workers", strconv.Itoa(latencyWorkers),
+			"--rate", strconv.FormatFloat(rate, 'f', 1, 64), "--duration", r.opt.LatencyDuration.String())...)
 		if err != nil {
 			res.Err = err
 			return
@@ -479,7 +615,7 @@ func (r *Runner) runSystem(ctx context.Context, sys System, res *Result) {
 func (r *Runner) startProfile(ctx context.Context, sys System, d *deployment, tag string) <-chan string {
 	done := make(chan string, 1)
 	secs := int((r.opt.Duration - time.Second).Seconds())
-	if !r.opt.Profile || sys.Kind == Collector || secs < 1 {
+	if !r.opt.Profile || sys.Kind.collector() || secs < 1 {
 		done <- ""
 		return done
 	}
@@ -533,7 +669,7 @@ func (r *Runner) runOverload(ctx context.Context, sys System, res *Result) {
 	guardCtx, stopGuard := context.WithCancel(ctx)
 	guard := make(chan rssGuard, 1)
 	go func() { guard <- watchRSS(guardCtx, d.sut, r.opt.RSSCap) }()
-	rep, err := r.load(ctx, d, "overload", "--workers", strconv.Itoa(overloadWorkers),
+	rep, err := r.load(ctx, d, "overload", nil, "--workers", strconv.Itoa(overloadWorkers),
 		"--rate", strconv.FormatFloat(overloadFactor*satRate, 'f', 1, 64),
 		"--duration", r.opt.OverloadDuration.String(), "--timeout", overloadTimeout.String())
 	stopGuard()

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ackflow/ackflow/loadgen"
@@ -20,6 +21,10 @@ const (
 	// that keeps requests as bytes, the least work a Go program can do for
 	// the same answer. ackflow's speed goal is a fraction of it.
 	Baseline
+	// ArrowCollector is the OpenTelemetry Collector built with contrib's
+	// otelarrow receiver and exporter (interop/otelarrowcol, its own
+	// module on collector v0.145.0): the peer of the OTAP scenarios.
+	ArrowCollector
 )
 
 func (k Kind) String() string {
@@ -28,13 +33,22 @@ func (k Kind) String() string {
 		return "ackflow"
 	case Baseline:
 		return "baseline"
+	case ArrowCollector:
+		return "otelarrowcol"
 	}
 	return "collector"
 }
 
+// collector reports whether k is one of the Collector builds.
+func (k Kind) collector() bool { return k == Collector || k == ArrowCollector }
+
 // Ports are the loopback ports of one system run.
 type Ports struct {
-	Receiver int // OTLP/gRPC port of the system under test
+	Receiver int // the port the load goes to (OTLP/gRPC or OTAP)
+	// Hop is a port inside the system under test, for scenarios with a
+	// second tier (Scenario.Hop): its tier 1 exports to it, its tier 2
+	// listens on it.
+	Hop int
 	// Admin is ackflow's admin server, the collector's metrics endpoint or
 	// the baseline's /metrics and pprof.
 	Admin int
@@ -56,6 +70,10 @@ type System struct {
 	// Unavailable, when set, is printed instead of numbers: the build (or,
 	// for the baseline, the bare hop) has no such capability.
 	Unavailable string
+	// Needs lists the ackflow components (as `ackflow components` names
+	// them) the configuration uses beyond those every build has: an
+	// ackflow binary without them makes the system unavailable (Restrict).
+	Needs []string
 	// Reference marks the collector variant whose saturation rate sets the
 	// latency phase's rate, and the denominator of the headline ratio.
 	// The baseline is never the reference: it is the other yardstick.
@@ -69,11 +87,27 @@ type Scenario struct {
 	Signal      loadgen.Signal
 	// Sinks is how many sink ports the systems export to (0: none).
 	Sinks int
+	// Load is the load generator's protocol: OTLP/gRPC (loadgen.GRPC, also
+	// when empty) or OTAP streams (loadgen.OTAP).
+	Load loadgen.Protocol
+	// SinkProtocol is what the sink serves: OTLP/gRPC (loadgen.GRPC, also
+	// when empty) or OTAP streams (loadgen.OTAP). The OTAP sink decodes
+	// every batch and counts items and bytes on the wire.
+	SinkProtocol loadgen.Protocol
+	// Hop gives each system a second port (Ports.Hop) for a hop between
+	// two tiers inside it.
+	Hop bool
+	// WireTolerance, when above 0, is the goal on bytes on the wire per
+	// item at the OTAP sink: ackflow's at most 1 + WireTolerance times the
+	// reference collector's.
+	WireTolerance float64
 	// Overload runs the overload protocol instead of saturation+latency.
 	Overload bool
 	// Target is the headline goal against the reference collector, as
-	// "≥ 3×" (0: none).
-	Target float64
+	// "≥ 3×" (0: none); TargetSource says where it comes from (empty:
+	// issue 9).
+	Target       float64
+	TargetSource string
 	// BaselineGoal is the headline goal against the baseline: ackflow's
 	// items per CPU-second at least this fraction of the bare hop's
 	// (docs/ENGINE.md: half; 0: none).
@@ -169,7 +203,96 @@ func Scenarios() []Scenario {
 		},
 		forward("forward-metrics", loadgen.Metrics),
 		forward("forward-traces", loadgen.Traces),
+		{
+			Name: "otap_forward",
+			Description: "OTAP logs (one Arrow stream per client) → OTAP exporter → OTAP sink; ackflow receiver:otap (wait_for_result: true) → exporter:otap; " +
+				"collector: otelarrow receiver → otelarrow exporter, its defaults (reference) and with sending_queue wait_for_result: true (end-to-end acks)",
+			Signal:        loadgen.Logs,
+			Sinks:         1,
+			Load:          loadgen.OTAP,
+			SinkProtocol:  loadgen.OTAP,
+			Target:        3,
+			TargetSource:  "OTAP issue",
+			WireTolerance: wireTolerance,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowOTAPForward, Needs: otapNodes},
+				noBaseline("the bare hop speaks OTLP only"),
+				{Name: "collector", Kind: ArrowCollector, Reference: true, Config: collectorOTAPForward(queueDefault)},
+				{Name: "collector-e2e", Kind: ArrowCollector, Config: collectorOTAPForward(waitForResult)},
+			},
+		},
+		{
+			Name: "otlp_otap_otlp",
+			Description: "OTLP/gRPC logs → tier 1 (OTLP receiver → OTAP exporter) → loopback → tier 2 (OTAP receiver → OTLP/gRPC exporter) → sink, both tiers in one process, answers after the sink; " +
+				"collector: otlp → otelarrow, otelarrow → otlp_grpc, with sending_queue wait_for_result: true on both exporters (reference) and with the defaults",
+			Signal: loadgen.Logs,
+			Sinks:  1,
+			Hop:    true,
+			Systems: []System{
+				{Name: "ackflow", Kind: Ackflow, Config: ackflowOTLPOTAPOTLP, Needs: otapNodes},
+				noBaseline("the bare hop speaks OTLP only: it has no OTAP tier"),
+				{Name: "collector-e2e", Kind: ArrowCollector, Reference: true, Config: collectorOTLPOTAPOTLP(waitForResult)},
+				{Name: "collector", Kind: ArrowCollector, Config: collectorOTLPOTAPOTLP(queueDefault)},
+			},
+		},
 	}
+}
+
+// otapNodes are the ackflow components the OTAP scenarios need.
+var otapNodes = []string{"receiver:otap", "exporter:otap"}
+
+// wireTolerance is the goal on OTAP bytes on the wire per item: ackflow
+// within 10 % of the collector.
+const wireTolerance = 0.10
+
+// Availability is what the binaries of a run can do.
+type Availability struct {
+	// Components are the component types the ackflow binary lists (`ackflow
+	// components`); nil means not checked: every need counts as met.
+	Components map[string]bool
+	// ArrowCollector, when set, says why there is no otelarrow collector
+	// (interop/otelarrowcol did not build).
+	ArrowCollector string
+}
+
+// Restrict returns sc with each system the binaries cannot run marked
+// unavailable, saying why; a system already unavailable keeps its reason.
+func Restrict(sc Scenario, a Availability) Scenario {
+	sc.Systems = slices.Clone(sc.Systems)
+	for i := range sc.Systems {
+		s := &sc.Systems[i]
+		if s.Unavailable != "" {
+			continue
+		}
+		switch {
+		case s.Kind == Ackflow && a.Components != nil:
+			var missing []string
+			for _, n := range s.Needs {
+				if !a.Components[n] {
+					missing = append(missing, n)
+				}
+			}
+			if len(missing) > 0 {
+				s.Unavailable = fmt.Sprintf("this ackflow build has no %s (`ackflow components` does not list it)", strings.Join(missing, " and no "))
+			}
+		case s.Kind == ArrowCollector && a.ArrowCollector != "":
+			s.Unavailable = a.ArrowCollector
+		}
+	}
+	return sc
+}
+
+// Uses reports whether a system of sc runs programs of kind k.
+func (sc Scenario) Uses(k Kind) bool {
+	return slices.ContainsFunc(sc.Systems, func(s System) bool { return s.Kind == k && s.Unavailable == "" })
+}
+
+// load returns the load generator's protocol.
+func (sc Scenario) load() loadgen.Protocol {
+	if sc.Load == "" {
+		return loadgen.GRPC
+	}
+	return sc.Load
 }
 
 // Lookup returns the scenario called name.
@@ -293,6 +416,11 @@ const (
 	queueDefault  collectorOpts = 0
 	queueDisabled collectorOpts = 1 << iota
 	memoryLimiter
+	// waitForResult keeps the exporters' sending_queue but has it answer
+	// after the export (sending_queue.wait_for_result: true): end-to-end
+	// acknowledgements, as the otelarrow exporter's README recommends "for
+	// additional safety".
+	waitForResult
 )
 
 func collectorTelemetry(p Ports) string {

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ackflow/ackflow/loadgen"
 )
 
 // Targets of issue 9, printed next to the measured ratios.
@@ -62,8 +65,11 @@ func latFigure(f func(*Result) float64) func(*Result) (float64, bool) {
 	}
 }
 
-func figures() []figure {
-	return []figure{
+// figures are the rows of sc's table. The first ones are the same for
+// every scenario (figPerCPU and figIdleRSS index them); an OTAP sink adds
+// its bytes per item.
+func figures(sc Scenario) []figure {
+	f := []figure{
 		{"items/s at saturation", satFigure(func(r *Result) float64 { return r.Saturation.ItemsPerSecond }), fmtCount},
 		{"items per CPU-second (headline)", satFigure((*Result).ItemsPerCPUSecond), fmtCount},
 		{"SUT CPU at saturation (cores)", satFigure(func(r *Result) float64 { return r.CPUSeconds / r.Saturation.DurationSeconds }), fmtFloat},
@@ -73,8 +79,25 @@ func figures() []figure {
 		{"p99 latency at the latency rate", latFigure(func(r *Result) float64 { return r.Latency.Latency.P99 }), fmtSeconds},
 		{"latency phase rate (req/s)", latFigure(func(r *Result) float64 { return r.LatencyRate }), fmtFloat},
 		{"errors at saturation", satFigure(func(r *Result) float64 { return float64(r.Saturation.Errors) }), fmtInt},
+		{figBusy, func(r *Result) (float64, bool) { return r.SUTCPUBusy, r.Err == nil && r.SUTCPUBusy > 0 }, fmtPercent},
 	}
+	if sc.SinkProtocol == loadgen.OTAP {
+		f = append(f,
+			figure{figWire, (*Result).WireBytesPerItem, fmtPerItem},
+			figure{"OTAP message bytes per item (after gRPC decompression)", (*Result).MessageBytesPerItem, fmtPerItem},
+		)
+	}
+	return f
 }
+
+// Indexes and names of figures the table refers to.
+const (
+	figPerCPU  = 1
+	figCores   = 2
+	figIdleRSS = 3
+	figWire    = "bytes on the wire per item (OTAP sink)"
+	figBusy    = "SUT's CPU busy at saturation (every process)"
+)
 
 func fmtCount(v float64) string {
 	switch {
@@ -91,6 +114,8 @@ func fmtInt(v float64) string     { return fmt.Sprintf("%.0f", v) }
 func fmtBytes(v float64) string   { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
 func fmtSeconds(v float64) string { return fmt.Sprintf("%.2f ms", v*1e3) }
 func fmtRatio(v float64) string   { return fmt.Sprintf("%.2f×", v) }
+func fmtPerItem(v float64) string { return fmt.Sprintf("%.1f B", v) }
+func fmtPercent(v float64) string { return fmt.Sprintf("%.0f %%", v*100) }
 
 func (s Spread) format(f func(float64) string) string {
 	if s.N == 1 || s.Min == s.Max {
@@ -115,7 +140,7 @@ func Table(w io.Writer, sc Scenario, results []Result) error {
 		fmt.Fprintf(tw, "\t%s", s.Name)
 	}
 	fmt.Fprintln(tw)
-	for _, f := range figures() {
+	for _, f := range figures(sc) {
 		fmt.Fprintf(tw, "%s", f.name)
 		for _, s := range sc.Systems {
 			fmt.Fprintf(tw, "\t%s", cell(s, byName[s.Name], f))
@@ -142,8 +167,8 @@ func Table(w io.Writer, sc Scenario, results []Result) error {
 	}
 	fmt.Fprintln(tw)
 	af := byName["ackflow"]
-	for _, f := range figures() {
-		if f.name == "errors at saturation" || f.name == "SUT CPU at saturation (cores)" || f.name == "latency phase rate (req/s)" {
+	for _, f := range figures(sc) {
+		if f.name == "errors at saturation" || f.name == "SUT CPU at saturation (cores)" || f.name == "latency phase rate (req/s)" || f.name == figBusy {
 			continue
 		}
 		fmt.Fprintf(tw, "%s", f.name)
@@ -163,7 +188,8 @@ func Table(w io.Writer, sc Scenario, results []Result) error {
 	if err := headline(w, sc, byName); err != nil {
 		return err
 	}
-	if sp, ok := spreadOf(values(af, figures()[3])); ok {
+	loadBound(w, sc, byName)
+	if sp, ok := spreadOf(values(af, figures(sc)[figIdleRSS])); ok {
 		fmt.Fprintf(w, "\nidle RSS target ≤ 20 MiB for ackflow: %s (%s)\n", verdict(true, sp.Max <= targetIdleRSS), sp.format(fmtBytes))
 	}
 	printFailures(w, sc, results)
@@ -177,9 +203,9 @@ func Table(w io.Writer, sc Scenario, results []Result) error {
 func headline(w io.Writer, sc Scenario, byName map[string][]*Result) error {
 	fmt.Fprintln(w, "\nheadline: ackflow's items per CPU-second ÷ the yardstick's (paired by round, median [min–max])")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	perCPU := figures()[1]
+	perCPU := figures(sc)[figPerCPU]
 	for _, s := range sc.Systems {
-		goal, kind, source := sc.Target, "target", "issue 9"
+		goal, kind, source := sc.Target, "target", cmp.Or(sc.TargetSource, "issue 9")
 		switch {
 		case s.Kind == Baseline:
 			goal, kind, source = sc.BaselineGoal, "speed goal", "docs/ENGINE.md"
@@ -194,6 +220,8 @@ func headline(w io.Writer, sc Scenario, byName map[string][]*Result) error {
 		sp, ok := spreadOf(pairedRatios(byName["ackflow"], byName[s.Name], perCPU))
 		if ok {
 			fmt.Fprintf(tw, "\t%s", sp.format(fmtRatio))
+		} else if af, ok := systemNamed(sc, "ackflow"); ok && af.Unavailable != "" {
+			fmt.Fprintf(tw, "\tno figure (ackflow not available in this build)")
 		} else {
 			fmt.Fprintf(tw, "\tno figure (see the failures)")
 		}
@@ -202,7 +230,79 @@ func headline(w io.Writer, sc Scenario, byName map[string][]*Result) error {
 		}
 		fmt.Fprintln(tw)
 	}
+	if sc.WireTolerance > 0 {
+		wireGoal(tw, sc, byName)
+	}
 	return tw.Flush()
+}
+
+// wireGoal prints ackflow's bytes on the wire per item over the reference
+// collector's, paired by round, against the goal (within WireTolerance).
+func wireGoal(w io.Writer, sc Scenario, byName map[string][]*Result) {
+	wire := figureNamed(sc, figWire)
+	for _, s := range sc.Systems {
+		if !s.Reference {
+			continue
+		}
+		fmt.Fprintf(w, "  wire bytes per item, ackflow / %s", s.Name)
+		if s.Unavailable != "" || wire.value == nil {
+			fmt.Fprintf(w, "\tnot measured\n")
+			continue
+		}
+		sp, ok := spreadOf(pairedRatios(byName["ackflow"], byName[s.Name], wire))
+		if ok {
+			fmt.Fprintf(w, "\t%s", sp.format(fmtRatio))
+		} else {
+			fmt.Fprintf(w, "\tno figure")
+		}
+		goal := 1 + sc.WireTolerance
+		fmt.Fprintf(w, "\tgoal ≤ %s× (within %.0f %% of %s): %s\n", strconv.FormatFloat(goal, 'f', -1, 64), sc.WireTolerance*100, s.Name, verdict(ok, sp.Median <= goal))
+	}
+}
+
+// systemNamed returns sc's system called name.
+func systemNamed(sc Scenario, name string) (System, bool) {
+	for _, s := range sc.Systems {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return System{}, false
+}
+
+// figureNamed returns sc's figure called name (a zero figure if none).
+func figureNamed(sc Scenario, name string) figure {
+	for _, f := range figures(sc) {
+		if f.name == name {
+			return f
+		}
+	}
+	return figure{}
+}
+
+// saturatedCores is the CPU use below which a system was not saturated:
+// it waited for load more than it worked.
+const saturatedCores = 0.8
+
+// loadBound says which systems were not saturated, and why: their CPU
+// was busy with other processes (a shared machine), or they waited for
+// load. Either way their items/s is not their limit; their items per
+// CPU-second stay their own.
+func loadBound(w io.Writer, sc Scenario, byName map[string][]*Result) {
+	cores := figures(sc)[figCores]
+	for _, s := range sc.Systems {
+		sp, ok := spreadOf(values(byName[s.Name], cores))
+		if !ok || sp.Median >= saturatedCores {
+			continue
+		}
+		fmt.Fprintf(w, "\nnote: %s used %s cores at saturation: not saturated", s.Name, sp.format(fmtFloat))
+		if b, ok := spreadOf(values(byName[s.Name], figureNamed(sc, figBusy))); ok && b.Median >= saturatedCores {
+			fmt.Fprintf(w, ": its CPU was busy %s of the time, other processes took the rest (the machine is shared)", b.format(fmtPercent))
+		} else {
+			fmt.Fprintf(w, ": it waited for load (the load generator and the sink share the other CPU)")
+		}
+		fmt.Fprintf(w, "; its items/s is not its limit, its items per CPU-second are its own\n")
+	}
 }
 
 func verdict(known, met bool) string {
