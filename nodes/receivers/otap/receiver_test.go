@@ -11,6 +11,7 @@ import (
 	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
@@ -404,4 +405,60 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	*(v.(*[]byte)) = data.Materialize()
 	return nil
+}
+
+// A client that does not read its replies: once the answers it owes stay
+// unwritten for the timeout (HTTP/2 flow control holds them), the stream
+// ends DEADLINE_EXCEEDED and its batches stop holding anything.
+func TestClientThatDoesNotReadItsReplies(t *testing.T) {
+	f := start(t, "timeout: 5s")
+	// Fixed 64 KiB windows (no BDP growth): a few large answers fill them.
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	f.conn, conn = conn, f.conn
+	defer func() { f.conn = conn }()
+	c := f.open(pdata.Logs)
+	reason := strings.Repeat("r", 16<<10)
+	for i := range 12 {
+		c.send(payloadOf(pdata.Logs, "n", i+1))
+		f.nack(f.next(), pdata.Nack{Reason: reason})
+	}
+	f.fx.clock.WaitTimers(1)
+	f.fx.clock.Advance(5 * time.Second)
+	waitFor(t, "the stream to end", func() bool {
+		return f.metric("ackflow_receiver_otap_streams_ended_total", "reason", "replies_not_read") == 1
+	})
+	if n := f.metric("ackflow_receiver_otap_batches_in_flight"); n != 0 {
+		t.Errorf("batches in flight = %v", n)
+	}
+	// Reading now: some answers, then the stream's end.
+	for {
+		if _, err := c.recv(); err != nil {
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("end of the stream: %v, want DEADLINE_EXCEEDED", err)
+			}
+			break
+		}
+	}
+}
+
+// An unknown payload type is refused like any invalid batch.
+func TestUnknownPayloadType(t *testing.T) {
+	f := start(t, "")
+	c := f.open(pdata.Logs)
+	bar, err := c.enc.Encode(payloadOf(pdata.Logs, "u", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bar.ArrowPayloads[len(bar.ArrowPayloads)-1].Type = 999
+	c.sendRaw(bar)
+	st := c.expect(bar.BatchId, arrowpb.StatusCode_INVALID_ARGUMENT)
+	if !strings.Contains(st.StatusMessage, "999") {
+		t.Errorf("the refusal does not name the payload type: %q", st.StatusMessage)
+	}
+	f.none()
 }
