@@ -6,6 +6,7 @@ package components
 import (
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/nodes/exporters/console"
+	kafkaexporter "github.com/ackflow/ackflow/nodes/exporters/kafka"
 	"github.com/ackflow/ackflow/nodes/exporters/noop"
 	otapexporter "github.com/ackflow/ackflow/nodes/exporters/otap"
 	"github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
@@ -15,6 +16,7 @@ import (
 	"github.com/ackflow/ackflow/nodes/processors/durablebuffer"
 	"github.com/ackflow/ackflow/nodes/processors/fanout"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
+	kafkareceiver "github.com/ackflow/ackflow/nodes/receivers/kafka"
 	"github.com/ackflow/ackflow/nodes/receivers/otap"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
@@ -25,6 +27,7 @@ func Registry() *engine.Registry {
 	return engine.MustRegistry(
 		otlp.NewFactory(),
 		otap.NewFactory(),
+		kafkareceiver.NewFactory(),
 		trafficgen.NewFactory(),
 		batch.NewFactory(),
 		debug.NewFactory(),
@@ -35,6 +38,7 @@ func Registry() *engine.Registry {
 		otlpgrpc.NewFactory(),
 		otlphttp.NewFactory(),
 		otapexporter.NewFactory(),
+		kafkaexporter.NewFactory(),
 		console.NewFactory(),
 	)
 }

@@ -16,6 +16,9 @@ import (
 const (
 	DefaultMaxBatchBytes      = 64 << 20
 	DefaultMaxDictionaryBytes = 64 << 20
+	// DefaultMaxExpandedBytes is 256 MiB, 4 × DefaultMaxBatchBytes: see
+	// DecoderOptions.MaxExpandedBytes.
+	DefaultMaxExpandedBytes = 4 * DefaultMaxBatchBytes
 )
 
 // minRowBytes is the least memory a row costs once converted to pdata (a
@@ -39,6 +42,26 @@ type DecoderOptions struct {
 	// size after a batch); 0 means DefaultMaxDictionaryBytes (64 MiB).
 	// Over it: ErrTooLarge ("dictionary overflow").
 	MaxDictionaryBytes int64
+	// MaxExpandedBytes bounds a batch's expanded size: the bytes of its
+	// records' buffers with every dictionary reference, at any depth,
+	// materialised (each non-null index counted as the value it
+	// references), as the batch's OTLP form materialises them; 0 means
+	// DefaultMaxExpandedBytes (256 MiB). Decoding and ToPdata stay cheap
+	// whatever the references (pdata strings view the Arrow buffers), but
+	// a node marshaling OTLP would build 126 TB from 2 M rows all
+	// referencing one 60 MiB string: a few KiB of zstd on the wire. Over
+	// it: ErrTooLarge ("expands to").
+	//
+	// The default is 4 × the OTLP receiver's default max_request_size
+	// (64 MiB), which bounds the same data sent as OTLP. OTAP compresses
+	// it several-fold, so a 64 MiB request arrives as far fewer bytes,
+	// and expands back to 1.1-1.3 bytes per OTLP byte (the package's test
+	// data of each signal); a batch that fills MaxBatchBytes expands,
+	// with that data's dictionaries, to 1.3-2.2 times it. 4 × leaves room
+	// for both; past it, the batch's OTLP form would in all likelihood be
+	// refused by an OTLP receiver left at its default. Raise it if
+	// MaxBatchBytes is raised.
+	MaxExpandedBytes int64
 }
 
 func (o DecoderOptions) withDefaults() DecoderOptions {
@@ -47,6 +70,9 @@ func (o DecoderOptions) withDefaults() DecoderOptions {
 	}
 	if o.MaxDictionaryBytes <= 0 {
 		o.MaxDictionaryBytes = DefaultMaxDictionaryBytes
+	}
+	if o.MaxExpandedBytes <= 0 {
+		o.MaxExpandedBytes = DefaultMaxExpandedBytes
 	}
 	return o
 }
@@ -107,50 +133,58 @@ func (d *Decoder) Decode(s pdata.Signal, bar *arrowpb.BatchArrowRecords) (b *Bat
 			d.failed = err
 		}
 	}()
-	recs, err := d.readPayloads(s, bar.GetArrowPayloads())
+	recs, expanded, err := d.readPayloads(s, bar.GetArrowPayloads())
 	if err != nil {
 		return nil, err
 	}
 	if err := d.checkBatch(s, recs); err != nil {
 		return nil, err
 	}
+	if err := expanded.check(d.opts.MaxExpandedBytes); err != nil {
+		return nil, err
+	}
 	return newBatch(s, recs), nil
 }
 
-// readPayloads reads the record of each payload from its IPC stream.
-func (d *Decoder) readPayloads(s pdata.Signal, payloads []*arrowpb.ArrowPayload) ([]typedRecord, error) {
+// readPayloads reads the record of each payload from its IPC stream, and
+// sums their expanded sizes.
+func (d *Decoder) readPayloads(s pdata.Signal, payloads []*arrowpb.ArrowPayload) ([]typedRecord, expansion, error) {
 	recs := make([]typedRecord, 0, len(payloads))
+	var expanded expansion
 	for i, p := range payloads {
-		rec, err := d.readPayload(s, p)
+		rec, n, err := d.readPayload(s, p)
 		if err != nil {
-			return nil, fmt.Errorf("payload %d (%s, schema id %q): %w", i, p.GetType(), p.GetSchemaId(), d.classify(err))
+			return nil, expansion{}, fmt.Errorf("payload %d (%s, schema id %q): %w", i, p.GetType(), p.GetSchemaId(), d.classify(err))
 		}
 		recs = append(recs, rec)
+		expanded.add(p.GetType(), n)
 	}
-	return recs, nil
+	return recs, expanded, nil
 }
 
-func (d *Decoder) readPayload(s pdata.Signal, p *arrowpb.ArrowPayload) (typedRecord, error) {
+// readPayload reads and checks p's record, and returns its expanded size.
+func (d *Decoder) readPayload(s pdata.Signal, p *arrowpb.ArrowPayload) (typedRecord, int64, error) {
 	r, err := roleOf(s, p.GetType())
 	if err != nil {
-		return typedRecord{}, err
+		return typedRecord{}, 0, err
 	}
 	if err := checkFrames(p.GetRecord()); err != nil {
-		return typedRecord{}, err
+		return typedRecord{}, 0, err
 	}
 	st, err := d.stream(p)
 	if err != nil {
-		return typedRecord{}, err
+		return typedRecord{}, 0, err
 	}
 	rec, err := st.next(p.GetRecord(), d.alloc)
 	if err != nil {
-		return typedRecord{}, err
+		return typedRecord{}, 0, err
 	}
-	if err := checkRecord(rec); err != nil {
-		return typedRecord{}, err
+	expanded, err := checkRecord(rec)
+	if err != nil {
+		return typedRecord{}, 0, err
 	}
 	st.dictBytes = dictionaryBytes(rec)
-	return typedRecord{typ: p.GetType(), role: r, rec: pinned{rec}}, nil
+	return typedRecord{typ: p.GetType(), role: r, rec: pinned{rec}}, expanded, nil
 }
 
 // stream returns the IPC stream of p's SchemaId. A SchemaId not seen

@@ -32,6 +32,9 @@ var (
 type Encoder struct {
 	producer *arrow_record.Producer // nil once closed
 	schemas  map[arrowpb.ArrowPayloadType]schemaID
+	compact  compactor                                 // see recordMessages
+	dicts    map[arrowpb.ArrowPayloadType]*recordDicts // the compactor's state per IPC stream
+	keepDict bool                                      // tests: hand dictionaries over whole, as before compaction
 	nextID   int
 	batchID  int64
 	failed   error // sticky: the producer's writers may hold half a batch
@@ -53,13 +56,17 @@ func NewEncoder(o EncoderOptions) *Encoder {
 	return &Encoder{
 		producer: arrow_record.NewProducerWithOptions(zstd),
 		schemas:  make(map[arrowpb.ArrowPayloadType]schemaID),
+		dicts:    make(map[arrowpb.ArrowPayloadType]*recordDicts),
 	}
 }
 
 // Encode returns the stream's next BatchArrowRecords for p, with BatchId
 // set (0, 1, 2, ... per encoder). A payload built by Payload has its
-// records re-encoded as they are: no conversion to pdata or OTLP. Any
-// other payload is converted through the pdata model with the library's
+// records re-encoded without conversion to pdata or OTLP, each dictionary
+// cut down to the values the record uses unless the stream can send it
+// as a delta (see compactor): batches of several inbound streams then
+// carry what they use, not their streams' whole dictionaries. Any other
+// payload is converted through the pdata model with the library's
 // producer. It never panics. After an error the caller discards the
 // encoder (the stream restarts): Encode keeps failing with that error.
 func (e *Encoder) Encode(p *pdata.Payload) (bar *arrowpb.BatchArrowRecords, err error) {
@@ -84,19 +91,48 @@ func (e *Encoder) Encode(p *pdata.Payload) (bar *arrowpb.BatchArrowRecords, err 
 		e.batchID++
 	}()
 	if b, ok := BatchOf(p); ok {
-		return e.producer.Produce(e.recordMessages(b))
+		msgs, err := e.recordMessages(b)
+		if err != nil {
+			return nil, err
+		}
+		return e.producer.Produce(msgs)
 	}
+	// The producer's own SchemaIds end this stream's IPC writers of the
+	// payload types it encodes: what they held is gone.
+	clear(e.dicts)
 	return e.encodePdata(p)
 }
 
 // recordMessages returns b's records as the producer takes them, with the
-// SchemaId this stream gives their schema.
-func (e *Encoder) recordMessages(b *Batch) []*record_message.RecordMessage {
+// SchemaId this stream gives their schema, and their dictionaries
+// compacted (see compactor): b's dictionaries are its inbound stream's,
+// and this stream may carry batches of other inbound streams.
+func (e *Encoder) recordMessages(b *Batch) ([]*record_message.RecordMessage, error) {
 	msgs := make([]*record_message.RecordMessage, len(b.records))
 	for i, r := range b.records {
-		msgs[i] = record_message.NewRelatedDataMessage(e.schemaIDOf(r.typ, r.rec.Schema()), r.rec, r.typ)
+		id := e.schemaIDOf(r.typ, r.rec.Schema())
+		var rec arrow.RecordBatch = r.rec
+		if !e.keepDict {
+			var err error
+			if rec, err = e.compact.record(r.rec, e.dictsOf(r.typ, id)); err != nil {
+				return nil, fmt.Errorf("payload %s: %w", r.typ, err)
+			}
+		}
+		msgs[i] = record_message.NewRelatedDataMessage(id, rec, r.typ)
 	}
-	return msgs
+	return msgs, nil
+}
+
+// dictsOf returns the compactor's state for the IPC stream of payload type
+// t under SchemaId id, afresh when id is new: the producer then starts a
+// new IPC writer, which holds no dictionary.
+func (e *Encoder) dictsOf(t arrowpb.ArrowPayloadType, id string) *recordDicts {
+	if d := e.dicts[t]; d != nil && d.schemaID == id {
+		return d
+	}
+	d := &recordDicts{schemaID: id}
+	e.dicts[t] = d
+	return d
 }
 
 // schemaIDOf returns the SchemaId for a record of payload type t with
@@ -151,6 +187,7 @@ func (e *Encoder) Close() {
 		return
 	}
 	e.producer = nil
+	e.dicts = nil
 	defer func() { _ = recover() }() // the stream is over: nothing to report
 	_ = p.Close()
 }

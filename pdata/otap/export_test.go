@@ -1,6 +1,10 @@
 package otap
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
 
 // Arrow IPC MessageHeader values (Message.fbs).
 const (
@@ -52,4 +56,21 @@ func SetSchemaFieldCount(record []byte, n uint32) bool {
 	}
 	binary.LittleEndian.PutUint32(record[hdr+start:], n)
 	return true
+}
+
+// KeepDictionaries makes e re-encode records with their dictionaries as
+// they are, without compacting them, so that tests and benchmarks can
+// compare.
+func KeepDictionaries(e *Encoder) { e.keepDict = true }
+
+// Compactor is the dictionary compaction an Encoder applies to the
+// records of one outbound IPC stream (one payload type, one SchemaId).
+type Compactor struct {
+	c      compactor
+	fields recordDicts
+}
+
+// Record compacts rec as the stream's next record.
+func (c *Compactor) Record(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	return c.c.record(rec, &c.fields)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -210,15 +211,54 @@ func TestDecodeDictionaryIndexOutOfRange(t *testing.T) {
 	requireErr(t, decodeAll(pdata.Logs, otap.DecoderOptions{}, bar), otap.ErrInvalid, "dictionary index 7 at row 2")
 }
 
-// ipcBytes returns rec as the first payload of an IPC stream.
-func ipcBytes(t testing.TB, rec arrow.RecordBatch) []byte {
+// 2 M rows all referencing one 60 MiB string, in a few KiB of zstd: cheap
+// to decode, and to convert (pdata strings view the Arrow buffers), but a
+// node marshaling OTLP would build 126 TB. Decode refuses it, without
+// materialising a reference.
+func TestDecodeDictionaryAmplification(t *testing.T) {
+	const rows, valueLen = 2_000_000, 60 << 20
+	mem := memory.NewGoAllocator()
+	typ := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Uint8, ValueType: arrow.BinaryTypes.String}
+	sb := array.NewStringBuilder(mem)
+	sb.Append(strings.Repeat("x", valueLen))
+	ib := array.NewUint8Builder(mem)
+	ib.AppendValues(make([]uint8, rows), nil) // every row: value 0
+	col := array.NewDictionaryArray(typ, ib.NewArray(), sb.NewArray())
+	schema := arrow.NewSchema([]arrow.Field{{Name: "body_str", Type: typ}}, nil)
+	bar := logsBatch(t, array.NewRecordBatch(schema, []arrow.Array{col}, rows), ipc.WithZstd())
+	t.Logf("payload: %d bytes", len(bar.ArrowPayloads[0].Record))
+
+	var err error
+	allocated := allocatedBy(func() { err = decodeAll(pdata.Logs, otap.DecoderOptions{}, bar) })
+	want := fmt.Sprintf("expands to %d bytes", rows+rows*valueLen) // the indices, then what they reference
+	requireErr(t, err, otap.ErrTooLarge, "LOGS", want, fmt.Sprint(otap.DefaultMaxExpandedBytes))
+	// The dictionary and the indices decompressed, and the zstd decoder's
+	// buffers: nothing per reference.
+	if max := uint64(2 * valueLen); allocated > max {
+		t.Fatalf("decoding allocated %d bytes, more than %d", allocated, max)
+	}
+	t.Logf("decoding allocated %d bytes", allocated)
+}
+
+// ipcBytes returns rec as the first payload of an IPC stream written
+// with options opts.
+func ipcBytes(t testing.TB, rec arrow.RecordBatch, opts ...ipc.Option) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	w := ipc.NewWriter(&buf, append([]ipc.Option{ipc.WithSchema(rec.Schema())}, opts...)...)
 	if err := w.Write(rec); err != nil {
 		t.Fatalf("write IPC: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// logsBatch returns a batch of one LOGS payload, the first of its stream,
+// holding rec.
+func logsBatch(t testing.TB, rec arrow.RecordBatch, opts ...ipc.Option) *arrowpb.BatchArrowRecords {
+	t.Helper()
+	return &arrowpb.BatchArrowRecords{ArrowPayloads: []*arrowpb.ArrowPayload{{
+		SchemaId: "0", Type: arrowpb.ArrowPayloadType_LOGS, Record: ipcBytes(t, rec, opts...),
+	}}}
 }
 
 // allocatedBy returns the bytes f allocated on the heap.
