@@ -10,6 +10,7 @@ import (
 
 	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/otlp/otlpgrpc"
+	"github.com/ackflow/ackflow/pdata/otap"
 )
 
 // Defaults. Where the reference engine has the key, its default.
@@ -99,6 +100,10 @@ type ArrowLimits struct {
 	MaxBatchBytes config.Size `yaml:"max_batch_bytes"`
 	// MaxDictionaryBytes bounds a stream's Arrow dictionaries.
 	MaxDictionaryBytes config.Size `yaml:"max_dictionary_bytes"`
+	// MaxExpandedBytes bounds what a batch becomes once its dictionary
+	// references are materialised (its OTLP size, about), against
+	// batches of many rows pointing at one huge value.
+	MaxExpandedBytes config.Size `yaml:"max_expanded_bytes"`
 }
 
 // DefaultConfig returns the defaults; listening_addr has none.
@@ -116,6 +121,7 @@ func DefaultConfig() Config {
 		Arrow: ArrowLimits{
 			MaxBatchBytes:      DefaultMaxBatchBytes,
 			MaxDictionaryBytes: DefaultMaxDictionaryBytes,
+			MaxExpandedBytes:   otap.DefaultMaxExpandedBytes,
 		},
 	}
 }
@@ -173,7 +179,7 @@ func (c *Config) Validate(p config.Path) error {
 	for _, f := range []struct {
 		key string
 		v   config.Size
-	}{{"max_batch_bytes", c.Arrow.MaxBatchBytes}, {"max_dictionary_bytes", c.Arrow.MaxDictionaryBytes}} {
+	}{{"max_batch_bytes", c.Arrow.MaxBatchBytes}, {"max_dictionary_bytes", c.Arrow.MaxDictionaryBytes}, {"max_expanded_bytes", c.Arrow.MaxExpandedBytes}} {
 		if f.v < 1<<10 {
 			errs = append(errs, config.Errorf(ap.Key(f.key), "use a size of at least 1KiB, such as 64MiB",
 				"%s %s is too small", f.key, f.v))

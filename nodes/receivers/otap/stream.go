@@ -142,6 +142,7 @@ func (st *stream) run(gs grpc.ServerStream) error {
 	dec := otap.NewDecoder(otap.DecoderOptions{
 		MaxBatchBytes:      int64(r.cfg.Arrow.MaxBatchBytes),
 		MaxDictionaryBytes: int64(r.cfg.Arrow.MaxDictionaryBytes),
+		MaxExpandedBytes:   int64(r.cfg.Arrow.MaxExpandedBytes),
 	})
 	defer dec.Close()
 	st.timer = r.clock.NewTimer(time.Hour)
