@@ -8,29 +8,36 @@
 //	GET  /readyz              200 while every pipeline runs and none drains, else 503
 //	GET  /api/v1/status       JSON: pipelines, copies, item accounting, node states
 //	POST /api/v1/shutdown     starts a graceful drain (202)
-//	GET  /debug/pprof/...     net/http/pprof
+//	GET  /debug/pprof/...     net/http/pprof, only WithPProf (engine.http_admin.pprof)
 //
 // # Security
 //
-// The server has no authentication yet, so it serves the local host only.
-// Listen refuses an address that is not loopback (ErrNotLoopback).
-//
-// Every request must be addressed to the server by a loopback name: its
+// Without a token (WithToken) the server serves the local host only:
+// Listen refuses an address that is not loopback (ErrNotLoopback), and
+// every request must be addressed to the server by a loopback name: its
 // Host header must be localhost, 127.x.x.x or [::1] with the port the server
 // listens on, else the answer is 403. A page whose domain was rebound to
 // 127.0.0.1 (DNS rebinding) sends its own domain there.
 //
-// A request that changes something (any method but GET, HEAD and OPTIONS)
-// must carry the header X-Ackflow-Request: 1 or Content-Type:
-// application/json, else the answer is 403. A web page can send neither to
-// another origin without a CORS preflight, which this server never grants,
-// so a page open on the host cannot stop the engine:
+// With a token, every endpoint but /livez and /readyz needs the header
+// "Authorization: Bearer TOKEN" (compared in constant time), else the
+// answer is 401; the server may then listen on any address, and should
+// serve TLS (WithTLS) when it does, so that the token is not sent in clear.
+//
+// In both cases a request that changes something (any method but GET,
+// HEAD and OPTIONS) must carry the header X-Ackflow-Request: 1 or
+// Content-Type: application/json, else the answer is 403. A web page can
+// send neither to another origin without a CORS preflight, which this
+// server never grants, so a page open on the host cannot stop the engine:
 //
 //	curl -X POST -H 'X-Ackflow-Request: 1' http://127.0.0.1:8080/api/v1/shutdown
 package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +53,7 @@ import (
 )
 
 // ErrNotLoopback is returned by Listen for an address that is not a
-// loopback one.
+// loopback one when the server has no token.
 var ErrNotLoopback = errors.New("admin: only loopback binds are allowed")
 
 // RequestHeader is the header that a request which changes something must
@@ -66,34 +73,79 @@ type Server struct {
 	onShutdown func()
 	srv        *http.Server
 	ln         net.Listener
+
+	token         []byte // nil: no token, loopback only
+	pprof         bool
+	certFile, key string // TLS when certFile is set
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithToken makes every endpoint but /livez and /readyz ask for
+// "Authorization: Bearer token", and lets the server listen off loopback.
+// An empty token changes nothing.
+func WithToken(token string) Option {
+	return func(s *Server) {
+		if token != "" {
+			s.token = []byte(token)
+		}
+	}
+}
+
+// WithPProf serves Go's profiler under /debug/pprof/.
+func WithPProf() Option { return func(s *Server) { s.pprof = true } }
+
+// WithTLS serves HTTPS with the PEM certificate chain and key in these
+// files, loaded by Listen.
+func WithTLS(certFile, keyFile string) Option {
+	return func(s *Server) { s.certFile, s.key = certFile, keyFile }
 }
 
 // New returns a server for e. onShutdown is called (once per request) by
 // POST /api/v1/shutdown and must not block.
-func New(e Engine, metrics *telemetry.Registry, onShutdown func()) *Server {
+func New(e Engine, metrics *telemetry.Registry, onShutdown func(), opts ...Option) *Server {
 	s := &Server{engine: e, metrics: metrics, onShutdown: onShutdown}
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
 	mux.HandleFunc("POST /api/v1/shutdown", s.handleShutdown)
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	s.srv = &http.Server{Handler: guard(mux), ReadHeaderTimeout: 10 * time.Second}
+	if s.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	} else {
+		mux.HandleFunc("GET /debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "the profiler is off: set engine.http_admin.pprof: true to serve /debug/pprof/", http.StatusNotFound)
+		})
+	}
+	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
 
-// guard refuses requests not addressed to a loopback name, and changes
-// asked for by a request that a web page could send cross-origin (see the
-// package doc).
-func guard(next http.Handler) http.Handler {
+// guard refuses requests without the token when one is set, requests not
+// addressed to a loopback name when none is, and changes asked for by a
+// request that a web page could send cross-origin (see the package doc).
+func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if msg := checkHost(r); msg != "" {
-			http.Error(w, msg, http.StatusForbidden)
+		switch {
+		case s.token == nil:
+			if msg := checkHost(r); msg != "" {
+				http.Error(w, msg, http.StatusForbidden)
+				return
+			}
+		case !open(r.URL.Path) && !s.authorized(r):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ackflow admin"`)
+			http.Error(w, r.URL.Path+" needs the admin token: send the header 'Authorization: Bearer TOKEN' "+
+				"(the token is engine.http_admin.auth_token or the content of auth_token_file; ackflow top and tap take --token)",
+				http.StatusUnauthorized)
 			return
 		}
 		if changes(r.Method) && !nonSimple(r) {
@@ -104,6 +156,22 @@ func guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// open reports whether path is served without the token: the probes,
+// which an orchestrator calls without credentials.
+func open(path string) bool { return path == "/livez" || path == "/readyz" }
+
+// authorized reports whether r carries the token. Both sides are hashed
+// first so that the comparison takes the same time whatever the length of
+// the guess.
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(strings.TrimSpace(got))), sha256.Sum256(s.token)
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // checkHost returns why r's Host header does not name this server, or "".
@@ -154,29 +222,41 @@ func loopbackHost(host string) bool {
 // Handler returns the server's routes behind its request guard, for tests.
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
-// Listen binds addr, which must be a loopback address (localhost,
-// 127.x.x.x or [::1]); any other is refused with ErrNotLoopback, as is a
-// name that resolved to another address. Separate from Serve so that a busy
-// port is reported before the pipelines start.
+// Listen binds addr. Without a token it must be a loopback address
+// (localhost, 127.x.x.x or [::1]); any other is refused with
+// ErrNotLoopback, as is a name that resolved to another address. With TLS
+// it loads the certificate here. Separate from Serve so that a busy port
+// or a bad certificate is reported before the pipelines start.
 func (s *Server) Listen(addr string) error {
-	if host, _, err := net.SplitHostPort(addr); err == nil && !loopbackHost(host) {
+	if host, _, err := net.SplitHostPort(addr); err == nil && !loopbackHost(host) && s.token == nil {
 		return notLoopback(addr)
+	}
+	var tlsConf *tls.Config
+	if s.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.certFile, s.key)
+		if err != nil {
+			return fmt.Errorf("admin: engine.http_admin.tls: load cert_file %q and key_file %q: %w", s.certFile, s.key, err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w (set engine.http_admin.bind_address to a free address)", addr, err)
 	}
-	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+	if a, ok := ln.Addr().(*net.TCPAddr); s.token == nil && (!ok || !a.IP.IsLoopback()) {
 		ln.Close()
 		return notLoopback(addr)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	s.ln = ln
 	return nil
 }
 
 func notLoopback(addr string) error {
-	return fmt.Errorf("%w in this build: bind_address %s: the admin API (shutdown, pprof) has no authentication yet "+
-		"(set engine.http_admin.bind_address to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", ErrNotLoopback, addr)
+	return fmt.Errorf("%w without an auth token: bind_address %s: the admin API can stop the engine and read its data "+
+		"(set engine.http_admin.auth_token_file, or bind to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", ErrNotLoopback, addr)
 }
 
 // Addr returns the bound address.

@@ -93,8 +93,12 @@ func TestEndpoints(t *testing.T) {
 	if code, _ := do(t, h, "POST", "/api/v1/shutdown"); code != http.StatusAccepted || shutdowns.Load() != 1 {
 		t.Errorf("POST /api/v1/shutdown = %d, calls %d", code, shutdowns.Load())
 	}
-	if code, _ := do(t, h, "GET", "/debug/pprof/"); code != http.StatusOK {
-		t.Errorf("/debug/pprof/ = %d", code)
+	if code, body := do(t, h, "GET", "/debug/pprof/"); code != http.StatusNotFound || !strings.Contains(body, "engine.http_admin.pprof: true") {
+		t.Errorf("/debug/pprof/ without pprof = %d %q, want 404 naming the key", code, body)
+	}
+	ph := admin.New(eng, reg, nil, admin.WithPProf()).Handler()
+	if code, _ := do(t, ph, "GET", "/debug/pprof/"); code != http.StatusOK {
+		t.Errorf("/debug/pprof/ with pprof = %d", code)
 	}
 }
 

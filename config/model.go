@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -40,8 +43,31 @@ type Engine struct {
 
 // HTTPAdmin configures the admin HTTP server (`engine.http_admin`).
 type HTTPAdmin struct {
-	BindAddress string // `bind_address`: a loopback host:port, default DefaultBindAddress
+	// BindAddress is `bind_address`, default DefaultBindAddress. An
+	// address that is not loopback needs AuthToken or AuthTokenFile.
+	BindAddress string
+	// AuthToken is `auth_token`: when set, every endpoint but /livez and
+	// /readyz needs the header "Authorization: Bearer TOKEN".
+	AuthToken string
+	// AuthTokenFile is `auth_token_file`: a file holding the token (its
+	// surrounding white space ignored), read at start-up; exclusive with
+	// AuthToken. See Token.
+	AuthTokenFile string
+	// PProf is `pprof`: serve Go's profiler under /debug/pprof/ (off by
+	// default: a profile can reveal data and costs CPU).
+	PProf bool
+	// TLS is `tls`: serve HTTPS with this certificate; nil serves HTTP.
+	TLS *AdminTLS
 }
+
+// AdminTLS is the admin server's certificate (`engine.http_admin.tls`).
+type AdminTLS struct {
+	CertFile string // `cert_file`: PEM certificate chain
+	KeyFile  string // `key_file`: PEM private key of CertFile
+}
+
+// Protected reports whether the admin API asks for a token.
+func (h HTTPAdmin) Protected() bool { return h.AuthToken != "" || h.AuthTokenFile != "" }
 
 // Group is a named set of pipelines sharing group-level policies.
 type Group struct {
@@ -204,4 +230,22 @@ func (r PortRef) String() string {
 		return r.Node
 	}
 	return r.Node + `["` + r.Port + `"]`
+}
+
+// Token returns the admin API's token: AuthToken, or the content of
+// AuthTokenFile without its surrounding white space; "" when neither is
+// set. An unreadable or empty file is an error naming the key.
+func (h HTTPAdmin) Token() (string, error) {
+	if h.AuthTokenFile == "" {
+		return h.AuthToken, nil
+	}
+	b, err := os.ReadFile(h.AuthTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("engine.http_admin.auth_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("engine.http_admin.auth_token_file: %s is empty: write a long random secret into it, such as the output of: openssl rand -hex 32", h.AuthTokenFile)
+	}
+	return tok, nil
 }

@@ -18,7 +18,16 @@ type rawEngine struct {
 }
 
 type rawHTTPAdmin struct {
-	BindAddress *string `yaml:"bind_address"`
+	BindAddress   *string    `yaml:"bind_address"`
+	AuthToken     *string    `yaml:"auth_token"`
+	AuthTokenFile *string    `yaml:"auth_token_file"`
+	PProf         *bool      `yaml:"pprof"`
+	TLS           *rawTLSKey `yaml:"tls"`
+}
+
+type rawTLSKey struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 func (p *parser) engine(d *Document, e entry) {
@@ -26,21 +35,8 @@ func (p *parser) engine(d *Document, e entry) {
 	path := Path{}.Key("engine")
 	var raw rawEngine
 	p.decode(e.val, &raw, path)
-	if raw.HTTPAdmin != nil && raw.HTTPAdmin.BindAddress != nil {
-		addr := *raw.HTTPAdmin.BindAddress
-		bp := path.Key("http_admin").Key("bind_address")
-		switch err := checkHostPort(addr); {
-		case err != "":
-			p.errs.add(nil, ErrInvalidValue, bp,
-				"write host:port, such as 127.0.0.1:8080 or [::1]:8080; port 0 picks a free port",
-				"bind_address %q is not host:port: %s", addr, err)
-		case !loopbackAddress(addr):
-			p.errs.add(nil, ErrInvalidValue, bp,
-				"bind to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT; to reach the admin API from another machine, forward the port (ssh -L 8080:127.0.0.1:8080 HOST)",
-				"bind_address %q is not a loopback address, and only loopback binds are allowed in this build: the admin API (shutdown, pprof) has no authentication yet", addr)
-		default:
-			d.Engine.HTTPAdmin.BindAddress = addr
-		}
+	if raw.HTTPAdmin != nil {
+		p.httpAdmin(&d.Engine.HTTPAdmin, raw.HTTPAdmin, path.Key("http_admin"))
 	}
 	if raw.MemoryLimit != nil {
 		if *raw.MemoryLimit < MinMemoryLimit {
@@ -59,6 +55,65 @@ func (p *parser) engine(d *Document, e entry) {
 		} else {
 			d.Engine.ShutdownTimeout = *raw.ShutdownTimeout
 		}
+	}
+}
+
+// httpAdmin reads `engine.http_admin` into h. The admin API can stop the
+// engine and read its data, so it leaves the local host only behind a token.
+func (p *parser) httpAdmin(h *HTTPAdmin, raw *rawHTTPAdmin, path Path) {
+	if raw.AuthToken != nil && raw.AuthTokenFile != nil {
+		p.errs.add(nil, ErrInvalidValue, path.Key("auth_token_file"),
+			"keep one of them: auth_token_file keeps the secret out of the configuration",
+			"auth_token and auth_token_file are both set")
+	}
+	if raw.AuthToken != nil {
+		if strings.TrimSpace(*raw.AuthToken) == "" {
+			p.errs.add(nil, ErrInvalidValue, path.Key("auth_token"),
+				"set a long random secret, such as the output of: openssl rand -hex 32",
+				"auth_token is empty")
+		} else {
+			h.AuthToken = strings.TrimSpace(*raw.AuthToken)
+		}
+	}
+	if raw.AuthTokenFile != nil {
+		if *raw.AuthTokenFile == "" {
+			p.errs.add(nil, ErrInvalidValue, path.Key("auth_token_file"),
+				"name a file holding the token, such as /etc/ackflow/admin-token",
+				"auth_token_file is empty")
+		} else {
+			h.AuthTokenFile = *raw.AuthTokenFile
+		}
+	}
+	if raw.PProf != nil {
+		h.PProf = *raw.PProf
+	}
+	if raw.TLS != nil {
+		tp := path.Key("tls")
+		if raw.TLS.CertFile == "" || raw.TLS.KeyFile == "" {
+			p.errs.add(nil, ErrInvalidValue, tp,
+				"set cert_file (PEM certificate chain) and key_file (its PEM private key), or remove tls to serve HTTP",
+				"tls needs both cert_file and key_file")
+		} else {
+			h.TLS = &AdminTLS{CertFile: raw.TLS.CertFile, KeyFile: raw.TLS.KeyFile}
+		}
+	}
+	if raw.BindAddress == nil {
+		return
+	}
+	addr := *raw.BindAddress
+	bp := path.Key("bind_address")
+	switch err := checkHostPort(addr); {
+	case err != "":
+		p.errs.add(nil, ErrInvalidValue, bp,
+			"write host:port, such as 127.0.0.1:8080 or [::1]:8080; port 0 picks a free port",
+			"bind_address %q is not host:port: %s", addr, err)
+	case !loopbackAddress(addr) && raw.AuthToken == nil && raw.AuthTokenFile == nil:
+		p.errs.add(nil, ErrInvalidValue, bp,
+			"bind to 127.0.0.1:PORT, [::1]:PORT or localhost:PORT, or set engine.http_admin.auth_token_file (or auth_token) so that "+
+				"only holders of the token can use the API (and set tls so that the token does not cross the network in clear)",
+			"bind_address %q is not a loopback address, and the admin API (shutdown, status, metrics) is served off the local host only with an auth token", addr)
+	default:
+		h.BindAddress = addr
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,68 @@ func TestAdminShutdownIsNotCrossSite(t *testing.T) {
 	}
 	if code := waitExit(t, cmd); code != exitOK {
 		t.Fatalf("exit %d after the admin shutdown, want 0:\n%s", code, cmd)
+	}
+}
+
+// With auth_token_file the admin API answers only the probes without the
+// token, the profiler is off unless asked for, and the shutdown needs the
+// token too.
+func TestAdminTokenThroughTheBinary(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(tokenFile, []byte("tok-"+strings.Repeat("x", 28)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(endlessConfig, `http_admin: { bind_address: "127.0.0.1:0" }`,
+		`http_admin: { bind_address: "127.0.0.1:0", auth_token_file: "`+tokenFile+`" }`, 1)
+	cmd, url := started(t, writeConfig(t, cfg))
+	get(t, url+"/readyz", http.StatusOK)
+	get(t, url+"/livez", http.StatusOK)
+	get(t, url+"/api/v1/status", http.StatusUnauthorized)
+	get(t, url+"/metrics", http.StatusUnauthorized)
+
+	call := func(method, path string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer tok-"+strings.Repeat("x", 28))
+		req.Header.Set("X-Ackflow-Request", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call("GET", "/api/v1/status"); code != http.StatusOK {
+		t.Errorf("status with the token = %d", code)
+	}
+	if code := call("GET", "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("pprof with the token but pprof off = %d, want 404", code)
+	}
+	get(t, url+"/readyz", http.StatusOK) // the 401s did not stop it
+	if code := call("POST", "/api/v1/shutdown"); code != http.StatusAccepted {
+		t.Fatalf("shutdown with the token = %d", code)
+	}
+	if code := waitExit(t, cmd); code != exitOK {
+		t.Fatalf("exit %d after the shutdown, want 0:\n%s", code, cmd)
+	}
+}
+
+// Off the local host without a token, ackflow refuses to start and says
+// what to set; an unreadable token file is a usage error too.
+func TestAdminOffLoopbackNeedsAToken(t *testing.T) {
+	cfg := strings.Replace(endlessConfig, `http_admin: { bind_address: "127.0.0.1:0" }`, `http_admin: { bind_address: "0.0.0.0:0" }`, 1)
+	_, stderr, code := runBinary(t, "validate", "--config", writeConfig(t, cfg))
+	if code != exitUsage || !strings.Contains(stderr, "auth_token_file") || !strings.Contains(stderr, "engine.http_admin.bind_address") {
+		t.Errorf("validate: exit %d, stderr %q; want 3 naming bind_address and auth_token_file", code, stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "missing-token")
+	cfg = strings.Replace(endlessConfig, `http_admin: { bind_address: "127.0.0.1:0" }`,
+		`http_admin: { bind_address: "127.0.0.1:0", auth_token_file: "`+missing+`" }`, 1)
+	_, stderr, code = runBinary(t, "run", "--config", writeConfig(t, cfg))
+	if code != exitUsage || !strings.Contains(stderr, "auth_token_file") || !strings.Contains(stderr, "missing-token") {
+		t.Errorf("run with a missing token file: exit %d, stderr %q; want 3 naming the key and file", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -154,13 +155,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		default:
 		}
 	}
-	adm := admin.New(eng, eng.Metrics(), requestShutdown)
-	if err := adm.Listen(doc.Engine.HTTPAdmin.BindAddress); err != nil {
-		log.Error("cannot start the admin server", "err", err)
-		if errors.Is(err, admin.ErrNotLoopback) {
-			return exitUsage // a configuration problem: the name resolved to a non-loopback address
-		}
-		return exitRuntime
+	adm, code := newAdmin(doc.Engine.HTTPAdmin, eng, requestShutdown, log)
+	if adm == nil {
+		return code
 	}
 	go func() {
 		if err := adm.Serve(); err != nil {
@@ -178,9 +175,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 
 	eng.Start()
-	log.Info("ackflow started", "pipelines", pipelineNames(eng), "admin", "http://"+adm.Addr())
+	log.Info("ackflow started", "pipelines", pipelineNames(eng), "admin", adminURL(doc.Engine.HTTPAdmin, adm))
 
-	code := exitOK
+	code = exitOK
 	select {
 	case s := <-sigs:
 		log.Info("signal received: draining (send it again to exit at once)", "signal", s.String(),
@@ -236,4 +233,41 @@ func printSummary(w io.Writer, e *engine.Engine) {
 			}
 		}
 	}
+}
+
+// newAdmin builds and binds the admin server that cfg describes, or
+// returns nil and the exit code.
+func newAdmin(cfg config.HTTPAdmin, eng *engine.Engine, requestShutdown func(), log *slog.Logger) (*admin.Server, int) {
+	token, err := cfg.Token()
+	if err != nil {
+		log.Error("cannot start the admin server", "err", err)
+		return nil, exitUsage
+	}
+	opts := []admin.Option{admin.WithToken(token)}
+	if cfg.PProf {
+		opts = append(opts, admin.WithPProf())
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, admin.WithTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile))
+	}
+	adm := admin.New(eng, eng.Metrics(), requestShutdown, opts...)
+	if err := adm.Listen(cfg.BindAddress); err != nil {
+		log.Error("cannot start the admin server", "err", err)
+		if errors.Is(err, admin.ErrNotLoopback) {
+			return nil, exitUsage // a configuration problem: the name resolved to a non-loopback address
+		}
+		return nil, exitRuntime
+	}
+	if ap, err := netip.ParseAddrPort(adm.Addr()); err == nil && !ap.Addr().IsLoopback() && cfg.TLS == nil {
+		log.Warn("the admin API is served off the local host over plain HTTP: its token crosses the network in clear; set engine.http_admin.tls",
+			"admin", adm.Addr())
+	}
+	return adm, exitOK
+}
+
+func adminURL(cfg config.HTTPAdmin, adm *admin.Server) string {
+	if cfg.TLS != nil {
+		return "https://" + adm.Addr()
+	}
+	return "http://" + adm.Addr()
 }

@@ -43,6 +43,7 @@ func ackflowAdmin(p Ports) string {
 engine:
   http_admin:
     bind_address: 127.0.0.1:%d
+    pprof: true
 groups:
   default:
     pipelines:

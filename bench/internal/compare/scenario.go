@@ -316,6 +316,7 @@ func ackflowHead(p Ports) string {
 engine:
   http_admin:
     bind_address: 127.0.0.1:%d
+    pprof: true
 groups:
   default:
     pipelines:
