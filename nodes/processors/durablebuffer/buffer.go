@@ -78,23 +78,15 @@ type Buffer struct {
 	usedBytes     int64         // the log's size: exact at each housekeeping, grown by appends between
 	pending       []uncommitted // oldest first
 	pendingBytes  int
-	committing    bool    // a Commit is outstanding
-	lastAppended  wal.Seq // seq of the newest record written
-	next          *stored // read from the log, found the output full
-	armed         armedWakeup
-	sentInFlight  int // bundles of the window in state sent
+	committing    bool          // a Commit is outstanding
+	lastAppended  wal.Seq       // seq of the newest record written
+	next          *stored       // read from the log, found the output full
+	armed         wakeup.Arming // of retrySlot, which is 0: the zero Arming's slot
+	sentInFlight  int           // bundles of the window in state sent
 	queued        [3]int64
 	throttled     bool
 	checkpointDue bool // Done called since the last checkpoint
 	scratch       []byte
-}
-
-// armedWakeup remembers the arming of the retry slot, so that a stale
-// delivery (an older revision) is recognised and ignored.
-type armedWakeup struct {
-	armed bool
-	at    time.Time
-	rev   wakeup.Revision
 }
 
 var (
@@ -308,31 +300,20 @@ func (b *Buffer) backoff(n int) time.Duration {
 // arm points the retry slot at the earliest retry time.
 func (b *Buffer) arm(fx engine.Effects) {
 	next, ok := b.win.nextRetry()
-	switch {
-	case !ok:
-		if b.armed.armed {
-			fx.CancelWakeup(retrySlot)
-			b.armed = armedWakeup{}
-		}
-		return
-	case b.armed.armed && b.armed.at.Equal(next):
+	if !ok {
+		b.armed.Cancel(fx)
 		return
 	}
-	rev, _, err := fx.SetWakeup(retrySlot, next)
-	if err != nil {
-		// Shutting down: the bundles stay on disk for the next run.
-		b.armed = armedWakeup{}
-		return
-	}
-	b.armed = armedWakeup{armed: true, at: next, rev: rev}
+	// An error means the node is shutting down: the bundles stay on disk
+	// for the next run.
+	_ = b.armed.Aim(fx, next)
 }
 
 func (b *Buffer) onWakeup(d wakeup.Due, fx engine.Effects) {
-	if d.Slot != retrySlot || !b.armed.armed || d.Revision != b.armed.rev {
+	if !b.armed.Fire(d) {
 		b.m.staleWakeups.Inc()
 		return
 	}
-	b.armed = armedWakeup{}
 	b.pump(fx)
 	b.arm(fx)
 }
@@ -560,8 +541,7 @@ func (b *Buffer) gauges(now time.Time) {
 func (b *Buffer) onShutdown(forced bool, fx engine.Effects) {
 	if b.state == stateRunning {
 		b.state = stateDraining
-		fx.CancelWakeup(retrySlot)
-		b.armed = armedWakeup{}
+		b.armed.Cancel(fx)
 	}
 	if forced {
 		for _, u := range b.pending {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/wakeup"
 )
 
 // deadlines tracks the timeouts of the copies in flight on the full path.
@@ -24,12 +25,13 @@ type deadlines struct {
 	lists []deadlineList
 	count int  // linked copies
 	dirty bool // a list head changed: the wakeup may need re-aiming
-	wake  armedWakeup
+	wake  wakeup.Arming
 }
 
 type deadlineList struct{ head, tail int32 }
 
 func (dl *deadlines) init(dests int) {
+	dl.wake = wakeup.Arming{Slot: slotTimeout}
 	dl.lists = make([]deadlineList, dests)
 	for i := range dl.lists {
 		dl.lists[i] = deadlineList{head: -1, tail: -1}
@@ -122,15 +124,9 @@ func (p *processor) aimTimeout(fx engine.Effects) error {
 	}
 	p.dl.dirty = false
 	when, _, ok := p.earliest()
-	switch {
-	case !ok:
-		if p.dl.wake.armed {
-			fx.CancelWakeup(slotTimeout)
-			p.dl.wake.armed = false
-		}
-		return nil
-	case p.dl.wake.armed && p.dl.wake.at.Equal(when):
+	if !ok {
+		p.dl.wake.Cancel(fx)
 		return nil
 	}
-	return p.arm(fx, slotTimeout, &p.dl.wake, when)
+	return p.arm(fx, &p.dl.wake, when)
 }

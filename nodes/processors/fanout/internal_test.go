@@ -227,12 +227,13 @@ func TestStaleWakeupIgnored(t *testing.T) {
 	p := h.Node.(*processor)
 	id := h.SendPData(pdatatest.Msg(pdatatest.Logs(1)))
 	cur := p.dl.wake
-	if !cur.armed {
+	at, rev, armed := cur.When()
+	if !armed {
 		t.Fatal("timeout wakeup not armed")
 	}
-	h.FireWakeup(slotTimeout, cur.at, cur.rev+1) // not ours
-	h.FireWakeup(slotTimeout, cur.at, cur.rev-1)
-	h.FireWakeup(slotRetry, cur.at, cur.rev) // slot not armed
+	h.FireWakeup(slotTimeout, at, rev+1) // not ours
+	h.FireWakeup(slotTimeout, at, rev-1)
+	h.FireWakeup(slotRetry, at, rev) // slot not armed
 	if p.dl.wake != cur {
 		t.Fatalf("stale wakeup changed the arming: %+v -> %+v", cur, p.dl.wake)
 	}

@@ -68,7 +68,7 @@ type processor struct {
 	// output full, in send order.
 	backlog    []fifo
 	queued     int // copies in every backlog
-	retry      armedWakeup
+	retry      wakeup.Arming
 	retryDelay time.Duration
 
 	dl deadlines
@@ -113,14 +113,6 @@ func (l life) String() string {
 	return fmt.Sprintf("life(%d)", uint8(l))
 }
 
-// armedWakeup remembers the current arming of one slot, so that a stale
-// delivery (an older revision) is recognised and ignored.
-type armedWakeup struct {
-	armed bool
-	at    time.Time
-	rev   wakeup.Revision
-}
-
 var (
 	_ engine.Processor  = (*processor)(nil)
 	_ engine.Gate       = (*processor)(nil)
@@ -135,6 +127,7 @@ func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
 		log:        log,
 		backlog:    make([]fifo, len(pl.dests)),
 		retryDelay: backlogRetryMin,
+		retry:      wakeup.Arming{Slot: slotRetry},
 	}
 	p.dl.init(len(pl.dests))
 	p.trail.init()
@@ -245,17 +238,15 @@ func (p *processor) outcome(c engine.Control, fx engine.Effects) {
 func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
 	switch due.Slot {
 	case slotTimeout:
-		if !p.dl.wake.armed || due.Revision != p.dl.wake.rev {
+		if !p.dl.wake.Fire(due) {
 			return // stale: the slot was re-armed or cancelled since
 		}
-		p.dl.wake.armed = false
 		p.dl.dirty = true
 		p.expire(fx, fx.Now())
 	case slotRetry:
-		if !p.retry.armed || due.Revision != p.retry.rev {
+		if !p.retry.Fire(due) {
 			return
 		}
-		p.retry.armed = false
 		before := p.queued
 		p.flush(fx)
 		if p.queued > 0 && p.queued == before {
@@ -284,13 +275,12 @@ func (p *processor) settle(fx engine.Effects) error {
 		return err
 	}
 	switch {
-	case p.queued > 0 && !p.retry.armed:
-		if err := p.arm(fx, slotRetry, &p.retry, fx.Now().Add(p.retryDelay)); err != nil {
+	case p.queued > 0 && !p.retry.Armed():
+		if err := p.arm(fx, &p.retry, fx.Now().Add(p.retryDelay)); err != nil {
 			return err
 		}
-	case p.queued == 0 && p.retry.armed:
-		fx.CancelWakeup(slotRetry)
-		p.retry.armed = false
+	case p.queued == 0 && p.retry.Armed():
+		p.retry.Cancel(fx)
 		p.retryDelay = backlogRetryMin
 	}
 	if t := !p.AcceptPData(); t != p.throttled {
@@ -332,24 +322,21 @@ func (p *processor) reportGauges() {
 	p.reportedActive, p.reportedTrailing = n, t
 }
 
-// arm sets slot at when and records the arming in w. When the engine is
+// arm aims w at when. When the engine is
 // shutting down (wakeups are dropped), the node switches to checking
 // deadlines whenever it runs.
-func (p *processor) arm(fx engine.Effects, slot wakeup.Slot, w *armedWakeup, when time.Time) error {
+func (p *processor) arm(fx engine.Effects, w *wakeup.Arming, when time.Time) error {
 	if p.wakeupsOff {
 		return nil
 	}
-	rev, _, err := fx.SetWakeup(slot, when)
-	switch {
+	switch err := w.Aim(fx, when); {
 	case err == nil:
-		w.armed, w.at, w.rev = true, when, rev
 		return nil
 	case errors.Is(err, wakeup.ErrShuttingDown):
 		p.wakeupsOff = true
-		w.armed = false
 		return nil
 	default:
-		return fmt.Errorf("fanout: arm wakeup slot %d at %s: %w", slot, when.Format(time.RFC3339Nano), err)
+		return fmt.Errorf("fanout: arm wakeup slot %d at %s: %w", w.Slot, when.Format(time.RFC3339Nano), err)
 	}
 }
 
@@ -499,7 +486,8 @@ func (p *processor) abandon(fx engine.Effects) {
 	})
 	p.full.each(func(slot uint32) { p.drop(fx, slot, dropShutdown) })
 	p.reportGauges()
-	p.retry.armed, p.dl.wake.armed = false, false
+	p.retry.Forget()
+	p.dl.wake.Forget()
 	if p.throttled {
 		p.throttled = false
 		p.m.throttled.Add(-1)

@@ -87,20 +87,12 @@ type processor struct {
 	log   *slog.Logger
 	state state
 
-	inFlight int         // sent, outcome not yet received
-	parked   parkedQueue // waiting for their retry
-	wake     armedWakeup // the arming of slotRetry
+	inFlight int           // sent, outcome not yet received
+	parked   parkedQueue   // waiting for their retry
+	wake     wakeup.Arming // of slotRetry
 	// deadline is the shutdown deadline, from Shutdown (zero: none known).
 	deadline  time.Time
 	throttled bool
-}
-
-// armedWakeup remembers the current arming of the retry slot, so that a
-// stale delivery (an older revision) is recognised and ignored.
-type armedWakeup struct {
-	armed bool
-	at    time.Time
-	rev   wakeup.Revision
 }
 
 var (
@@ -111,7 +103,7 @@ var (
 )
 
 func newCore(pol policy, rng *rand.Rand, m *metrics, log *slog.Logger) *processor {
-	return &processor{pol: pol, rng: rng, m: m, log: log}
+	return &processor{pol: pol, rng: rng, m: m, log: log, wake: wakeup.Arming{Slot: slotRetry}}
 }
 
 // Pending implements engine.Drainer: the messages whose outcome this node
@@ -279,10 +271,9 @@ func (p *processor) afterDeadline(at time.Time) bool {
 // onWakeup sends every parked message whose retry is due, ignoring a
 // delivery of an older arming.
 func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
-	if due.Slot != slotRetry || !p.wake.armed || due.Revision != p.wake.rev {
+	if !p.wake.Fire(due) {
 		return // stale: re-armed or cancelled since
 	}
-	p.wake.armed = false
 	now := fx.Now()
 	for {
 		e, ok := p.parked.popDue(now)
@@ -300,26 +291,17 @@ func (p *processor) onWakeup(due wakeup.Due, fx engine.Effects) {
 // nothing is parked.
 func (p *processor) aim(fx engine.Effects) error {
 	at, ok := p.parked.next()
-	switch {
-	case !ok:
-		if p.wake.armed {
-			fx.CancelWakeup(slotRetry)
-			p.wake.armed = false
-		}
-		return nil
-	case p.wake.armed && p.wake.at.Equal(at):
+	if !ok {
+		p.wake.Cancel(fx)
 		return nil
 	}
-	rev, _, err := fx.SetWakeup(slotRetry, at)
-	switch {
+	switch err := p.wake.Aim(fx, at); {
 	case err == nil:
-		p.wake = armedWakeup{armed: true, at: at, rev: rev}
 		return nil
 	case errors.Is(err, wakeup.ErrShuttingDown):
 		// The engine drops wakeups once the node's outputs closed, which
 		// it does only when nothing is pending; should it happen anyway,
 		// answer the parked messages rather than hold them forever.
-		p.wake.armed = false
 		p.unparkAll(fx, "the engine refused the retry wakeup: the node is shutting down")
 		return nil
 	default:
