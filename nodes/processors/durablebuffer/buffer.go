@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/engine/wakeup"
+	"github.com/ackflow/ackflow/internal/backoff"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/storage/wal"
 )
@@ -292,9 +292,8 @@ func (b *Buffer) done(bd *bundle) {
 // factor in [0.5, 1.5) so that bundles nacked together do not retry
 // together.
 func (b *Buffer) backoff(n int) time.Duration {
-	initial, maxIv := float64(b.cfg.InitialRetryInterval), float64(b.cfg.MaxRetryInterval)
-	d := math.Min(initial*math.Pow(b.cfg.RetryMultiplier, float64(n-1)), maxIv)
-	return time.Duration(d * (0.5 + b.rng.Float64()))
+	e := backoff.Exponential{Initial: time.Duration(b.cfg.InitialRetryInterval), Max: time.Duration(b.cfg.MaxRetryInterval), Multiplier: b.cfg.RetryMultiplier, Jitter: 0.5}
+	return e.Delay(uint64(n), b.rng.Float64())
 }
 
 // arm points the retry slot at the earliest retry time.

@@ -2,36 +2,25 @@ package retry
 
 import (
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/ackflow/ackflow/internal/backoff"
 )
+
+// backoff is the policy's retry schedule.
+func (p policy) backoff() backoff.Exponential {
+	return backoff.Exponential{Initial: p.initial, Max: p.maxIv, Multiplier: p.multiplier, Jitter: p.rf}
+}
 
 // interval is the wait before retry n (1 for the first retry) before
 // jitter: initial × multiplier^(n-1), capped at max_interval.
-func (p policy) interval(n uint64) time.Duration {
-	if n <= 1 {
-		return min(p.initial, p.maxIv)
-	}
-	// Float arithmetic: the power overflows to +Inf long before n does, and
-	// the comparison below turns that into the cap.
-	f := float64(p.initial) * math.Pow(p.multiplier, float64(n-1))
-	if !(f < float64(p.maxIv)) {
-		return p.maxIv
-	}
-	return time.Duration(f)
-}
+func (p policy) interval(n uint64) time.Duration { return p.backoff().Interval(n) }
 
-// delay is the wait before retry n with jitter: interval(n) scaled by
-// 1 + rf×(2u-1) for u in [0, 1), that is by a factor in [1-rf, 1+rf).
-func (p policy) delay(n uint64, u float64) time.Duration {
-	f := float64(p.interval(n)) * (1 + p.rf*(2*u-1))
-	if f >= math.MaxInt64 { // max_interval near the Duration limit
-		return math.MaxInt64
-	}
-	return time.Duration(f)
-}
+// delay is the wait before retry n with jitter u in [0, 1): interval(n)
+// scaled by a factor in [1-rf, 1+rf).
+func (p policy) delay(n uint64, u float64) time.Duration { return p.backoff().Delay(n, u) }
 
 // newRand returns the node's jitter source. It is seeded from the node's
 // identity and the clock's time at construction: a fake clock makes the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ackflow/ackflow/internal/backoff"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -84,15 +85,7 @@ type backoffPolicy struct {
 // delay is the wait before redelivery n (1 for the first) with jitter u in
 // [0, 1): min(initial × multiplier^(n-1), max) × (1 + rf×(2u-1)).
 func (b backoffPolicy) delay(n uint64, u float64) time.Duration {
-	f := float64(b.initial) * math.Pow(b.multiplier, float64(n-1))
-	if !(f < float64(b.max)) {
-		f = float64(b.max)
-	}
-	f *= 1 + b.rf*(2*u-1)
-	if f >= math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return time.Duration(f)
+	return backoff.Exponential{Initial: b.initial, Max: b.max, Multiplier: b.multiplier, Jitter: b.rf}.Delay(n, u)
 }
 
 // tp names a partition.
@@ -166,6 +159,8 @@ type partition struct {
 	outstanding int       // records sent or dead-lettering: outcomes awaited
 	failing     int       // records that failed and are not settled
 	paused      bool      // fetching paused
+	popped      int64     // records settled off the window's front, ever
+	poppedDone  int64     // of those, the ones the last successful commit passed
 	pm          *partMetrics
 }
 
@@ -202,6 +197,7 @@ type waiter struct {
 type commitOffset struct {
 	p      *partition
 	offset int64
+	popped int64 // p.popped when the offset was taken: the commit passes them all
 }
 
 func newCore(lim limits, auto bool, dlq string, b backoffPolicy, rnd *rand.Rand, route func(string) (route, bool), h hooks, m *metrics) *core {
@@ -522,6 +518,7 @@ func (c *core) settle(r *record) {
 		for len(p.recs) > 0 && p.recs[0].state == recSettled {
 			p.recs[0] = nil
 			p.recs = p.recs[1:]
+			p.popped++
 		}
 		if !c.auto {
 			c.h.commitReady()
@@ -615,7 +612,7 @@ func (c *core) toCommit(tps []tp) []commitOffset {
 			return
 		}
 		if off, ok := c.committable(p); ok && off > p.committed {
-			out = append(out, commitOffset{p: p, offset: off})
+			out = append(out, commitOffset{p: p, offset: off, popped: p.popped})
 		}
 	}
 	if tps == nil {
@@ -639,6 +636,7 @@ func (c *core) committed(offs []commitOffset, failed map[tp]bool) {
 			continue
 		}
 		o.p.committed = o.offset
+		o.p.poppedDone = max(o.p.poppedDone, o.popped)
 		o.p.pm.committed.Set(o.offset)
 		c.updateLag(o.p)
 	}
@@ -693,10 +691,21 @@ func (c *core) remove(tps []tp, why abandonReason) {
 }
 
 func (c *core) removeOne(p *partition, why abandonReason) {
+	// The next owner reads from the last commit: the records settled here
+	// since then, popped or still in the window behind an unsettled one,
+	// reach the pipeline twice. (commit.mode auto commits past them.)
+	dups := p.popped - p.poppedDone
 	for _, r := range p.recs {
-		if r.state != recSettled && r.state != recAbandoned {
+		switch r.state {
+		case recSettled:
+			dups++
+		case recAbandoned:
+		default:
 			c.abandon(r, why)
 		}
+	}
+	if !c.auto && dups > 0 {
+		c.m.duplicates[why].Add(uint64(dups))
 	}
 	p.recs, p.outstanding = nil, 0
 	p.state = partRemoved
