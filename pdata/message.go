@@ -70,7 +70,8 @@ const inlineFrames = 4
 // route. The zero value is not usable; use New.
 type Message struct {
 	payload *Payload
-	items   int // kept when the payload is dropped on the way back
+	items   int32 // kept when the payload is dropped on the way back
+	dropped int32 // items a node removed from the payload on purpose (Shrink)
 	depth   int
 	inline  [inlineFrames]Frame
 	spill   []Frame // frames beyond inlineFrames, bottom first
@@ -78,7 +79,7 @@ type Message struct {
 
 // New returns a message carrying p with an empty return route.
 func New(p *Payload) *Message {
-	return &Message{payload: p, items: p.Items()}
+	return &Message{payload: p, items: int32(p.Items())}
 }
 
 // Payload returns the message's payload, or nil if it was dropped on the
@@ -87,14 +88,30 @@ func (m *Message) Payload() *Payload { return m.payload }
 
 // Items is the number of items the message carried when it was built, still
 // known after its payload was dropped.
-func (m *Message) Items() int { return m.items }
+func (m *Message) Items() int { return int(m.items) }
 
 // SetPayload replaces the payload, for a node that transformed the data but
 // keeps the same return route.
 func (m *Message) SetPayload(p *Payload) {
 	m.payload = p
-	m.items = p.Items()
+	m.items = int32(p.Items())
 }
+
+// Shrink replaces the payload with p, which holds part of its items, for a
+// node that removed the others on purpose (a filter, a sampler), and
+// returns how many it removed. The message remembers them (Dropped), so
+// that whoever accounts for its outcome counts them as dropped and not as
+// delivered or failed.
+func (m *Message) Shrink(p *Payload) (removed int) {
+	removed = max(int(m.items)-p.Items(), 0)
+	m.dropped += int32(removed)
+	m.SetPayload(p)
+	return removed
+}
+
+// Dropped is the number of items removed from the message by Shrink since
+// it was built: they are not in Items.
+func (m *Message) Dropped() int { return int(m.dropped) }
 
 // DropPayload releases the payload, keeping the item count.
 func (m *Message) DropPayload() { m.payload = nil }
@@ -102,7 +119,7 @@ func (m *Message) DropPayload() { m.payload = nil }
 // Clone returns a copy of the message with its own return route and the same
 // (immutable, shared) payload.
 func (m *Message) Clone() *Message {
-	c := &Message{payload: m.payload, items: m.items, depth: m.depth, inline: m.inline}
+	c := &Message{payload: m.payload, items: m.items, dropped: m.dropped, depth: m.depth, inline: m.inline}
 	if len(m.spill) > 0 {
 		c.spill = append([]Frame(nil), m.spill...)
 	}

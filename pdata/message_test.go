@@ -119,3 +119,33 @@ func TestNackWrapKeepsFlags(t *testing.T) {
 		t.Fatalf("Wrap = %+v", n)
 	}
 }
+
+// A node that removes items on purpose shrinks the message: the items left
+// are its count, the removed ones are remembered for the accounting, and a
+// clone keeps both.
+func TestShrinkRemembersTheRemovedItems(t *testing.T) {
+	m := pdata.New(pdatatest.Logs(10))
+	if got := m.Shrink(pdatatest.Logs(7)); got != 3 {
+		t.Fatalf("Shrink removed %d, want 3", got)
+	}
+	if got := m.Shrink(pdatatest.Logs(2)); got != 5 {
+		t.Fatalf("second Shrink removed %d, want 5", got)
+	}
+	if m.Items() != 2 || m.Dropped() != 8 || m.Payload().Items() != 2 {
+		t.Fatalf("items %d, dropped %d, payload %d; want 2, 8, 2", m.Items(), m.Dropped(), m.Payload().Items())
+	}
+	if c := m.Clone(); c.Items() != 2 || c.Dropped() != 8 {
+		t.Errorf("clone: items %d, dropped %d", c.Items(), c.Dropped())
+	}
+	if d := m.CloneDetached(); d.Items() != 2 || d.Dropped() != 0 {
+		t.Errorf("detached clone (a new delivery): items %d, dropped %d; want 2, 0", d.Items(), d.Dropped())
+	}
+	// A "shrink" that grows the payload removes nothing.
+	if got := m.Shrink(pdatatest.Logs(4)); got != 0 || m.Dropped() != 8 || m.Items() != 4 {
+		t.Errorf("growing Shrink: removed %d, dropped %d, items %d", got, m.Dropped(), m.Items())
+	}
+	m.SetPayload(pdatatest.Logs(1))
+	if m.Dropped() != 8 {
+		t.Errorf("SetPayload changed Dropped to %d", m.Dropped())
+	}
+}
