@@ -6,7 +6,9 @@
 //	GET  /metrics             Prometheus text format
 //	GET  /livez               200 while the process serves requests
 //	GET  /readyz              200 while every pipeline runs and none drains, else 503
-//	GET  /api/v1/status       JSON: pipelines, copies, item accounting, node states
+//	GET  /api/v1/status       JSON: pipelines, copies, item accounting, node states (status.go)
+//	GET  /api/v1/tap          NDJSON: OTLP JSON samples of a node's output (tap.go)
+//	GET  /api/v1/guarantees   JSON: what the configuration promises (WithGuarantees)
 //	POST /api/v1/shutdown     starts a graceful drain (202)
 //	GET  /debug/pprof/...     net/http/pprof, only WithPProf (engine.http_admin.pprof)
 //
@@ -38,7 +40,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -49,6 +50,7 @@ import (
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/guarantee"
 	"github.com/ackflow/ackflow/telemetry"
 )
 
@@ -77,6 +79,8 @@ type Server struct {
 	token         []byte // nil: no token, loopback only
 	pprof         bool
 	certFile, key string // TLS when certFile is set
+
+	guarantees *guarantee.Report // GET /api/v1/guarantees; nil: not given
 }
 
 // Option configures a Server.
@@ -114,6 +118,8 @@ func New(e Engine, metrics *telemetry.Registry, onShutdown func(), opts ...Optio
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
+	mux.HandleFunc("GET /api/v1/tap", s.handleTap) // tap.go
+	mux.HandleFunc("GET /api/v1/guarantees", s.handleGuarantees)
 	mux.HandleFunc("POST /api/v1/shutdown", s.handleShutdown)
 	if s.pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -284,51 +290,6 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
-}
-
-// statusJSON is the /api/v1/status document.
-type statusJSON struct {
-	Ready     bool           `json:"ready"`
-	Pipelines []pipelineJSON `json:"pipelines"`
-}
-
-type pipelineJSON struct {
-	Name      string     `json:"name"`
-	Copies    int        `json:"copies"`
-	Admitted  uint64     `json:"admitted_items"`
-	Delivered uint64     `json:"delivered_items"`
-	Nacked    uint64     `json:"nacked_items"`
-	Dropped   uint64     `json:"dropped_items"`
-	InFlight  uint64     `json:"in_flight_items"`
-	Nodes     []nodeJSON `json:"nodes"`
-}
-
-type nodeJSON struct {
-	Name   string `json:"name"`
-	Type   string `json:"type"`
-	Copy   int    `json:"copy"`
-	State  string `json:"state"`
-	Queued int    `json:"queued_messages"`
-	// Details is what the node type reports of itself (engine.StatusReporter).
-	Details map[string]any `json:"details,omitempty"`
-}
-
-func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	doc := statusJSON{Ready: s.engine.Ready(), Pipelines: []pipelineJSON{}}
-	for _, p := range s.engine.Status() {
-		pj := pipelineJSON{
-			Name: p.Name, Copies: p.Copies, Admitted: p.Flow.Admitted, Delivered: p.Flow.Delivered,
-			Nacked: p.Flow.Nacked, Dropped: p.Flow.Dropped, InFlight: p.Flow.InFlight(),
-		}
-		for _, n := range p.Nodes {
-			pj.Nodes = append(pj.Nodes, nodeJSON{Name: n.Name, Type: n.Type, Copy: n.Copy, State: n.State, Queued: n.Queued, Details: n.Details})
-		}
-		doc.Pipelines = append(doc.Pipelines, pj)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(doc)
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, _ *http.Request) {

@@ -42,23 +42,35 @@
 //
 // # Writing a node's config
 //
-// A node package decodes its block with [DecodeStrict] into a struct pre-filled
-// with its defaults, then validates it with paths built from the node's path,
-// returning [Errorf] errors for every problem:
+// A node package decodes its block with [DecodeNodeConfig] (which decodes
+// strictly with [DecodeStrict]) into a struct pre-filled with its defaults,
+// then validates it with paths built from the node's path, returning
+// [Errorf] errors for every problem:
 //
-//	func (f *factory) ValidateConfig(n *config.Node) error {
-//		cfg := defaultConfig()
-//		p := n.Path.Key("config")
-//		if err := config.DecodeStrict(n.Config, &cfg, p); err != nil {
-//			return err
-//		}
-//		return cfg.Validate(p)
+//	func decodeConfig(n *config.Node) (Config, error) {
+//		return config.DecodeNodeConfig(n, DefaultConfig(), (*Config).Validate)
 //	}
 //
 // Errors whose line is unknown get it from their path when they reach
 // [Document.Validate], so validators need only build correct paths.
 // [Duration] and [Size] give node configs the document's duration and size
 // syntax.
+//
+// # Keys of the reference engine that ackflow does not need
+//
+// A key that the reference engine documents and ackflow does not act on is
+// accepted and reported, never silently: each is an [IgnoredKey] with its
+// path and why ackflow does not need it, listed by [Document.Ignored] (and
+// [LoadReport], even when the document has errors) in document order. A
+// config struct declares one with a tag on a field that takes any value:
+//
+//	ClientPoolSize any `yaml:"client_pool_size" ackflow:"ignored,not needed: ackflow sizes its connection pool itself"`
+//
+// and a validator that accepts a value without acting on it returns
+// [Ignore] among its errors. [DecodeNodeConfig] sets both apart from the
+// errors. A key that is neither known nor ignored stays an unknown-field
+// error with its did-you-mean; [Strict] turns the ignored keys into errors
+// for those who want them refused (`ackflow validate --strict`).
 //
 // # Module organization
 //
@@ -69,8 +81,11 @@
 //	parse_node.go     nodes (type, outputs) and connections (from, to, ports)
 //	tree.go           checks before the tree is read: size, alias cycles and bombs, duplicate keys
 //	graph.go          checks across nodes: receivers, references, ports, cycles
-//	validate.go       NodeTypes, Document.Validate, Load
+//	validate.go       NodeTypes, Document.Validate, Load, LoadReport
 //	strict.go         DecodeStrict for node configs
+//	ignored.go        IgnoredKey, Ignore, Strict, Document.Ignored
+//	reference.go      the reference engine's keys ackflow ignores, by level
+//	nodeconfig.go     DecodeNodeConfig, Node.ConfigHas, CheckSingleOutput
 //	errors.go         Error, sentinels, Errorf, Errors
 //	path.go           Path
 //	duration.go       Duration

@@ -28,6 +28,10 @@ type Document struct {
 	// root is the parsed YAML, kept so that errors reported later (by node
 	// validators) can be positioned from their path.
 	root *yaml.Node
+	// ignored are the keys accepted without effect that Parse found,
+	// nodeIgnored those of the nodes' config blocks that Validate found
+	// (replaced at each Validate). See Ignored.
+	ignored, nodeIgnored []IgnoredKey
 }
 
 // Engine holds engine-wide settings (`engine:`).
@@ -152,6 +156,10 @@ type Node struct {
 	// outputSet indexes Outputs when there are many (set by Parse), so that
 	// resolving the ports of many connections stays linear.
 	outputSet map[string]bool
+	// ignored collects the keys of the config block accepted without
+	// effect, only while Document.Validate runs the node's validator; nil
+	// otherwise (see record).
+	ignored *[]IgnoredKey
 }
 
 // manyOutputs is the number of outputs from which a parsed node indexes

@@ -7,15 +7,34 @@ import "strings"
 // defaults, then checked by validate (which may also fill derived
 // defaults), every problem reported at once under its YAML path. A nil
 // validate checks nothing more.
+//
+// Keys accepted without effect (fields tagged `ackflow:"ignored,REASON"`,
+// and Ignore entries validate returns) are not errors: they are recorded
+// for Document.Ignored while Document.Validate runs, and dropped otherwise.
 func DecodeNodeConfig[C any](n *Node, cfg C, validate func(c *C, p Path) error) (C, error) {
 	p := n.Path.Key("config")
-	if err := DecodeStrict(n.Config, &cfg, p); err != nil {
+	ignored, err := decodeReport(n.Config, &cfg, p)
+	n.record(ignored)
+	if err != nil || validate == nil {
 		return cfg, err
 	}
-	if validate == nil {
-		return cfg, nil
+	err, ignored = splitIgnored(validate(&cfg, p))
+	n.record(ignored)
+	return cfg, err
+}
+
+// ConfigHas reports whether the node's config block sets the key at keys
+// (each a mapping key, from the block down) to something other than null:
+// for validators that must tell a key left out from one given its default
+// value, such as two spellings of one setting given together.
+func (n *Node) ConfigHas(keys ...string) bool {
+	v := resolve(n.Config)
+	for _, k := range keys {
+		if v = child(v, segment{key: k}); v == nil {
+			return false
+		}
 	}
-	return cfg, validate(&cfg, p)
+	return v != nil && !isNull(v)
 }
 
 // CheckSingleOutput is the rule of every node type that sends on one

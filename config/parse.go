@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -79,8 +80,8 @@ func parse(file string, data []byte) (*Document, errorList) {
 			"the document is %s, want a mapping", describeNode(top))
 		return d, errs
 	}
-	p := &parser{errs: &errs}
-	fields := p.mapping(top, Path{}, "version", "engine", "policies", "groups")
+	p := &parser{errs: &errs, ignored: &d.ignored}
+	fields := p.mapping(top, Path{}, ignoredTop, "version", "engine", "policies", "groups")
 
 	p.version(d, top, fields["version"])
 	p.engine(d, fields["engine"])
@@ -89,9 +90,16 @@ func parse(file string, data []byte) (*Document, errorList) {
 	return d, errs
 }
 
-// parser holds the error list while the document is walked.
+// parser holds the error list, and the list of keys accepted without
+// effect, while the document is walked.
 type parser struct {
-	errs *errorList
+	errs    *errorList
+	ignored *[]IgnoredKey
+}
+
+// ignore records a key (or value) accepted without effect at path.
+func (p *parser) ignore(path Path, reason string) {
+	*p.ignored = append(*p.ignored, IgnoredKey{Path: path, Reason: reason})
 }
 
 // entry is one key of a mapping with its value.
@@ -99,16 +107,23 @@ type entry struct {
 	key, val *yaml.Node
 }
 
-// mapping checks that n is a mapping whose keys are all in allowed, and
-// returns the present ones. A missing or null n is an empty mapping.
-func (p *parser) mapping(n *yaml.Node, path Path, allowed ...string) map[string]entry {
+// mapping checks that n is a mapping whose keys are all in allowed or in
+// ignored (keys of the reference engine accepted without effect, with
+// why), and returns the allowed ones present. A missing or null n is an
+// empty mapping.
+func (p *parser) mapping(n *yaml.Node, path Path, ignored map[string]string, allowed ...string) map[string]entry {
 	out := map[string]entry{}
 	entries, _ := p.entries(n, path)
 	for _, e := range entries {
 		k := e.key.Value
+		if reason, ok := ignored[k]; ok {
+			*p.ignored = append(*p.ignored, IgnoredKey{Path: path.Key(k), Line: e.key.Line, Column: e.key.Column, Reason: reason})
+			continue
+		}
 		if !slices.Contains(allowed, k) {
+			known := append(slices.Clone(allowed), slices.Sorted(maps.Keys(ignored))...)
 			p.errs.add(e.key, ErrUnknownField, path.Key(k),
-				suggest(k, allowed)+"allowed fields: "+strings.Join(allowed, ", "), "unknown field %q", k)
+				suggest(k, known)+"allowed fields: "+strings.Join(known, ", "), "unknown field %q", k)
 			continue
 		}
 		out[k] = e
@@ -146,7 +161,8 @@ func (p *parser) entries(n *yaml.Node, path Path) (_ []entry, ok bool) {
 // a top-level field whose value was wrong is reset to zero rather than kept
 // half-decoded, so that it cannot cause a second, misleading error.
 func (p *parser) decode(n *yaml.Node, out any, path Path) {
-	err := decodeChecked(n, out, path) // parse ran checkTree on the whole document
+	ignored, err := decodeChecked(n, out, path) // parse ran checkTree on the whole document
+	*p.ignored = append(*p.ignored, ignored...)
 	if err == nil {
 		return
 	}
@@ -222,7 +238,7 @@ func (p *parser) groups(d *Document, top *yaml.Node, e entry) {
 				"got %s, want a group", describeNode(v))
 			continue
 		}
-		fields := p.mapping(ge.val, gp, "policies", "pipelines")
+		fields := p.mapping(ge.val, gp, ignoredGroup, "policies", "pipelines")
 		g.Policies = p.policies(fields["policies"].val, gp.Key("policies"))
 		pipes, ok := p.entries(fields["pipelines"].val, gp.Key("pipelines"))
 		if len(pipes) == 0 && ok {
@@ -242,7 +258,7 @@ func (p *parser) pipeline(group string, e entry, path Path) *Pipeline {
 			"got %s, want a pipeline", describeNode(v))
 		return pl
 	}
-	fields := p.mapping(e.val, path, "policies", "nodes", "connections")
+	fields := p.mapping(e.val, path, ignoredPipeline, "policies", "nodes", "connections")
 	pl.Policies = p.policies(fields["policies"].val, path.Key("policies"))
 
 	nodes, ok := p.entries(fields["nodes"].val, path.Key("nodes"))

@@ -16,6 +16,14 @@ type rawNode struct {
 	Outputs       []string  `yaml:"outputs"`
 	DefaultOutput string    `yaml:"default_output"`
 	Config        yaml.Node `yaml:"config"`
+
+	// The reference engine's node keys that ackflow does not act on.
+	Capabilities      any `yaml:"capabilities" ackflow:"ignored,ackflow has no extensions: the node runs without the capabilities bound to it"`
+	RateLimiters      any `yaml:"rate_limiters" ackflow:"ignored,ackflow has no rate limiters; its receivers refuse new requests at their own limits (max_concurrent_requests, max_in_flight_bytes)"`
+	Entity            any `yaml:"entity" ackflow:"ignored,not needed: ackflow labels a node's telemetry with its pipeline and node names"`
+	HeaderCapture     any `yaml:"header_capture" ackflow:"ignored,ackflow does not capture or propagate transport headers"`
+	HeaderPropagation any `yaml:"header_propagation" ackflow:"ignored,ackflow does not capture or propagate transport headers"`
+	Policies          any `yaml:"policies" ackflow:"ignored,not needed: ackflow counts every node's items (ackflow_node_*_items_total) whatever the policy"`
 }
 
 // node reads one node declaration. Type, outputs and default_output are
@@ -180,19 +188,6 @@ func (p *parser) connection(n *yaml.Node, path Path) *Connection {
 	var raw rawConnection
 	p.decode(n, &raw, path)
 	c := &Connection{Path: path}
-	if pol := raw.Policies; pol != nil {
-		switch pol.Dispatch {
-		case "", "one_of":
-		case "broadcast":
-			p.errs.add(nil, ErrInvalidValue, path.Key("policies").Key("dispatch"),
-				"send the data through a processor:fanout node, which copies it to each destination and tracks every ack",
-				"dispatch broadcast is not supported")
-		default:
-			p.errs.add(nil, ErrInvalidValue, path.Key("policies").Key("dispatch"),
-				"use one_of (each message goes to one destination), or remove it",
-				"unknown dispatch %q", pol.Dispatch)
-		}
-	}
 	for _, ref := range p.names(&raw.From, n, path.Key("from"), "from", "name the upstream node: from: in, or a port: from: 'fan[\"primary\"]'") {
 		node, port, ok := parsePortRef(ref.name)
 		if !ok {
@@ -208,7 +203,30 @@ func (p *parser) connection(n *yaml.Node, path Path) *Connection {
 		c.To = append(c.To, ref.name)
 		c.toPaths = append(c.toPaths, ref.path)
 	}
+	if pol := raw.Policies; pol != nil {
+		p.dispatch(pol.Dispatch, len(c.To), path.Key("policies").Key("dispatch"))
+	}
 	return c
+}
+
+// dispatch checks a connection's dispatch policy. Broadcast to several
+// destinations is the fan-out processor's job; to one destination it
+// means the same as one_of, as in the reference engine, and is accepted
+// and reported.
+func (p *parser) dispatch(d string, destinations int, path Path) {
+	switch {
+	case d == "" || d == "one_of":
+	case d == "broadcast" && destinations <= 1:
+		p.ignore(path, "not needed: with one destination, broadcast and one_of both send every message to it")
+	case d == "broadcast":
+		p.errs.add(nil, ErrInvalidValue, path,
+			"send the data through a processor:fanout node, which copies it to each destination and tracks every ack",
+			"dispatch broadcast is not supported")
+	default:
+		p.errs.add(nil, ErrInvalidValue, path,
+			"use one_of (each message goes to one destination), or remove it",
+			"unknown dispatch %q", d)
+	}
 }
 
 func describeNodeOrNothing(n *yaml.Node) string {

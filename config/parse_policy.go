@@ -10,11 +10,19 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// rawEngine is the `engine` block as written.
+// rawEngine is the `engine` block as written. The reference engine's keys
+// that ackflow does not need are accepted and reported (see IgnoredKey).
 type rawEngine struct {
 	HTTPAdmin       *rawHTTPAdmin `yaml:"http_admin"`
 	ShutdownTimeout *Duration     `yaml:"shutdown_timeout"`
 	MemoryLimit     *Size         `yaml:"memory_limit"`
+
+	Telemetry     any `yaml:"telemetry" ackflow:"ignored,not needed: ackflow's own telemetry is its Prometheus endpoint (GET /metrics on engine.http_admin) and its logs (run --log-format, --log-level)"`
+	ObservedState any `yaml:"observed_state" ackflow:"ignored,not needed: ackflow keeps each node's state itself and serves it at GET /api/v1/status"`
+	Topics        any `yaml:"topics" ackflow:"ignored,not needed: ackflow has no topics (receiver:topic, exporter:topic)"`
+	Controller    any `yaml:"controller" ackflow:"ignored,not needed: ackflow has no controller extensions"`
+	Observability any `yaml:"observability" ackflow:"ignored,not needed: ackflow has no internal observability pipeline; its metrics are at GET /metrics on engine.http_admin"`
+	Custom        any `yaml:"custom" ackflow:"ignored,not needed: metadata for applications that embed the reference engine, which ackflow does not read"`
 }
 
 type rawHTTPAdmin struct {
@@ -153,6 +161,10 @@ type rawPolicies struct {
 	ChannelCapacity *rawChannelCapacity `yaml:"channel_capacity"`
 	Telemetry       *rawTelemetry       `yaml:"telemetry"`
 	Resources       *rawResources       `yaml:"resources"`
+
+	Health           any `yaml:"health" ackflow:"ignored,not needed: ackflow's /livez and /readyz follow fixed rules (docs/RELIABILITY.md)"`
+	RuntimeRecovery  any `yaml:"runtime_recovery" ackflow:"ignored,not needed: ackflow does not restart a failed pipeline in the process; a node failure drains and exits with code 1, for the supervisor (systemd, Kubernetes) to restart"`
+	TransportHeaders any `yaml:"transport_headers" ackflow:"ignored,ackflow does not capture or propagate transport headers"`
 }
 
 type rawChannelCapacity struct {
@@ -168,15 +180,32 @@ type rawControl struct {
 
 type rawTelemetry struct {
 	RuntimeMetrics *string `yaml:"runtime_metrics"`
+
+	PipelineMetrics any `yaml:"pipeline_metrics" ackflow:"ignored,not needed: ackflow always records its pipeline metrics"`
+	TokioMetrics    any `yaml:"tokio_metrics" ackflow:"ignored,not needed: ackflow has no Tokio runtime"`
+	FlowMetrics     any `yaml:"flow_metrics" ackflow:"ignored,not needed: ackflow has no flow metrics; its per-node counters (ackflow_node_*_items_total) measure each node"`
 }
 
 type rawResources struct {
 	CoreAllocation *rawCoreAllocation `yaml:"core_allocation"`
+
+	MemoryLimiter any `yaml:"memory_limiter" ackflow:"ignored,not taken: set engine.memory_limit, ackflow's process memory limit, above 80% of which its receivers refuse new requests"`
+	RateLimiters  any `yaml:"rate_limiters" ackflow:"ignored,ackflow has no rate limiters; its receivers refuse new requests at their own limits (max_concurrent_requests, max_in_flight_bytes)"`
 }
 
+// rawCoreAllocation is `core_allocation`. The reference engine names the
+// strategy `strategy` and accepts `type` as an alias; so does ackflow.
 type rawCoreAllocation struct {
-	Type  string `yaml:"type"`
-	Count *int   `yaml:"count"`
+	Type     string          `yaml:"type"`
+	Strategy string          `yaml:"strategy"`
+	Count    *int            `yaml:"count"`
+	Set      *[]rawCoreRange `yaml:"set"`
+}
+
+// rawCoreRange is one inclusive range of CPU core ids in a core_set.
+type rawCoreRange struct {
+	Start *int `yaml:"start"`
+	End   *int `yaml:"end"`
 }
 
 // policies reads a `policies` block. A family that is present is filled
@@ -243,7 +272,21 @@ func levelNames() []string {
 }
 
 func (p *parser) coreAllocation(ca *rawCoreAllocation, path Path) CoreAllocation {
-	switch ca.Type {
+	typ, tp := ca.Type, path.Key("type")
+	switch {
+	case ca.Strategy != "" && ca.Type != "" && ca.Strategy != ca.Type:
+		p.errs.add(nil, ErrInvalidValue, path.Key("strategy"), "keep one of them: type is the usual spelling",
+			"strategy %q and type %q disagree", ca.Strategy, ca.Type)
+		return CoreAllocation{}
+	case ca.Strategy != "":
+		typ, tp = ca.Strategy, path.Key("strategy")
+	}
+	if typ != CoreSet && ca.Set != nil {
+		p.errs.add(nil, ErrInvalidValue, path.Key("set"),
+			"remove set, or use type: core_set to run one copy per core of the set",
+			"set is only used with type core_set")
+	}
+	switch typ {
 	case AllCores:
 		if ca.Count != nil {
 			p.errs.add(nil, ErrInvalidValue, path.Key("count"),
@@ -256,19 +299,76 @@ func (p *parser) coreAllocation(ca *rawCoreAllocation, path Path) CoreAllocation
 		case ca.Count == nil:
 			p.errs.add(nil, ErrMissing, path.Key("count"), "add count: N (N >= 1) copies of the pipeline",
 				"core_count needs a count")
-		case *ca.Count < 1:
-			p.errs.add(nil, ErrInvalidValue, path.Key("count"), "count is the number of pipeline copies: use 1 or more",
-				"count must be at least 1, got %d", *ca.Count)
+		case *ca.Count < 0:
+			p.errs.add(nil, ErrInvalidValue, path.Key("count"),
+				"count is the number of pipeline copies: use 1 or more, or 0 for one per CPU",
+				"count must not be negative, got %d", *ca.Count)
+		case *ca.Count == 0:
+			// The reference engine's "every unreserved core": ackflow
+			// reserves none, so every CPU.
+			return CoreAllocation{Type: AllCores}
 		default:
 			return CoreAllocation{Type: CoreCount, Count: *ca.Count}
 		}
+	case CoreSet:
+		return p.coreSet(ca, path)
 	case "":
-		p.errs.add(nil, ErrMissing, path.Key("type"), "add type: all_cores or type: core_count",
+		p.errs.add(nil, ErrMissing, tp, "add type: all_cores, type: core_count or type: core_set",
 			"core_allocation needs a type")
 	default:
-		p.errs.add(nil, ErrInvalidValue, path.Key("type"),
-			suggest(ca.Type, []string{AllCores, CoreCount})+"use all_cores, or core_count with a count",
-			"unknown core_allocation type %q", ca.Type)
+		p.errs.add(nil, ErrInvalidValue, tp,
+			suggest(typ, []string{AllCores, CoreCount, CoreSet})+"use all_cores, core_count with a count, or core_set with a set",
+			"unknown core_allocation type %q", typ)
 	}
 	return CoreAllocation{}
+}
+
+// coreSet reads a core_set allocation: one pipeline copy per core of the
+// set. The copies are not pinned to those cores (the Go scheduler places
+// goroutines), which is reported as an ignored part of the key.
+func (p *parser) coreSet(ca *rawCoreAllocation, path Path) CoreAllocation {
+	sp := path.Key("set")
+	if ca.Count != nil {
+		p.errs.add(nil, ErrInvalidValue, path.Key("count"),
+			"remove count: a core_set runs one copy per core of its set",
+			"count is only used with type core_count")
+	}
+	if ca.Set == nil || len(*ca.Set) == 0 {
+		p.errs.add(nil, ErrMissing, sp, "add set: [{start: 0, end: 3}], inclusive ranges of core ids",
+			"core_set needs a non-empty set")
+		return CoreAllocation{}
+	}
+	type span struct{ start, end, index int }
+	var spans []span
+	ok := true
+	for i, r := range *ca.Set {
+		rp := sp.Index(i)
+		switch {
+		case r.Start == nil || r.End == nil:
+			p.errs.add(nil, ErrMissing, rp, "write each range as {start: FIRST, end: LAST}, both inclusive",
+				"a core range needs start and end")
+			ok = false
+		case *r.Start < 0 || *r.End < *r.Start:
+			p.errs.add(nil, ErrInvalidValue, rp, "use core ids from 0, with start <= end",
+				"invalid core range %d-%d", *r.Start, *r.End)
+			ok = false
+		default:
+			spans = append(spans, span{*r.Start, *r.End, i})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+	cores := 0
+	for i, s := range spans {
+		if i > 0 && s.start <= spans[i-1].end {
+			p.errs.add(nil, ErrInvalidValue, sp.Index(s.index), "list each core once: merge or split the ranges",
+				"core range %d-%d overlaps range %d-%d", s.start, s.end, spans[i-1].start, spans[i-1].end)
+			ok = false
+		}
+		cores += s.end - s.start + 1
+	}
+	if !ok {
+		return CoreAllocation{}
+	}
+	p.ignore(sp, fmt.Sprintf("ackflow runs one pipeline copy per core of the set (%d) but does not pin the copies to those cores: the Go scheduler places them", cores))
+	return CoreAllocation{Type: CoreSet, Count: cores}
 }

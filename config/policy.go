@@ -71,24 +71,25 @@ type Resources struct {
 const (
 	AllCores  = "all_cores"  // one copy of the pipeline per CPU
 	CoreCount = "core_count" // exactly Count copies
+	CoreSet   = "core_set"   // one copy per core of a set (not pinned): Count copies
 )
 
 // CoreAllocation says how many independent copies of a pipeline to run
 // (docs/ENGINE.md, "Pipeline copies"). The zero value, Type "", is the default: one copy.
 type CoreAllocation struct {
-	Type  string // "", AllCores or CoreCount
-	Count int    // copies for CoreCount; at least 1
+	Type  string // "", AllCores, CoreCount or CoreSet
+	Count int    // copies for CoreCount and CoreSet (the cores of the set); at least 1
 }
 
 // Copies returns the number of pipeline copies to start on a machine with
-// numCPU CPUs: numCPU for all_cores, Count for core_count (not capped by
-// numCPU: the user asked for that many), and 1 when unset. It never returns
-// less than 1.
+// numCPU CPUs: numCPU for all_cores, Count for core_count and core_set
+// (not capped by numCPU: the user asked for that many), and 1 when unset.
+// It never returns less than 1.
 func (c CoreAllocation) Copies(numCPU int) int {
 	switch c.Type {
 	case AllCores:
 		return max(numCPU, 1)
-	case CoreCount:
+	case CoreCount, CoreSet:
 		return max(c.Count, 1)
 	default:
 		return 1

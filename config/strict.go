@@ -33,39 +33,65 @@ import (
 // interface{} field accepts any value, and so does a map's value type when
 // that is an interface{}.
 //
+// A field tagged `ackflow:"ignored,REASON"` is a key of the reference
+// engine's format that ackflow accepts without acting on it (its value is
+// checked against the field's type, so declare it `any` to take anything).
+// Each such key present is returned as an entry of class ErrIgnored in the
+// joined error, with REASON as its message, so that it is never accepted
+// silently; DecodeNodeConfig sets these entries apart from the errors and
+// reports them through Document.Ignored.
+//
 // An alias that refers to a value containing it, and aliases that would add
 // more than MaxAliasExpansion values, are an ErrAlias error, and nothing is
 // decoded.
 func DecodeStrict(raw *yaml.Node, out any, path Path) error {
+	ignored, err := decodeReport(raw, out, path)
+	errs := make([]error, 0, len(ignored)+1)
+	for _, k := range ignored {
+		errs = append(errs, &Error{Path: k.Path, Line: k.Line, Column: k.Column, Msg: k.Reason, Err: ErrIgnored})
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+// decodeReport is DecodeStrict that returns the keys tagged
+// `ackflow:"ignored,..."` it met apart from the errors.
+func decodeReport(raw *yaml.Node, out any, path Path) ([]IgnoredKey, error) {
 	// A block from Parse passed this check already; one built elsewhere
 	// may hold an alias inside its own value, or an alias bomb.
 	var errs errorList
 	if !checkTree(&errs, raw, path, false) {
-		return errs.finish("", nil)
+		return nil, errs.finish("", nil)
 	}
 	return decodeChecked(raw, out, path)
 }
 
-// decodeChecked is DecodeStrict for a tree that passed checkTree.
-func decodeChecked(raw *yaml.Node, out any, path Path) error {
+// decodeChecked is decodeReport for a tree that passed checkTree.
+func decodeChecked(raw *yaml.Node, out any, path Path) ([]IgnoredKey, error) {
 	rv := reflect.ValueOf(out)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("config: DecodeStrict needs a non-nil pointer, got %T", out)
+		return nil, fmt.Errorf("config: DecodeStrict needs a non-nil pointer, got %T", out)
 	}
 	n := resolve(raw)
 	if n == nil || isNull(n) {
-		return nil
+		return nil, nil
 	}
-	var errs errorList
-	checkValue(&errs, n, rv.Type().Elem(), path, 0)
-	if len(errs) == 0 {
+	var c checker
+	c.value(n, rv.Type().Elem(), path, 0)
+	if len(c.errs) == 0 {
 		// The walk above checked every value with yaml's own decoding, so
 		// this is expected to succeed; its errors are mapped anyway.
 		if err := n.Decode(out); err != nil {
-			errs = append(errs, convertDecodeError(err, n, nil, path)...)
+			c.errs = append(c.errs, convertDecodeError(err, n, nil, path)...)
 		}
 	}
-	return errs.finish("", nil)
+	return c.ignored, c.errs.finish("", nil)
+}
+
+// checker walks a YAML value against a Go type: the errors it finds, and
+// the keys accepted without effect (fields tagged `ackflow:"ignored,..."`).
+type checker struct {
+	errs    errorList
+	ignored []IgnoredKey
 }
 
 var (
@@ -79,16 +105,16 @@ var (
 // struct{ Next *T }) fed with deeply nested YAML.
 const maxCheckDepth = 100
 
-// checkValue checks that n can be decoded into a value of type t, and that
+// value checks that n can be decoded into a value of type t, and that
 // every mapping key along the way names a field. It decodes nothing into
 // the caller's value: scalars are test-decoded into fresh values.
-func checkValue(errs *errorList, n *yaml.Node, t reflect.Type, path Path, depth int) {
+func (c *checker) value(n *yaml.Node, t reflect.Type, path Path, depth int) {
 	n = resolve(n)
 	if n == nil || isNull(n) {
 		return // any field may be null: yaml keeps scalars and zeroes pointers, maps and slices
 	}
 	if depth > maxCheckDepth {
-		errs.add(n, ErrInvalidValue, path, "flatten the structure", "nesting is too deep")
+		c.errs.add(n, ErrInvalidValue, path, "flatten the structure", "nesting is too deep")
 		return
 	}
 	if t == yamlNodeType {
@@ -97,85 +123,88 @@ func checkValue(errs *errorList, n *yaml.Node, t reflect.Type, path Path, depth 
 	if t.Kind() == reflect.Pointer && t.Elem() == yamlNodeType {
 		// yaml.v3 decodes the mapping into the Node struct's own fields
 		// and returns no error: the block would silently vanish.
-		errs.add(n, ErrType, path, "declare the Go field as yaml.Node, not *yaml.Node",
+		c.errs.add(n, ErrType, path, "declare the Go field as yaml.Node, not *yaml.Node",
 			"the node's config type cannot hold this value: yaml.v3 does not fill *yaml.Node fields")
 		return
 	}
 	if pt := reflect.PointerTo(t); pt.Implements(unmarshalerType) || pt.Implements(obsoleteUnmarshaler) ||
 		(n.Kind == yaml.ScalarNode && pt.Implements(textUnmarshalerType)) {
-		checkScalar(errs, n, t, path)
+		checkScalar(&c.errs, n, t, path)
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		checkValue(errs, n, t.Elem(), path, depth+1)
+		c.value(n, t.Elem(), path, depth+1)
 	case reflect.Interface:
 		if t.NumMethod() > 0 {
-			checkScalar(errs, n, t, path)
+			checkScalar(&c.errs, n, t, path)
 		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			checkScalar(errs, n, t, path)
+			checkScalar(&c.errs, n, t, path)
 			return
 		}
-		checkStruct(errs, n, t, path, depth)
+		c.structure(n, t, path, depth)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			checkScalar(errs, n, t, path)
+			checkScalar(&c.errs, n, t, path)
 			return
 		}
 		seen := map[string]*yaml.Node{}
 		eachPair(n, func(k, v *yaml.Node) {
-			if dupKey(errs, seen, k, path) {
+			if dupKey(&c.errs, seen, k, path) {
 				return
 			}
-			checkScalar(errs, k, t.Key(), path.Key(k.Value))
-			checkValue(errs, v, t.Elem(), path.Key(k.Value), depth+1)
+			checkScalar(&c.errs, k, t.Key(), path.Key(k.Value))
+			c.value(v, t.Elem(), path.Key(k.Value), depth+1)
 		})
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			checkScalar(errs, n, t, path)
+			checkScalar(&c.errs, n, t, path)
 			return
 		}
 		if t.Kind() == reflect.Array && len(n.Content) != t.Len() {
-			errs.add(n, ErrInvalidValue, path, fmt.Sprintf("write exactly %d items", t.Len()),
+			c.errs.add(n, ErrInvalidValue, path, fmt.Sprintf("write exactly %d items", t.Len()),
 				"has %d items, want %d", len(n.Content), t.Len())
 			return
 		}
 		for i, item := range n.Content {
-			checkValue(errs, item, t.Elem(), path.Index(i), depth+1)
+			c.value(item, t.Elem(), path.Index(i), depth+1)
 		}
 	default:
-		checkScalar(errs, n, t, path)
+		checkScalar(&c.errs, n, t, path)
 	}
 }
 
-// checkStruct checks a mapping against the fields of struct type t.
-func checkStruct(errs *errorList, n *yaml.Node, t reflect.Type, path Path, depth int) {
+// structure checks a mapping against the fields of struct type t.
+func (c *checker) structure(n *yaml.Node, t reflect.Type, path Path, depth int) {
 	info := structFields(t)
 	seen := map[string]*yaml.Node{}
 	eachPair(n, func(k, v *yaml.Node) {
-		if dupKey(errs, seen, k, path) {
+		if dupKey(&c.errs, seen, k, path) {
 			return
 		}
 		if ft, ok := info.fields[k.Value]; ok {
-			checkValue(errs, v, ft, path.Key(k.Value), depth+1)
+			if reason, ok := info.ignored[k.Value]; ok {
+				c.ignored = append(c.ignored, IgnoredKey{Path: path.Key(k.Value), Line: k.Line, Column: k.Column, Reason: reason})
+			}
+			c.value(v, ft, path.Key(k.Value), depth+1)
 			return
 		}
 		switch {
 		case info.inlineMap != nil:
-			checkValue(errs, v, info.inlineMap.Elem(), path.Key(k.Value), depth+1)
+			c.value(v, info.inlineMap.Elem(), path.Key(k.Value), depth+1)
 		case info.open:
 			// An inlined UnmarshalYAML type sees the whole mapping and
 			// may accept any key: it has the last word.
 		default:
-			errs.add(k, ErrUnknownField, path.Key(k.Value),
+			c.errs.add(k, ErrUnknownField, path.Key(k.Value),
 				suggest(k.Value, info.names)+"allowed fields: "+strings.Join(info.names, ", "),
 				"unknown field %q", k.Value)
 		}
 	})
 	if info.open {
-		checkScalar(errs, n, t, path)
+		checkScalar(&c.errs, n, t, path)
 	}
 }
 
@@ -350,9 +379,10 @@ func describeWant(t reflect.Type, yamlName string) (string, string) {
 // fieldSet is what a struct type accepts as mapping keys.
 type fieldSet struct {
 	fields    map[string]reflect.Type
-	names     []string     // in declaration order, for hints
-	inlineMap reflect.Type // a ",inline" map takes any other key
-	open      bool         // an inlined UnmarshalYAML struct may take any key
+	ignored   map[string]string // key -> why ackflow accepts it without effect
+	names     []string          // in declaration order, for hints
+	inlineMap reflect.Type      // a ",inline" map takes any other key
+	open      bool              // an inlined UnmarshalYAML struct may take any key
 }
 
 var fieldCache sync.Map // reflect.Type -> *fieldSet
@@ -362,7 +392,7 @@ func structFields(t reflect.Type) *fieldSet {
 	if fs, ok := fieldCache.Load(t); ok {
 		return fs.(*fieldSet)
 	}
-	fs := &fieldSet{fields: map[string]reflect.Type{}}
+	fs := &fieldSet{fields: map[string]reflect.Type{}, ignored: map[string]string{}}
 	addStructFields(fs, t, 0)
 	fieldCache.Store(t, fs)
 	return fs
@@ -411,5 +441,10 @@ func addStructFields(fs *fieldSet, t reflect.Type, depth int) {
 			fs.names = append(fs.names, name)
 		}
 		fs.fields[name] = f.Type
+		if reason, ok := ignoredTag(f.Tag); ok {
+			fs.ignored[name] = reason
+		} else {
+			delete(fs.ignored, name)
+		}
 	}
 }

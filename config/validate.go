@@ -34,6 +34,8 @@ func (d *Document) Validate(types NodeTypes) error {
 
 func (d *Document) validate(types NodeTypes) errorList {
 	var errs errorList
+	var keys []IgnoredKey // reused by every node: one allocation, not one per node
+	d.nodeIgnored = nil
 	var known []string
 	if tn, ok := types.(typeNamer); ok {
 		known = slices.Sorted(slices.Values(tn.Names()))
@@ -52,11 +54,40 @@ func (d *Document) validate(types NodeTypes) errorList {
 					errs.add(nil, ErrUnknownNodeType, n.Path.Key("type"), hint, "unknown node type %q", n.Type)
 					continue
 				}
-				errs.addErr(types.ValidateConfig(n), n.Path.Key("config"))
+				errs.addErr(d.validateNode(types, n, &keys), n.Path.Key("config"))
 			}
 		}
 	}
 	return errs
+}
+
+// validateNode runs n's validator, collecting the keys it accepts without
+// effect into d.nodeIgnored (through keys, a scratch list), and returns the
+// errors.
+func (d *Document) validateNode(types NodeTypes, n *Node, keys *[]IgnoredKey) error {
+	*keys = (*keys)[:0]
+	n.ignored = keys
+	defer func() { n.ignored = nil }()
+	err, more := splitIgnored(types.ValidateConfig(n))
+	d.nodeIgnored = append(d.nodeIgnored, *keys...)
+	d.nodeIgnored = append(d.nodeIgnored, more...)
+	return err
+}
+
+// LoadReport is Load that also returns the keys accepted without effect
+// (Document.Ignored), even when the document has errors: those of the
+// nodes whose config could be validated, and all of those Parse found.
+// doc is nil when err is not.
+func LoadReport(file string, data []byte, types NodeTypes) (doc *Document, ignored []IgnoredKey, err error) {
+	d, errs := parse(file, data)
+	if d != nil {
+		errs = append(errs, d.validate(types)...)
+		ignored = d.Ignored()
+	}
+	if err := errs.finish(file, rootOf(d)); err != nil {
+		return nil, ignored, err
+	}
+	return d, ignored, nil
 }
 
 // Load parses data and validates it against types: Parse, then Validate,

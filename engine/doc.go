@@ -40,8 +40,25 @@
 //	edge.go       bounded channels, output ports, the shutdown wave
 //	ctrlqueue.go  a node's unbounded control queue
 //	wiring.go     connections to channels
-//	engine.go     Engine: start, drain, abort, status
-//	metrics.go    per-node counters and the pipeline's item accounting
+//	engine.go     Engine: start, drain, abort
+//	metrics.go    per-node counters
+//	accounting.go admission stamps, age rings, the coarse clock
+//	ledger.go     a pipeline's item accounting per signal, the conservation check
+//	status.go     Status: pipelines, signals, nodes, ports
+//	tap.go        Tap: non-blocking samples of a node's output port
+//
+// # Accounting
+//
+// Every item a receiver admits gets exactly one final outcome, counted per
+// pipeline and signal when it returns to the ingress frame: admitted =
+// delivered + nacked + dropped + in flight. The ingress frame carries a
+// stamp (admission time and signal, in the third call-data word, which is
+// the engine's), so settling needs no table. Two rings of counters by
+// admission time, one added to before the send and one when the outcome
+// arrives, give the oldest item in flight and a check that cannot
+// false-alarm while traffic flows; at exit the counters must balance
+// exactly. A failure is counted in ackflow_accounting_mismatch_total and
+// logged once (ledger.check).
 //
 // docs/ENGINE.md describes the design and the decisions behind it.
 package engine

@@ -15,7 +15,8 @@ import (
 // The channel closes when its last source releases it, which is how the
 // shutdown wave travels downstream.
 type edge struct {
-	name    string // "src[port],... -> dst,..." for messages
+	name    string   // "src[port],... -> dst,..." for messages
+	dests   []string // the nodes that read ch
 	ch      chan *pdata.Message
 	sources atomic.Int32
 }
@@ -26,13 +27,23 @@ func (e *edge) release() {
 	}
 }
 
+// port is one connected output port of one node (in one pipeline copy):
+// the edge it feeds and what the status and taps need.
+type port struct {
+	name string
+	edge *edge
+	sent atomic.Uint64            // {item} items sent on this port; only counted when the node has several
+	taps atomic.Pointer[[]tapRef] // nil: no tap, one load per send
+}
+
 // outputs are a node's connected ports.
 type outputs struct {
-	ports   map[string]*edge
+	ports   map[string]*port
 	names   []string // sorted
-	def     *edge
+	def     *port
 	defName string
 	defErr  error // why there is no default port
+	multi   bool  // several ports: count what each sends
 
 	// closing guards sends against the release of the edges: a sender holds
 	// the read lock while it sends, release takes the write lock. Receivers
@@ -41,11 +52,14 @@ type outputs struct {
 	closed  bool
 }
 
-func newOutputs(ports map[string]*edge, defaultOutput string) *outputs {
-	o := &outputs{ports: ports}
-	for p := range ports {
-		o.names = append(o.names, p)
+func newOutputs(edges map[string]*edge, defaultOutput string) *outputs {
+	o := &outputs{ports: make(map[string]*port, len(edges))}
+	for name, e := range edges {
+		o.ports[name] = &port{name: name, edge: e}
+		o.names = append(o.names, name)
 	}
+	ports := o.ports
+	o.multi = len(ports) > 1
 	slices.Sort(o.names)
 	switch {
 	case defaultOutput != "" && ports[defaultOutput] != nil:
@@ -65,7 +79,7 @@ func newOutputs(ports map[string]*edge, defaultOutput string) *outputs {
 	return o
 }
 
-func (o *outputs) port(name string) (*edge, error) {
+func (o *outputs) port(name string) (*port, error) {
 	if name == "" {
 		if o.def == nil {
 			return nil, o.defErr
@@ -79,14 +93,36 @@ func (o *outputs) port(name string) (*edge, error) {
 	return e, nil
 }
 
-// send delivers m on port, waiting for room unless try is set, or until
-// ctx ends; abort is the pipeline's deadline channel. On error the caller
-// keeps m.
-func (o *outputs) send(ctx context.Context, abort <-chan struct{}, port string, m *pdata.Message, try bool) error {
-	e, err := o.port(port)
+// send delivers m (of items items) on port, waiting for room unless try
+// is set, or until ctx ends; abort is the pipeline's deadline channel. On
+// error the caller keeps m. Taps on the port see the payload after a
+// successful send; without a tap they cost one atomic load.
+func (o *outputs) send(ctx context.Context, abort <-chan struct{}, name string, m *pdata.Message, items int, try bool) error {
+	pt, err := o.port(name)
 	if err != nil {
 		return err
 	}
+	taps := pt.taps.Load()
+	var payload *pdata.Payload
+	if taps != nil {
+		payload = m.Payload() // read before the send: m is the consumer's after it
+	}
+	if err := o.sendOn(ctx, abort, pt, m, try); err != nil {
+		return err
+	}
+	if o.multi {
+		pt.sent.Add(uint64(items))
+	}
+	if taps != nil && payload != nil {
+		for _, r := range *taps {
+			r.t.offer(r.copy, payload)
+		}
+	}
+	return nil
+}
+
+func (o *outputs) sendOn(ctx context.Context, abort <-chan struct{}, pt *port, m *pdata.Message, try bool) error {
+	e := pt.edge
 	if try {
 		// A try send never waits, not even for a close in progress.
 		if !o.closing.TryRLock() {
@@ -130,7 +166,7 @@ func (o *outputs) close() {
 		return
 	}
 	o.closed = true
-	for _, e := range o.ports {
-		e.release()
+	for _, p := range o.ports {
+		p.edge.release()
 	}
 }

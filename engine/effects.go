@@ -32,7 +32,7 @@ func (fx *procEffects) TrySendTo(port string, m *pdata.Message) error {
 
 func (fx *procEffects) send(port string, m *pdata.Message, try bool) error {
 	items := m.Items()
-	if err := fx.n.out.send(context.Background(), fx.n.p.abortC, port, m, try); err != nil {
+	if err := fx.n.out.send(context.Background(), fx.n.p.abortC, port, m, items, try); err != nil {
 		return err
 	}
 	fx.n.metrics.sent.Add(uint64(items))
@@ -76,6 +76,10 @@ func (fx *procEffects) Drop(m *pdata.Message, reason string) {
 	fx.n.p.route(m, true, pdata.Nack{}, true)
 }
 
+func (fx *procEffects) DropPart(m *pdata.Message, kept *pdata.Payload, reason string) {
+	fx.n.metrics.drop(reason, m.Shrink(kept))
+}
+
 func (fx *procEffects) Ports() []string { return fx.n.out.names }
 
 // receiverEffects is ReceiverEffects; every method is safe for concurrent
@@ -99,19 +103,39 @@ func (fx *receiverEffects) TrySend(m *pdata.Message) error {
 }
 
 // send admits m into the pipeline. The ingress frame makes its final
-// outcome come back to this node, where the engine accounts for it.
+// outcome come back to this node, where the engine accounts for it; its
+// stamp says when m was admitted and which signal it carries (see
+// makeStamp). The admission ring counts the items before the send (they
+// may be settled downstream before it returns), the admitted counter
+// after it succeeded.
 func (fx *receiverEffects) send(ctx context.Context, port string, m *pdata.Message, try bool) error {
-	m.MarkIngress(fx.n.id)
+	n := fx.n
 	items := m.Items()
-	if err := fx.n.out.send(ctx, fx.n.p.abortC, port, m, try); err != nil {
+	var sig pdata.Signal
+	if pl := m.Payload(); pl != nil {
+		sig = signalIndex(pl.Signal())
+	}
+	t := n.p.ledger.stampTime()
+	cd := pdata.CallData{}
+	if f, ok := m.Top(); ok && f.Node == n.id {
+		cd = f.CallData
+	}
+	cd[2] = makeStamp(sig, t)
+	m.MarkIngress(n.id)
+	m.Subscribe(n.id, 0, cd) // merges into the ingress frame: sets the stamp
+	adm := &n.adm[sig]
+	adm.in.add(t, uint64(items))
+	if err := n.out.send(ctx, n.p.abortC, port, m, items, try); err != nil {
+		adm.out.add(t, uint64(items)) // refused: the caller keeps m
 		return err
 	}
-	fx.n.metrics.sent.Add(uint64(items))
-	fx.n.p.flow.admitted.Add(uint64(items))
+	n.metrics.sent.Add(uint64(items))
+	n.p.ledger.flow[sig].admitted.Add(uint64(items))
 	return nil
 }
 
 func (fx *receiverEffects) Subscribe(m *pdata.Message, in pdata.Interests, cd pdata.CallData) {
+	cd[2] = 0 // the engine's: see ReceiverEffects.Subscribe
 	m.Subscribe(fx.n.id, in&^pdata.Ingress, cd)
 }
 

@@ -35,6 +35,8 @@ type Engine struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	pipelines []*pipeline
+	ledgers   []*ledger    // one per configured pipeline, in document order
+	coarse    *coarseClock // admission stamps
 
 	failOnce sync.Once
 	failC    chan struct{}
@@ -64,7 +66,9 @@ func New(doc *config.Document, reg *Registry, o Options) (*Engine, error) {
 		failC: make(chan struct{}), doneC: make(chan struct{}),
 	}
 	registerProcessMetrics(o.Metrics)
-	bo := buildOptions{registry: reg, metrics: o.Metrics, clock: o.Clock, log: o.Logger, onFail: e.fail}
+	e.coarse = &coarseClock{clock: o.Clock, base: o.Clock.Now()}
+	bo := buildOptions{registry: reg, metrics: o.Metrics, clock: o.Clock, log: o.Logger, onFail: e.fail,
+		ledgers: map[string]*ledger{}, coarse: e.coarse}
 	var errs []error
 	for _, g := range doc.Groups {
 		for _, cp := range g.Pipelines {
@@ -76,6 +80,9 @@ func New(doc *config.Document, reg *Registry, o Options) (*Engine, error) {
 					break
 				}
 				e.pipelines = append(e.pipelines, p)
+				if len(p.ledger.copies) == 1 {
+					e.ledgers = append(e.ledgers, p.ledger)
+				}
 			}
 		}
 	}
@@ -91,6 +98,12 @@ func (e *Engine) Metrics() *telemetry.Registry { return e.metrics }
 // Start launches every pipeline. Idempotent.
 func (e *Engine) Start() {
 	e.startOnce.Do(func() {
+		e.coarse.set()
+		stopTicks, ticksDone := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(ticksDone)
+			e.coarse.run(stopTicks)
+		}()
 		for _, p := range e.pipelines {
 			p.start()
 		}
@@ -98,6 +111,9 @@ func (e *Engine) Start() {
 			for _, p := range e.pipelines {
 				<-p.doneC
 			}
+			close(stopTicks)
+			<-ticksDone
+			e.checkAccounting() // at exit: everything must balance exactly
 			close(e.doneC)
 		}()
 	})
@@ -173,57 +189,6 @@ func (e *Engine) stuck() []string {
 			if Lifecycle(n.state.Load()) != LifeDone {
 				out = append(out, fmt.Sprintf("%s#%d/%s", p.name, p.copy, n.name))
 			}
-		}
-	}
-	return out
-}
-
-// PipelineStatus is the state of one pipeline, all copies together.
-type PipelineStatus struct {
-	Name   string
-	Copies int
-	Flow   Flow
-	Nodes  []NodeStatus
-}
-
-// NodeStatus is the state of one node in one copy.
-type NodeStatus struct {
-	Name, Type string
-	Copy       int
-	State      string
-	Queued     int            // pdata waiting in its input channel
-	Details    map[string]any // from a StatusReporter; nil otherwise
-	// Retained is what a Retainer keeps for the next run (after it
-	// stopped), and where.
-	Retained      int64
-	RetainedWhere string
-}
-
-// Status reports every pipeline's accounting and node states.
-func (e *Engine) Status() []PipelineStatus {
-	var out []PipelineStatus
-	idx := map[string]int{}
-	for _, p := range e.pipelines {
-		i, ok := idx[p.name]
-		if !ok {
-			i = len(out)
-			idx[p.name] = i
-			out = append(out, PipelineStatus{Name: p.name, Flow: p.flow.snapshot()})
-		}
-		ps := &out[i]
-		ps.Copies++
-		for _, n := range p.nodes {
-			ns := NodeStatus{Name: n.name, Type: n.typ, Copy: p.copy, State: Lifecycle(n.state.Load()).String()}
-			if n.in != nil && n.in.input != nil {
-				ns.Queued = len(n.in.input)
-			}
-			if r, ok := n.proc.(StatusReporter); ok {
-				ns.Details = r.Status()
-			}
-			if r, ok := n.proc.(Retainer); ok && Lifecycle(n.state.Load()) == LifeDone {
-				ns.Retained, ns.RetainedWhere = r.Retained()
-			}
-			ps.Nodes = append(ps.Nodes, ns)
 		}
 	}
 	return out

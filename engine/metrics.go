@@ -57,42 +57,26 @@ func (m *nodeMetrics) drop(reason string, items int) {
 	c.(*telemetry.Counter).Add(uint64(items))
 }
 
-// flowMetrics account for every item admitted into a pipeline, counted when
-// its final outcome returns to the ingress frame (docs/ENGINE.md, "Accounting"): for every
-// pipeline, admitted = delivered + nacked + dropped + in flight.
-type flowMetrics struct {
-	admitted  *telemetry.Counter
-	delivered *telemetry.Counter
-	nacked    *telemetry.Counter
-	dropped   *telemetry.Counter
-}
-
-func newFlowMetrics(reg *telemetry.Registry, pipeline string) *flowMetrics {
-	l := telemetry.Labels("pipeline", pipeline)
-	return &flowMetrics{
-		admitted:  reg.Counter("ackflow_pipeline_admitted_items_total", "Items receivers admitted into the pipeline.", l...),
-		delivered: reg.Counter("ackflow_pipeline_delivered_items_total", "Admitted items whose final outcome was an ack.", l...),
-		nacked:    reg.Counter("ackflow_pipeline_nacked_items_total", "Admitted items whose final outcome was a nack.", l...),
-		dropped:   reg.Counter("ackflow_pipeline_dropped_items_total", "Admitted items discarded on purpose by a node.", l...),
+// readOutcomes adds the node's acked, nacked and dropped counters to ns.
+func (m *nodeMetrics) readOutcomes(ns *NodeStatus) {
+	ns.Acked += m.acked.Value()
+	for c, ctr := range m.nacked {
+		if v := ctr.Value(); v > 0 {
+			if ns.Nacked == nil {
+				ns.Nacked = map[string]uint64{}
+			}
+			ns.Nacked[pdata.Cause(c).String()] += v
+		}
 	}
-}
-
-// Flow is a snapshot of a pipeline's item accounting.
-type Flow struct {
-	Admitted, Delivered, Nacked, Dropped uint64
-}
-
-// InFlight is what was admitted and has no final outcome yet.
-func (f Flow) InFlight() uint64 {
-	done := f.Delivered + f.Nacked + f.Dropped
-	if done > f.Admitted {
-		return 0
-	}
-	return f.Admitted - done
-}
-
-func (m *flowMetrics) snapshot() Flow {
-	return Flow{m.admitted.Value(), m.delivered.Value(), m.nacked.Value(), m.dropped.Value()}
+	m.dropped.Range(func(reason, c any) bool {
+		if v := c.(*telemetry.Counter).Value(); v > 0 {
+			if ns.Dropped == nil {
+				ns.Dropped = map[string]uint64{}
+			}
+			ns.Dropped[reason.(string)] += v
+		}
+		return true
+	})
 }
 
 // registerProcessMetrics exposes what the data model counts for the whole

@@ -116,6 +116,13 @@ type Effects interface {
 	// accounts it as dropped only if no node between here and the receiver
 	// re-notifies the outcome itself (then it counts as delivered).
 	Drop(m *pdata.Message, reason string)
+	// DropPart replaces m's payload with kept, which holds part of its
+	// items, and counts the others as dropped for reason: the node keeps
+	// m and sends it on. When m's outcome reaches its receiver the
+	// pipeline accounts the removed items as dropped and the kept ones by
+	// the outcome (see Drop for when a node in between answers instead).
+	// Call it before sending m: once sent, m may be answered at any time.
+	DropPart(m *pdata.Message, kept *pdata.Payload, reason string)
 	// Ports lists the connected output ports.
 	Ports() []string
 }
@@ -170,6 +177,16 @@ type StatusReporter interface {
 	Status() map[string]any
 }
 
+// Persister is implemented by nodes that ack upstream once data is stored
+// and deliver it downstream later (a durable buffer). PersistedItems is
+// the items of signal s it holds that way: delivered, as far as the
+// pipeline's accounting and the client are concerned, and reported beside
+// the delivered items in the status. It is called from other goroutines:
+// it must be safe for concurrent use and must not block.
+type Persister interface {
+	PersistedItems(s pdata.Signal) int64
+}
+
 // Retainer is implemented by nodes that keep data past the end of a run
 // on purpose (a durable buffer's backlog, delivered after restart). The
 // exit summary reports it; Retained is called after the node stopped.
@@ -211,7 +228,9 @@ type ReceiverEffects interface {
 	SendTo(ctx context.Context, port string, m *pdata.Message) error
 	// TrySend sends on the default port without waiting.
 	TrySend(m *pdata.Message) error
-	// Subscribe pushes this receiver's frame on m's route.
+	// Subscribe pushes this receiver's frame on m's route. A receiver
+	// has the first two words of cd: the third is the engine's (it stamps
+	// the admission there) and reads as zero in OnOutcome.
 	Subscribe(m *pdata.Message, in pdata.Interests, cd pdata.CallData)
 	// Listen opens a listener with SO_REUSEPORT, so that the copies of a
 	// pipeline share the address and the kernel spreads connections.

@@ -26,10 +26,12 @@ type pipeline struct {
 	copies int
 	clock  clock.Clock
 	log    *slog.Logger
-	flow   *flowMetrics
+	ledger *ledger // the item accounting, shared by the copies
 	nodes  []*node // indexed by pdata.NodeID
+	recvs  []*node // the receivers among nodes
 	edges  []*edge
 	onFail func(error)
+	tapMu  sync.Mutex // serializes changes to the ports' tap lists
 
 	drainOnce sync.Once
 	drainC    chan struct{} // closed: receivers stop admitting
@@ -52,9 +54,14 @@ type node struct {
 	metrics *nodeMetrics
 	out     *outputs
 
-	recv Receiver // receivers only
+	recv Receiver    // receivers only
+	adm  *admissions // receivers only: what they admitted, by signal and time
 	proc Processor
 	in   *loop // processors and exporters only
+	// unseen counts items the node nacked without having received them
+	// (stranded at the deadline, or refused after it failed), so that an
+	// exporter's items in flight can be told from its counters.
+	unseen atomic.Uint64
 
 	state  atomic.Uint32 // Lifecycle, for status
 	failed error         // set by the node goroutine when the node failed
@@ -71,6 +78,8 @@ type buildOptions struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	onFail   func(error)
+	ledgers  map[string]*ledger // by pipeline name, shared by its copies
+	coarse   *coarseClock       // the ledgers' stamp clock
 }
 
 func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, copyIndex, copies int, o buildOptions) (*pipeline, error) {
@@ -91,7 +100,12 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 		abortC: make(chan struct{}),
 		doneC:  make(chan struct{}),
 	}
-	p.flow = newFlowMetrics(o.metrics, p.name)
+	p.ledger = o.ledgers[p.name]
+	if p.ledger == nil {
+		p.ledger = newLedger(o.metrics, p.name, o.coarse, o.log)
+		o.ledgers[p.name] = p.ledger
+	}
+	p.ledger.copies = append(p.ledger.copies, p)
 	// runtime_metrics: none keeps the engine's per-node series (counters,
 	// scheduler) out of the registry; the pipeline's item accounting and
 	// the nodes' own metrics stay. The other levels export everything.
@@ -102,7 +116,7 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 
 	edges := make(map[*edgeSpec]*edge, len(w.edges))
 	for _, es := range w.edges {
-		e := &edge{name: es.name, ch: make(chan *pdata.Message, pol.ChannelCapacity.PData)}
+		e := &edge{name: es.name, dests: es.dests, ch: make(chan *pdata.Message, pol.ChannelCapacity.PData)}
 		e.sources.Store(int32(len(es.sources)))
 		edges[es] = e
 		p.edges = append(p.edges, e)
@@ -135,7 +149,10 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 			if n.recv, err = f.NewReceiver(nc); err != nil {
 				return nil, fmt.Errorf("pipeline %s: receiver %q: %w", p.name, cn.Name, err)
 			}
+			n.adm = new(admissions)
+			p.recvs = append(p.recvs, n)
 		} else {
+
 			if n.proc, err = f.NewProcessor(nc); err != nil {
 				return nil, fmt.Errorf("pipeline %s: node %q: %w", p.name, cn.Name, err)
 			}
@@ -335,7 +352,8 @@ func (p *pipeline) route(m *pdata.Message, ack bool, n pdata.Nack, dropped bool)
 		return
 	}
 	if f.Interests&pdata.Ingress != 0 {
-		p.account(m, ack, dropped)
+		p.settle(f, m.Items(), m.Dropped(), ack, dropped)
+		f.CallData[2] = 0 // the engine's admission stamp, not the receiver's
 	}
 	if f.Interests&want == 0 {
 		return // only the engine's ingress frame was interested
@@ -349,15 +367,27 @@ func (p *pipeline) route(m *pdata.Message, ack bool, n pdata.Nack, dropped bool)
 	target.in.ctrl.push(c)
 }
 
-func (p *pipeline) account(m *pdata.Message, ack, dropped bool) {
-	items := uint64(m.Items())
+// settle accounts for the final outcome of an admitted message, which
+// came back to its ingress frame f: the outcome counter of its signal and
+// the admitting receiver's settlement ring, at the admission time the
+// stamp recorded.
+func (p *pipeline) settle(f pdata.Frame, items, removed int, ack, dropped bool) {
+	sig, t, stamped := parseStamp(f.CallData[2])
+	sig = signalIndex(sig)
+	c := &p.ledger.flow[sig]
 	switch {
 	case dropped:
-		p.flow.dropped.Add(items)
+		c.dropped.Add(uint64(items + removed))
 	case ack:
-		p.flow.delivered.Add(items)
+		c.delivered.Add(uint64(items))
 	default:
-		p.flow.nacked.Add(items)
+		c.nacked.Add(uint64(items))
+	}
+	if removed > 0 && !dropped {
+		c.dropped.Add(uint64(removed)) // removed on purpose on the way (DropPart)
+	}
+	if r := p.nodes[f.Node]; stamped && r.adm != nil {
+		r.adm[sig].out.add(t, uint64(items+removed))
 	}
 }
 
@@ -471,6 +501,7 @@ func (n *node) failNode(err error, st *Step, fx *procEffects) {
 // upstream as they came, resumed data is nacked.
 func (n *node) passOn(st *Step, fx *procEffects) {
 	if st.Kind == StepPData {
+		n.unseen.Add(uint64(st.PData.Items()))
 		n.nack(st.PData, n.failed.Error(), pdata.CauseUnspecified)
 		return
 	}
@@ -511,5 +542,6 @@ func (n *node) fail(err error) {
 
 // strand nacks a message the node never got to handle before the deadline.
 func (n *node) strand(m *pdata.Message) {
+	n.unseen.Add(uint64(m.Items()))
 	n.nack(m, fmt.Sprintf("node %q stopped at the shutdown deadline before handling the data", n.name), pdata.CauseNodeShutdown)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/guarantee"
 )
 
 // Factory builds the nodes of one type. Exactly one of NewReceiver and
@@ -23,6 +24,10 @@ type Factory struct {
 	NewReceiver func(nc NodeContext) (Receiver, error)
 	// NewProcessor builds a processor or an exporter.
 	NewProcessor func(nc NodeContext) (Processor, error)
+	// Guarantee declares what a node of this type does to the promise made
+	// to a client (see package guarantee): nil means it declares nothing,
+	// and the report says so.
+	Guarantee guarantee.Declarer
 }
 
 // Kind returns the node kind named by the factory's type.

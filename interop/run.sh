@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Interop tests of ackflow with the real OpenTelemetry Collector and
-# telemetrygen (issue 3). Builds ackflow (from the repository root), the
-# minimal collector in cmd/otelcol, the otelarrow collector in
-# otelarrowcol/ (its own module: the contrib otelarrow components pin an
-# older collector core) and telemetrygen (this module's tool), then runs
-# `go test` in this module. Needs only Go and the Go module proxy.
+# telemetrygen (issue 3), and of the Kafka nodes with kcat (issue 19).
+# Builds ackflow (from the repository root), the minimal collector in
+# cmd/otelcol, the otelarrow collector in otelarrowcol/ (its own module:
+# the contrib otelarrow components pin an older collector core) and
+# telemetrygen (this module's tool), installs kcat if it can, then runs
+# `go test` in this module. Needs Go, the Go module proxy and, for kcat,
+# Debian's packages.
 #
 # Bounded to 30 minutes in all: from cold module and build caches on a
 # loaded two-core machine the downloads and builds took about 8, plus
@@ -24,6 +26,25 @@ test_reserve=240 # seconds kept for compiling and running the tests
 start=$SECONDS
 left() { echo $((budget - (SECONDS - start))); }
 build_left() { echo $(($(left) - test_reserve)); }
+
+# kcat (librdkafka's command-line client; Debian package kafkacat, binary
+# kcat or kafkacat) is the independent Kafka client of kafka_test.go. It
+# is installed here when missing (as root, with apt-get; a failed install
+# fails the run), and the Kafka tests then require it
+# (INTEROP_REQUIRE_KCAT=1); elsewhere they skip without it.
+if command -v kcat >/dev/null || command -v kafkacat >/dev/null; then
+	export INTEROP_REQUIRE_KCAT=1
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "interop: installing kafkacat (kcat)" >&2
+	if ! DEBIAN_FRONTEND=noninteractive timeout "$(build_left)" apt-get install -y -q kafkacat >/dev/null; then
+		# The package lists may be missing or stale on a fresh machine.
+		timeout "$(build_left)" apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive timeout "$(build_left)" apt-get install -y -q kafkacat >/dev/null
+	fi
+	export INTEROP_REQUIRE_KCAT=1
+else
+	echo "interop: kcat is not installed (Debian package kafkacat) and cannot be installed here: the Kafka tests skip" >&2
+fi
 
 # Stripped binaries link faster; nothing here needs their debug info.
 ldflags='-s -w'

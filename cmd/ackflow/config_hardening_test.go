@@ -64,7 +64,7 @@ groups:
 		{
 			name:    "admin API on every interface",
 			yaml:    strings.Replace(finiteConfig(10), `"127.0.0.1:0"`, `"0.0.0.0:8080"`, 1),
-			wantErr: `config.yaml:4:31: engine.http_admin.bind_address: bind_address "0.0.0.0:8080" is not a loopback address, and only loopback binds are allowed in this build`,
+			wantErr: `config.yaml:4:31: engine.http_admin.bind_address: bind_address "0.0.0.0:8080" is not a loopback address, and the admin API (shutdown, status, metrics) is served off the local host only with an auth token`,
 		},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,10 @@
 // Usage:
 //
 //	ackflow run [--config FILE] [--log-format text|json] [--log-level LEVEL]
-//	ackflow validate --config FILE
+//	ackflow validate --config FILE [--strict] [--format text|json]
+//	ackflow graph --config FILE [--format mermaid|dot]
+//	ackflow top [--admin HOST:PORT] [--token T] [--interval D] [--once] [--json]
+//	ackflow tap [--admin HOST:PORT] [--token T] [--pipeline P] [--limit N] [--rate R/s] NODE[:PORT]
 //	ackflow components
 //	ackflow loadgen [flags]
 //	ackflow version
@@ -49,6 +52,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "graph":
+		return cmdGraph(args[1:], stdout, stderr) // graph.go
+	case "top":
+		return cmdTop(args[1:], stdout, stderr) // top.go
+	case "tap":
+		return cmdTap(args[1:], stdout, stderr) // tap.go
 	case "components":
 		return cmdComponents(stdout)
 	case "loadgen":
@@ -75,8 +84,25 @@ func usage(w io.Writer) {
 Usage:
   ackflow run [--config FILE] [--log-format text|json] [--log-level debug|info|warn|error]
         Run the pipelines of FILE (without --config: a built-in demo pipeline).
-  ackflow validate --config FILE
-        Check FILE and list every error with its YAML path.
+  ackflow validate --config FILE [--strict] [--format text|json]
+        Check FILE and list every error with its YAML path, then the reference
+        engine's keys that ackflow accepts without acting on them (--strict:
+        refuse those too).
+        It then prints what the configuration promises its clients on every
+        path from a receiver to an exporter, and the contradictions it finds
+        (--format json: the same report as JSON, alone on standard output).
+  ackflow graph --config FILE [--format mermaid|dot]
+        Draw the pipelines of FILE as a Mermaid flowchart (default) or a Graphviz
+        digraph, each node annotated with its guarantee, warnings in red.
+  ackflow top [--admin 127.0.0.1:8080] [--token T] [--interval 1s] [--once] [--json]
+        Watch a running instance, like top: per pipeline and signal what was
+        admitted, delivered, nacked, dropped and is in flight (and for how long);
+        per node items/s in and out, failures by cause, queues, state, outputs.
+        q or Ctrl-C quits; --once prints one frame, --json the raw status.
+  ackflow tap [--admin 127.0.0.1:8080] [--token T] [--pipeline P] [--limit N] [--rate 10/s] NODE[:PORT]
+        Print samples of what NODE sends on PORT (default: its default output)
+        as OTLP JSON, one per line. The tap never slows, blocks or acks: a
+        reader slower than the traffic gets fewer samples (the count is shown).
   ackflow components
         List the node types this build knows.
   ackflow loadgen [--endpoint 127.0.0.1:4317] [--protocol grpc|http] [--rate N] [--duration D] ...

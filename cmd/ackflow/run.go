@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,28 +28,16 @@ var defaultConfig []byte
 // load reads and validates the document at path, or the embedded default
 // when path is empty. Every error is reported at once.
 func load(path string, reg *engine.Registry) (*config.Document, error) {
-	name, data := "default.yaml (built in)", defaultConfig
-	if path != "" {
-		b, err := config.ReadFile(path) // refuses a file over config.MaxFileSize
-		if err != nil {
-			return nil, err
-		}
-		name, data = path, b
-	}
-	doc, err := config.Load(name, data, reg)
-	if err != nil {
-		return nil, err
-	}
-	if err := engine.Check(doc); err != nil {
-		return nil, err
-	}
-	return doc, nil
+	doc, _, err := loadReport(path, reg, false) // ignored.go
+	return doc, err
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration `file` to check")
+	strict := fs.Bool("strict", false, "refuse the reference engine's keys that ackflow accepts without acting on them")
+	format := fs.String("format", "text", "guarantee report format: text, or json (stdout then holds the JSON document alone)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -56,11 +45,26 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ackflow validate: --config FILE is required")
 		return exitUsage
 	}
-	if _, err := load(*path, registry()); err != nil {
-		printConfigError(stderr, err)
+	if !slices.Contains(reportFormats, *format) {
+		fmt.Fprintf(stderr, "ackflow validate: --format %q: use text or json\n", *format)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "%s is valid\n", *path)
+	doc, ignored, err := loadReport(*path, registry(), *strict)
+	if err != nil {
+		printConfigError(stderr, err)
+		printIgnored(stderr, ignored)
+		return exitUsage
+	}
+	human := stdout
+	if *format == "json" {
+		human = stderr // stdout carries the JSON report alone
+	}
+	fmt.Fprintf(human, "%s is valid\n", *path)
+	printIgnored(human, ignored)
+	if err := writeReport(stdout, guarantees(doc, registry()), *format); err != nil { // guarantees.go
+		fmt.Fprintf(stderr, "ackflow validate: %v\n", err)
+		return exitRuntime
+	}
 	return exitOK
 }
 
@@ -134,6 +138,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		printConfigError(stderr, err)
 		return exitUsage
 	}
+	logIgnored(log, doc.Ignored())
 
 	if limit := int64(doc.Engine.MemoryLimit); limit > 0 {
 		memlimit.Set(limit)
@@ -155,7 +160,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		default:
 		}
 	}
-	adm, code := newAdmin(doc.Engine.HTTPAdmin, eng, requestShutdown, log)
+	adm, code := newAdmin(doc.Engine.HTTPAdmin, eng, requestShutdown, log, admin.WithGuarantees(guarantees(doc, reg)))
 	if adm == nil {
 		return code
 	}
@@ -227,6 +232,9 @@ func printSummary(w io.Writer, e *engine.Engine) {
 		f := p.Flow
 		fmt.Fprintf(w, "pipeline %s: %d items received, %d delivered, %d nacked, %d dropped, %d in flight at exit\n",
 			p.Name, f.Admitted, f.Delivered, f.Nacked, f.Dropped, f.InFlight())
+		if p.Mismatches > 0 {
+			fmt.Fprintf(w, "  ACCOUNTING MISMATCH: %d failure(s) of the conservation check, logged above (a bug: please report it)\n", p.Mismatches)
+		}
 		for _, n := range p.Nodes {
 			if n.RetainedWhere != "" {
 				fmt.Fprintf(w, "  %s (copy %d): %d items kept for the next run in %s\n", n.Name, n.Copy, n.Retained, n.RetainedWhere)
@@ -235,15 +243,15 @@ func printSummary(w io.Writer, e *engine.Engine) {
 	}
 }
 
-// newAdmin builds and binds the admin server that cfg describes, or
-// returns nil and the exit code.
-func newAdmin(cfg config.HTTPAdmin, eng *engine.Engine, requestShutdown func(), log *slog.Logger) (*admin.Server, int) {
+// newAdmin builds and binds the admin server that cfg describes, with
+// the extra options, or returns nil and the exit code.
+func newAdmin(cfg config.HTTPAdmin, eng *engine.Engine, requestShutdown func(), log *slog.Logger, extra ...admin.Option) (*admin.Server, int) {
 	token, err := cfg.Token()
 	if err != nil {
 		log.Error("cannot start the admin server", "err", err)
 		return nil, exitUsage
 	}
-	opts := []admin.Option{admin.WithToken(token)}
+	opts := append([]admin.Option{admin.WithToken(token)}, extra...)
 	if cfg.PProf {
 		opts = append(opts, admin.WithPProf())
 	}

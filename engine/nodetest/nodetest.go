@@ -615,4 +615,8 @@ func (e *effects) Post(v any) {
 
 func (e *effects) Drop(m *pdata.Message, reason string) { e.dropped[reason] += m.Items() }
 
+func (e *effects) DropPart(m *pdata.Message, kept *pdata.Payload, reason string) {
+	e.dropped[reason] += m.Shrink(kept)
+}
+
 func (e *effects) Ports() []string { return e.ports }

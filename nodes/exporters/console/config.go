@@ -24,6 +24,14 @@ type Config struct {
 	// Verbosity is basic (summaries only, the default) or detailed (also
 	// one line per message).
 	Verbosity string `yaml:"verbosity"`
+
+	// The reference engine's console exporter prints every record; these
+	// keys shape that printing, which this exporter does not do.
+	Format     any `yaml:"format" ackflow:"ignored,not taken: ackflow's console exporter prints a summary per signal, not the records; put a processor:debug (verbosity: detailed) before it to see them"`
+	Color      any `yaml:"color" ackflow:"ignored,not taken: ackflow's console exporter prints plain summary lines"`
+	Unicode    any `yaml:"unicode" ackflow:"ignored,not taken: ackflow's console exporter prints plain summary lines"`
+	Pretty     any `yaml:"pretty" ackflow:"ignored,not taken: ackflow's console exporter prints a summary per signal, not the records; put a processor:debug (verbosity: detailed) before it to see them"`
+	RecordJSON any `yaml:"record_json" ackflow:"ignored,not taken: ackflow's console exporter prints a summary per signal, not the records; put a processor:debug (verbosity: detailed) before it to see them"`
 }
 
 // DefaultConfig returns the configuration used for absent keys.

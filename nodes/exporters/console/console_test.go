@@ -24,9 +24,10 @@ func TestConfigValidation(t *testing.T) {
 		{name: "every key", yaml: "interval: 10s\nverbosity: detailed"},
 		{name: "humantime", yaml: "interval: 2 minutes"},
 		{
-			name: "unknown key", yaml: "format: text",
-			wantErr: []string{`config.format: unknown field "format"`},
+			name: "unknown key", yaml: "formt: text",
+			wantErr: []string{`config.formt: unknown field "formt" (hint: did you mean "format"?`},
 		},
+		{name: "the reference engine's keys, accepted and reported", yaml: "format: pretty\ncolor: false\nunicode: false\npretty: { histogram: raw }"},
 		{
 			name: "zero interval", yaml: "interval: 0",
 			wantErr: []string{"config.interval: must be at least 1ms, got 0s (hint: use a duration such as 1s or 10s)"},

@@ -18,7 +18,7 @@ func NewFactory() engine.Factory { return newFactory(os.Stdout) }
 
 // newFactory is NewFactory printing to w; tests pass a buffer.
 func newFactory(w io.Writer) engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"Acknowledges every message and prints a periodic one-line summary per signal (items/s and totals).",
 		decodeConfig,
 		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
@@ -31,4 +31,6 @@ func newFactory(w io.Writer) engine.Factory {
 				interval: time.Duration(cfg.Interval), detailed: cfg.Verbosity == "detailed",
 			}, nil
 		})
+	f.Guarantee = declareGuarantee
+	return f
 }

@@ -28,9 +28,11 @@ const name = "kafka"
 
 // NewFactory returns the factory of exporter:kafka.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"produces OTLP to Kafka topics, bytes as received (or OTLP/JSON); acks once the broker acknowledged every record of a message, nacks (permanent or transient) otherwise",
 		Load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Exporter is the exporter: the shared in-flight driver (max_in_flight,

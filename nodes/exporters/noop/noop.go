@@ -21,6 +21,7 @@ func NewFactory() engine.Factory {
 		Description:  "Acknowledges every message at once and discards it.",
 		Validate:     validate,
 		NewProcessor: func(engine.NodeContext) (engine.Processor, error) { return exporter{}, nil },
+		Guarantee:    declareGuarantee,
 	}
 }
 

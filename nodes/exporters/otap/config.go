@@ -1,14 +1,11 @@
 package otap
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -84,9 +81,14 @@ type Config struct {
 	// MaxInFlight is the most exports at once; beyond it pdata waits.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// TLS configures an https:// endpoint.
-	TLS *TLS `yaml:"tls"`
+	TLS *iotlp.ClientTLS `yaml:"tls"`
 	// Transport tunes the connection: buffers and HTTP/2 windows.
 	Transport *iotlp.Transport `yaml:"transport"`
+
+	// ClientReference holds the reference engine's other gRPC client keys:
+	// the window sizes go into Transport, the rest is accepted without
+	// effect.
+	iotlp.ClientReference `yaml:",inline"`
 }
 
 // ArrowConfig is the `arrow` block.
@@ -96,47 +98,6 @@ type ArrowConfig struct {
 	// MaxStreamLifetime is how long a stream takes new batches before it
 	// is replaced; 0 keeps streams until they break.
 	MaxStreamLifetime config.Duration `yaml:"max_stream_lifetime"`
-}
-
-// TLS is the client `tls` block of exporter:otlp_grpc plus the
-// Collector's include_system_ca_certs_pool.
-type TLS struct {
-	iotlp.ClientTLS `yaml:",inline"`
-	// IncludeSystemCACertsPool trusts the system roots as well as ca_file.
-	// Without ca_file the system roots are used anyway.
-	IncludeSystemCACertsPool bool `yaml:"include_system_ca_certs_pool"`
-}
-
-// Validate checks the block.
-func (t *TLS) Validate(p config.Path) error {
-	if t == nil {
-		return nil
-	}
-	return t.ClientTLS.Validate(p)
-}
-
-// Load reads the files and returns the client TLS configuration.
-func (t *TLS) Load() (*tls.Config, error) {
-	if t == nil {
-		return (*iotlp.ClientTLS)(nil).Load()
-	}
-	cfg, err := t.ClientTLS.Load()
-	if err != nil || !t.IncludeSystemCACertsPool || t.CAFile == "" {
-		return cfg, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		return nil, fmt.Errorf("tls: include_system_ca_certs_pool: %w", err)
-	}
-	pem, err := os.ReadFile(t.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: ca_file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls: ca_file: %s holds no PEM certificate", t.CAFile)
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
 }
 
 // DefaultConfig returns the defaults; grpc_endpoint has none, and the
@@ -155,20 +116,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Decode reads a node's config block over the defaults.
+// Decode reads a node's config block over the defaults, without checking
+// the values.
 func Decode(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config"))
-	return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), nil)
 }
 
 // Load decodes and validates a node's config block.
 func Load(n *config.Node) (Config, error) {
-	cfg, err := Decode(n)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate(n.Path.Key("config"))
+	return config.DecodeNodeConfig(n, DefaultConfig(), (*Config).Validate)
 }
 
 // GRPCCompression is the gRPC compression in force: compression, else
@@ -183,9 +139,13 @@ func (c *Config) GRPCCompression() string {
 	return DefaultCompression
 }
 
-// Validate reports every problem under its YAML path below p.
+// Validate reports every problem under its YAML path below p. It also
+// moves the reference engine's window sizes into Transport.
 func (c *Config) Validate(p config.Path) error {
 	var errs []error
+	t, err := c.ClientReference.Apply(c.Transport, p)
+	c.Transport = t
+	errs = append(errs, err)
 	ep := p.Key("grpc_endpoint")
 	if c.GRPCEndpoint == "" {
 		errs = append(errs, config.Errorf(ep,
@@ -194,7 +154,7 @@ func (c *Config) Validate(p config.Path) error {
 	} else if _, _, err := parseEndpoint(c.GRPCEndpoint); err != nil {
 		errs = append(errs, config.Errorf(ep, "write http://host:port or https://host:port, without a path",
 			"invalid grpc_endpoint %q: %v", c.GRPCEndpoint, err))
-	} else if c.TLS != nil && strings.HasPrefix(c.GRPCEndpoint, "http://") {
+	} else if !c.TLS.Plaintext() && strings.HasPrefix(c.GRPCEndpoint, "http://") {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use an https:// grpc_endpoint, or remove tls",
 			"tls is set but grpc_endpoint %q is plaintext", c.GRPCEndpoint))
 	}

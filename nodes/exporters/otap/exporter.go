@@ -31,9 +31,11 @@ const name = "otap"
 
 // NewFactory returns the factory of exporter:otap.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"sends OTAP (OpenTelemetry Arrow) on long-lived gRPC streams per signal; acks each message from its batch status, nacks (permanent or transient) otherwise",
 		Load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Exporter is the exporter: the shared in-flight driver (max_in_flight,

@@ -42,6 +42,15 @@ type Config struct {
 	// Transport tunes the connection: buffers and HTTP/2 windows; unset
 	// fields keep otlpgrpc's defaults.
 	Transport *iotlp.Transport `yaml:"transport"`
+
+	// CompressionMethod is the reference engine's other name of
+	// Compression.
+	CompressionMethod string `yaml:"compression_method"`
+	// ClientReference holds the reference engine's other gRPC client keys:
+	// the window sizes go into Transport, the rest is accepted without
+	// effect.
+	iotlp.ClientReference `yaml:",inline"`
+	NumConnections        any `yaml:"num_connections" ackflow:"ignored,not needed: ackflow multiplexes its exports on one HTTP/2 connection (max_in_flight streams)"`
 }
 
 // DefaultConfig returns the defaults; grpc_endpoint has none.
@@ -53,25 +62,35 @@ func DefaultConfig() Config {
 	}
 }
 
-// Decode reads a node's config block over the defaults.
+// Decode reads a node's config block over the defaults, without checking
+// the values.
 func Decode(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config"))
-	return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), nil)
 }
 
 // Load decodes and validates a node's config block.
 func Load(n *config.Node) (Config, error) {
-	cfg, err := Decode(n)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate(n.Path.Key("config"))
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		var err error
+		switch {
+		case c.CompressionMethod == "":
+		case n.ConfigHas("compression") && c.CompressionMethod != c.Compression:
+			err = config.Errorf(p.Key("compression_method"), "keep only compression: compression_method is the reference engine's other name of it",
+				"compression_method %q and compression %q disagree", c.CompressionMethod, c.Compression)
+		default:
+			c.Compression = c.CompressionMethod
+		}
+		return errors.Join(err, c.Validate(p))
+	})
 }
 
-// Validate reports every problem under its YAML path below p.
+// Validate reports every problem under its YAML path below p. It also
+// moves the reference engine's window sizes into Transport.
 func (c *Config) Validate(p config.Path) error {
 	var errs []error
+	t, err := c.ClientReference.Apply(c.Transport, p)
+	c.Transport = t
+	errs = append(errs, err)
 	ep := p.Key("grpc_endpoint")
 	if c.GRPCEndpoint == "" {
 		errs = append(errs, config.Errorf(ep,
@@ -80,7 +99,7 @@ func (c *Config) Validate(p config.Path) error {
 	} else if _, _, err := parseEndpoint(c.GRPCEndpoint); err != nil {
 		errs = append(errs, config.Errorf(ep, "write http://host:port or https://host:port, without a path",
 			"invalid grpc_endpoint %q: %v", c.GRPCEndpoint, err))
-	} else if c.TLS != nil && strings.HasPrefix(c.GRPCEndpoint, "http://") {
+	} else if !c.TLS.Plaintext() && strings.HasPrefix(c.GRPCEndpoint, "http://") {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use an https:// grpc_endpoint, or remove tls",
 			"tls is set but grpc_endpoint %q is plaintext", c.GRPCEndpoint))
 	}

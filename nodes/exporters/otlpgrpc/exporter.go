@@ -28,8 +28,10 @@ const name = "otlp_grpc"
 
 // NewFactory returns the factory of exporter:otlp_grpc.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type, "sends OTLP over gRPC, bytes as received; acks on success, nacks (permanent or transient) on failure", Load,
+	f := engine.ProcessorFactory(Type, "sends OTLP over gRPC, bytes as received; acks on success, nacks (permanent or transient) on failure", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Exporter is the exporter: the shared in-flight driver over this

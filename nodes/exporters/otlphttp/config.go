@@ -2,8 +2,10 @@ package otlphttp
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +48,31 @@ type Config struct {
 	Headers map[string]string `yaml:"headers"`
 	// TLS configures https:// endpoints.
 	TLS *iotlp.ClientTLS `yaml:"tls"`
+
+	// HTTP is the reference engine's `http` block: the same settings
+	// spelt its way, merged into the keys above by Load.
+	HTTP *HTTPSettings `yaml:"http"`
+
+	ClientPoolSize        any `yaml:"client_pool_size" ackflow:"ignored,not needed: ackflow sizes its connection pool itself (one connection per export in flight, max_in_flight)"`
+	MaxResponseBodyLength any `yaml:"max_response_body_length" ackflow:"ignored,not needed: ackflow reads at most 64KiB of an answer (an OTLP answer is a few bytes)"`
+}
+
+// HTTPSettings is the reference engine's `http` block of exporter:otlp_http.
+// compression, headers, timeout and tls are the top-level keys of the same
+// names (giving one both ways is an error); the others are accepted
+// without effect and reported.
+type HTTPSettings struct {
+	Compression *string           `yaml:"compression"`
+	Headers     map[string]string `yaml:"headers"`
+	Timeout     *config.Duration  `yaml:"timeout"`
+	TLS         *iotlp.ClientTLS  `yaml:"tls"`
+
+	ConcurrencyLimit     any `yaml:"concurrency_limit" ackflow:"ignored,not needed: max_in_flight bounds the exports at once"`
+	ConnectTimeout       any `yaml:"connect_timeout" ackflow:"ignored,not taken: ackflow dials with a 10s timeout, within each export's timeout"`
+	TCPNodelay           any `yaml:"tcp_nodelay" ackflow:"ignored,not needed: Go sets TCP_NODELAY on every TCP connection"`
+	TCPKeepalive         any `yaml:"tcp_keepalive" ackflow:"ignored,not taken: ackflow's connections send TCP keep-alive probes after 30s idle"`
+	TCPKeepaliveInterval any `yaml:"tcp_keepalive_interval" ackflow:"ignored,not taken: ackflow's connections send TCP keep-alive probes after 30s idle"`
+	UserAgent            any `yaml:"user_agent" ackflow:"ignored,not taken: ackflow sends User-Agent: ackflow"`
 }
 
 // DefaultConfig returns the defaults; the endpoints have none.
@@ -57,20 +84,84 @@ func DefaultConfig() Config {
 	}
 }
 
-// Decode reads a node's config block over the defaults.
+// Decode reads a node's config block over the defaults, without checking
+// the values.
 func Decode(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config"))
-	return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), nil)
 }
 
-// Load decodes and validates a node's config block.
+// Load decodes and validates a node's config block, after merging the
+// reference engine's `http` block into the top-level keys.
 func Load(n *config.Node) (Config, error) {
-	cfg, err := Decode(n)
-	if err != nil {
-		return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		return errors.Join(c.mergeHTTP(n, p), c.Validate(p))
+	})
+}
+
+// mergeHTTP moves the `http` block's settings to the top-level keys. A
+// setting given both ways (a header by name, case-insensitively) is an
+// error: the two spellings would compete.
+func (c *Config) mergeHTTP(n *config.Node, p config.Path) error {
+	h := c.HTTP
+	if h == nil {
+		return nil
 	}
-	return cfg, cfg.Validate(n.Path.Key("config"))
+	var errs []error
+	hp := p.Key("http")
+	twice := func(key string) error {
+		return config.Errorf(hp.Key(key), "keep one of them: http."+key+" is the reference engine's spelling of "+key,
+			"%s is set both at the top level and in the http block", key)
+	}
+	// A bad value is reported under http, where it was written; the
+	// top-level key keeps its default so that it is not reported again.
+	switch {
+	case h.Compression == nil:
+	case n.ConfigHas("compression"):
+		errs = append(errs, twice("compression"))
+	case !slices.Contains(exportdriver.ExportCompressions, *h.Compression):
+		errs = append(errs, config.Errorf(hp.Key("compression"), "use one of "+strings.Join(exportdriver.ExportCompressions, ", "),
+			"unknown compression %q", *h.Compression))
+	default:
+		c.Compression = *h.Compression
+	}
+	switch {
+	case h.Timeout == nil:
+	case n.ConfigHas("timeout"):
+		errs = append(errs, twice("timeout"))
+	case *h.Timeout <= 0:
+		errs = append(errs, config.Errorf(hp.Key("timeout"), "use a positive duration such as 15s", "timeout must be positive, got %s", *h.Timeout))
+	default:
+		c.Timeout = *h.Timeout
+	}
+	if h.TLS != nil {
+		if c.TLS != nil {
+			errs = append(errs, twice("tls"))
+		} else {
+			c.TLS = h.TLS
+		}
+	}
+	if len(h.Headers) > 0 && c.Headers == nil {
+		c.Headers = make(map[string]string, len(h.Headers))
+	}
+	for _, k := range slices.Sorted(maps.Keys(h.Headers)) {
+		if dup := headerNamed(c.Headers, k); dup != "" {
+			errs = append(errs, config.Errorf(hp.Key("headers").Key(k), "set each header once, in headers or in http.headers",
+				"header %q is also set in headers (as %q)", k, dup))
+			continue
+		}
+		c.Headers[k] = h.Headers[k]
+	}
+	return errors.Join(errs...)
+}
+
+// headerNamed returns the key of h that names the same header as k, or "".
+func headerNamed(h map[string]string, k string) string {
+	for name := range h {
+		if strings.EqualFold(name, k) {
+			return name
+		}
+	}
+	return ""
 }
 
 // signalKeys are the per-signal endpoint keys, by signal.
@@ -125,7 +216,7 @@ func (c *Config) Validate(p config.Path) error {
 			"set endpoint (base URL, such as http://127.0.0.1:4318) or logs_endpoint, metrics_endpoint, traces_endpoint (full URLs)",
 			"no endpoint is set"))
 	}
-	if c.TLS != nil && anySet && !secure {
+	if !c.TLS.Plaintext() && anySet && !secure {
 		errs = append(errs, config.Errorf(p.Key("tls"), "use https:// endpoints, or remove tls", "tls is set but every endpoint is plaintext http://"))
 	}
 	errs = append(errs, exportdriver.ValidateExport(p, c.Timeout, c.MaxInFlight, c.Compression)...)

@@ -9,9 +9,11 @@ const Type = "processor:batch"
 
 // NewFactory returns the factory of processor:batch nodes.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"Merges small inputs into batches and splits large ones, per signal and form; acks each input when every batch holding its data is acked.",
 		decodeConfig, newProcessor)
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {

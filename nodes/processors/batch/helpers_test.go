@@ -187,10 +187,11 @@ func (e *fakeEffects) CancelWakeup(wakeup.Slot) bool { return true }
 func (e *fakeEffects) RequeueLater(time.Time, *pdata.Message) error {
 	return wakeup.ErrUnsupported
 }
-func (e *fakeEffects) StartTimer(time.Duration)    {}
-func (e *fakeEffects) Post(any)                    {}
-func (e *fakeEffects) Drop(*pdata.Message, string) {}
-func (e *fakeEffects) Ports() []string             { return []string{"default"} }
+func (e *fakeEffects) StartTimer(time.Duration)                                 {}
+func (e *fakeEffects) Post(any)                                                 {}
+func (e *fakeEffects) Drop(*pdata.Message, string)                              {}
+func (e *fakeEffects) DropPart(m *pdata.Message, kept *pdata.Payload, _ string) { m.Shrink(kept) }
+func (e *fakeEffects) Ports() []string                                          { return []string{"default"} }
 
 // ackAll delivers an ack for every message sent so far to p, as an
 // immediately answering downstream would, and forgets them.

@@ -30,17 +30,43 @@ func TestConfigValidation(t *testing.T) {
 			wantErr: []string{`config.verbosity: unknown verbosity "loud" (hint: use basic, normal or detailed)`},
 		},
 		{
-			name: "unknown key", yaml: "verbosity: basic\nmode: batch",
-			wantErr: []string{`config.mode: unknown field "mode"`},
+			name: "unknown key", yaml: "verbosity: basic\nmdoe: batch",
+			wantErr: []string{`config.mdoe: unknown field "mdoe" (hint: did you mean "mode"?`},
+		},
+		{name: "reference keys", yaml: "mode: signal\noutput: debug.txt\nsampling: {type: zap_sampling, sampling_initial: 2, sampling_thereafter: 5, sampling_interval: 2}\n" +
+			"filters: [{predicate: {field: attribute, value: [{key: service.name, value: checkout}, {key: code, value: 500}]}, mode: exclude}]"},
+		{name: "sampling interval as a duration", yaml: "sampling: {type: zap_sampling, sampling_initial: 1, sampling_thereafter: 1, sampling_interval: 500ms}"},
+		{
+			name: "bad mode", yaml: "mode: lines",
+			wantErr: []string{`config.mode: unknown mode "lines" (hint: use batch (a report per message) or signal (a report per item))`},
+		},
+		{
+			name: "output ports", yaml: "output: [logging_port]",
+			wantErr: []string{"config.output: sending debug copies to output ports is not supported (hint: remove output to log through the node's logger, or give a file path; to see the data on another branch, copy it there with a processor:fanout)"},
+		},
+		{
+			name: "empty output", yaml: "output: ''",
+			wantErr: []string{"config.output: output is empty"},
+		},
+		{
+			name: "bad filter", yaml: "filters: [{predicate: {field: body, value: []}, mode: keep}]",
+			wantErr: []string{`config.filters[0].mode: unknown filter mode "keep"`, `config.filters[0].predicate.field: unknown predicate field "body"`,
+				"config.filters[0].predicate.value: the predicate lists no attribute"},
+		},
+		{
+			name: "bad sampling", yaml: "sampling: {type: zap_sampling, sampling_initial: -1, sampling_thereafter: 0}",
+			wantErr: []string{"config.sampling.sampling_initial: sampling_initial must not be negative", "config.sampling.sampling_thereafter: sampling_thereafter must be at least 1",
+				"config.sampling.sampling_interval: sampling_interval must be positive"},
+		},
+		{
+			name: "unknown sampling", yaml: "sampling: {type: random}",
+			wantErr: []string{`config.sampling.type: unknown sampling type "random" (hint: use no_sampling or zap_sampling)`},
 		},
 		{
 			name: "bad signal", yaml: "signals: [logs, profiles]",
 			wantErr: []string{`config.signals[1]: unknown signal "profiles" (hint: use logs, metrics or spans`},
 		},
-		{
-			name: "empty signals", yaml: "signals: []",
-			wantErr: []string{"config.signals: no signal to log"},
-		},
+		{name: "empty signals: forward only", yaml: "signals: []"},
 		{
 			name: "wrong type", yaml: "signals: logs",
 			wantErr: []string{"config.signals: got \"logs\", want a list"},

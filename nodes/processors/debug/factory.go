@@ -11,9 +11,11 @@ const Type = "processor:debug"
 
 // NewFactory returns the factory of processor:debug nodes.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"Logs the data that passes through (verbosity basic, normal or detailed) and forwards it unchanged.",
 		decodeConfig, newProcessor)
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {

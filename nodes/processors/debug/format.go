@@ -14,60 +14,146 @@ import (
 	"github.com/ackflow/ackflow/pdata"
 )
 
-// describe logs one payload at the node's verbosity. Basic reads only what
-// the payload has cached (signal, items, bytes of an OTLP payload); normal
-// and detailed decode it (the decoded form is then cached in the payload
-// for nodes downstream).
-func (p *processor) describe(pl *pdata.Payload) {
-	attrs := make([]slog.Attr, 0, 6)
+// describe reports one payload at the node's verbosity, mode, filters and
+// sampling. Basic without filters reads only what the payload has cached
+// (signal, items, bytes of an OTLP payload); everything else decodes it
+// (the decoded form is then cached in the payload for nodes downstream).
+func (p *processor) describe(now time.Time, pl *pdata.Payload) {
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("signal", pl.Signal().String()), slog.Int("items", pl.Items()))
 	if pl.Form() == pdata.FormOTLP {
 		// Bytes of a decoded payload would encode it: not worth it for a log line.
 		attrs = append(attrs, slog.Int("bytes", pl.Bytes()))
 	}
-	if p.s.verbosity == verbosityBasic {
-		p.info("pdata", attrs...)
+	if p.s.verbosity == verbosityBasic && len(p.s.filters) == 0 {
+		if p.s.sampling.allow(now) {
+			p.emit("pdata", attrs...)
+		}
 		return
 	}
 	var err error
 	switch pl.Signal() {
 	case pdata.Logs:
-		err = p.describeLogs(pl, attrs)
+		err = p.describeLogs(now, pl, attrs)
 	case pdata.Metrics:
-		err = p.describeMetrics(pl, attrs)
+		err = p.describeMetrics(now, pl, attrs)
 	default:
-		err = p.describeTraces(pl, attrs)
+		err = p.describeTraces(now, pl, attrs)
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("decode_error", err.Error()))
-		p.log.LogAttrs(context.Background(), slog.LevelWarn, "pdata", attrs...)
+		p.output().LogAttrs(context.Background(), slog.LevelWarn, "pdata", attrs...)
 	}
 }
 
-func (p *processor) info(msg string, attrs ...slog.Attr) {
-	p.log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+// shows reports whether an item with these attributes passes every filter.
+func (p *processor) shows(attrs pcommon.Map) bool {
+	for _, r := range p.s.filters {
+		if r.matches(attrs) != r.include {
+			return false
+		}
+	}
+	return true
 }
 
-func (p *processor) detailed() bool { return p.s.verbosity == verbosityDetailed }
+// matches reports whether attrs holds one of the rule's attributes.
+func (r rule) matches(attrs pcommon.Map) bool {
+	for _, a := range r.attrs {
+		if v, ok := attrs.Get(a.key); ok && v.Equal(a.value) {
+			return true
+		}
+	}
+	return false
+}
 
-func (p *processor) describeLogs(pl *pdata.Payload, attrs []slog.Attr) error {
+// report is what describeX computed about a message: the summary line's
+// attributes, and whether there is anything to show.
+type report struct {
+	attrs []slog.Attr
+	empty bool // filters hid every item: nothing is reported
+}
+
+// summarize completes the summary line with the counts that verbosity
+// normal and up show, and the items the filters let through.
+func (p *processor) summarize(attrs []slog.Attr, resources, scopes, shown int, extra ...slog.Attr) report {
+	if p.s.verbosity >= verbosityNormal {
+		attrs = append(attrs, slog.Int("resources", resources), slog.Int("scopes", scopes))
+		attrs = append(attrs, extra...)
+	}
+	if len(p.s.filters) > 0 {
+		attrs = append(attrs, slog.Int("shown", shown))
+	}
+	return report{attrs: attrs, empty: len(p.s.filters) > 0 && shown == 0}
+}
+
+// head logs the message's summary line in batch mode, or basic signal
+// mode, which has no items to show, and says whether its details follow.
+func (p *processor) head(now time.Time, r report) bool {
+	if r.empty {
+		return false
+	}
+	if p.s.signal && p.s.verbosity > verbosityBasic {
+		return true // signal mode: a report per item, no summary line
+	}
+	if !p.s.sampling.allow(now) {
+		return false
+	}
+	p.emit("pdata", r.attrs...)
+	return p.s.verbosity == verbosityDetailed
+}
+
+// sampled reports whether the next item's line is shown: always in batch
+// mode (the message's report was sampled whole), by the sampler in signal
+// mode, where each item is a report of its own. Callers ask before
+// building the line.
+func (p *processor) sampled(now time.Time) bool {
+	return !p.s.signal || p.s.sampling.allow(now)
+}
+
+// item logs one item's line; in signal mode, at detailed, it carries its
+// resource and scope so that it stands alone.
+func (p *processor) item(msg string, res pcommon.Resource, scope pcommon.InstrumentationScope, attrs []slog.Attr) {
+	if p.s.signal && p.s.verbosity == verbosityDetailed {
+		attrs = append(attrs, slog.String("resource_attributes", attributes(res.Attributes())), slog.String("scope_name", scope.Name()))
+	}
+	p.emit(msg, attrs...)
+}
+
+// containers says whether resource and scope lines go before the items:
+// in batch mode at detailed.
+func (p *processor) containers() bool { return !p.s.signal && p.s.verbosity == verbosityDetailed }
+
+func (p *processor) describeLogs(now time.Time, pl *pdata.Payload, attrs []slog.Attr) error {
 	ld, err := pl.Logs()
 	if err != nil {
 		return err
 	}
-	scopes := 0
+	scopes, shown := 0, 0
 	for _, rl := range ld.ResourceLogs().All() {
 		scopes += rl.ScopeLogs().Len()
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				if p.shows(lr.Attributes()) {
+					shown++
+				}
+			}
+		}
 	}
-	p.info("pdata", append(attrs, slog.Int("resources", ld.ResourceLogs().Len()), slog.Int("scopes", scopes))...)
-	if !p.detailed() {
+	if !p.head(now, p.summarize(attrs, ld.ResourceLogs().Len(), scopes, shown)) {
 		return nil
 	}
 	for i, rl := range ld.ResourceLogs().All() {
-		p.resource(i, rl.Resource(), rl.SchemaUrl())
+		if p.containers() {
+			p.resource(i, rl.Resource(), rl.SchemaUrl())
+		}
 		for j, sl := range rl.ScopeLogs().All() {
-			p.scope(i, j, sl.Scope(), sl.SchemaUrl())
+			if p.containers() {
+				p.scope(i, j, sl.Scope(), sl.SchemaUrl())
+			}
 			for k, lr := range sl.LogRecords().All() {
+				if !p.shows(lr.Attributes()) || !p.sampled(now) {
+					continue
+				}
 				a := []slog.Attr{slog.Int("resource", i), slog.Int("scope", j), slog.Int("index", k),
 					slog.String("time", timestamp(lr.Timestamp())), slog.String("severity", severity(lr))}
 				if lr.EventName() != "" {
@@ -77,53 +163,133 @@ func (p *processor) describeLogs(pl *pdata.Payload, attrs []slog.Attr) error {
 				if !lr.TraceID().IsEmpty() {
 					a = append(a, slog.String("trace_id", lr.TraceID().String()), slog.String("span_id", lr.SpanID().String()))
 				}
-				p.info("log record", a...)
+				p.item("log record", rl.Resource(), sl.Scope(), a)
 			}
 		}
 	}
 	return nil
 }
 
-func (p *processor) describeMetrics(pl *pdata.Payload, attrs []slog.Attr) error {
+func (p *processor) describeMetrics(now time.Time, pl *pdata.Payload, attrs []slog.Attr) error {
 	md, err := pl.Metrics()
 	if err != nil {
 		return err
 	}
-	scopes := 0
+	scopes, shown := 0, 0
 	for _, rm := range md.ResourceMetrics().All() {
 		scopes += rm.ScopeMetrics().Len()
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if p.showsMetric(m) {
+					shown += dataPoints(m)
+				}
+			}
+		}
 	}
-	p.info("pdata", append(attrs, slog.Int("resources", md.ResourceMetrics().Len()), slog.Int("scopes", scopes),
-		slog.Int("metrics", md.MetricCount()))...)
-	if !p.detailed() {
+	r := p.summarize(attrs, md.ResourceMetrics().Len(), scopes, shown, slog.Int("metrics", md.MetricCount()))
+	if !p.head(now, r) {
 		return nil
 	}
 	for i, rm := range md.ResourceMetrics().All() {
-		p.resource(i, rm.Resource(), rm.SchemaUrl())
+		if p.containers() {
+			p.resource(i, rm.Resource(), rm.SchemaUrl())
+		}
 		for j, sm := range rm.ScopeMetrics().All() {
-			p.scope(i, j, sm.Scope(), sm.SchemaUrl())
+			if p.containers() {
+				p.scope(i, j, sm.Scope(), sm.SchemaUrl())
+			}
 			for _, m := range sm.Metrics().All() {
-				p.metric(i, j, m)
+				if p.showsMetric(m) {
+					p.metric(now, i, j, rm.Resource(), sm.Scope(), m)
+				}
 			}
 		}
 	}
 	return nil
 }
 
+// showsMetric applies the filters to a metric as the reference engine
+// does: a metric matches when one of its data points does, and is shown or
+// hidden whole.
+func (p *processor) showsMetric(m pmetric.Metric) bool {
+	if len(p.s.filters) == 0 {
+		return true
+	}
+	for _, r := range p.s.filters {
+		match := false
+		eachPointAttrs(m, func(a pcommon.Map) bool {
+			match = r.matches(a)
+			return !match
+		})
+		if match != r.include {
+			return false
+		}
+	}
+	return true
+}
+
+// eachPointAttrs calls f with the attributes of each data point of m
+// until f returns false.
+func eachPointAttrs(m pmetric.Metric, f func(pcommon.Map) bool) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		for _, dp := range m.Gauge().DataPoints().All() {
+			if !f(dp.Attributes()) {
+				return
+			}
+		}
+	case pmetric.MetricTypeSum:
+		for _, dp := range m.Sum().DataPoints().All() {
+			if !f(dp.Attributes()) {
+				return
+			}
+		}
+	case pmetric.MetricTypeHistogram:
+		for _, dp := range m.Histogram().DataPoints().All() {
+			if !f(dp.Attributes()) {
+				return
+			}
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
+			if !f(dp.Attributes()) {
+				return
+			}
+		}
+	case pmetric.MetricTypeSummary:
+		for _, dp := range m.Summary().DataPoints().All() {
+			if !f(dp.Attributes()) {
+				return
+			}
+		}
+	}
+}
+
+// dataPoints is the number of data points of m.
+func dataPoints(m pmetric.Metric) int {
+	n := 0
+	eachPointAttrs(m, func(pcommon.Map) bool { n++; return true })
+	return n
+}
+
 // metric logs each data point of m, with what its type makes meaningful.
-func (p *processor) metric(res, scope int, m pmetric.Metric) {
+func (p *processor) metric(now time.Time, res, scope int, r pcommon.Resource, s pcommon.InstrumentationScope, m pmetric.Metric) {
 	head := func(k int, t pcommon.Timestamp, at pcommon.Map) []slog.Attr {
 		return []slog.Attr{slog.Int("resource", res), slog.Int("scope", scope), slog.String("metric", m.Name()),
 			slog.String("type", m.Type().String()), slog.String("unit", m.Unit()), slog.Int("index", k),
 			slog.String("time", timestamp(t)), slog.String("attributes", attributes(at))}
 	}
+	point := func(a []slog.Attr) { p.item("metric data point", r, s, a) }
 	number := func(dps pmetric.NumberDataPointSlice) {
 		for k, dp := range dps.All() {
+			if !p.sampled(now) {
+				continue
+			}
 			v := slog.Float64("value", dp.DoubleValue())
 			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
 				v = slog.Int64("value", dp.IntValue())
 			}
-			p.info("metric data point", append(head(k, dp.Timestamp(), dp.Attributes()), v)...)
+			point(append(head(k, dp.Timestamp(), dp.Attributes()), v))
 		}
 	}
 	switch m.Type() {
@@ -133,51 +299,68 @@ func (p *processor) metric(res, scope int, m pmetric.Metric) {
 		number(m.Sum().DataPoints())
 	case pmetric.MetricTypeHistogram:
 		for k, dp := range m.Histogram().DataPoints().All() {
-			p.info("metric data point", append(head(k, dp.Timestamp(), dp.Attributes()),
-				slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum()))...)
+			if p.sampled(now) {
+				point(append(head(k, dp.Timestamp(), dp.Attributes()), slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum())))
+			}
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		for k, dp := range m.ExponentialHistogram().DataPoints().All() {
-			p.info("metric data point", append(head(k, dp.Timestamp(), dp.Attributes()),
-				slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum()))...)
+			if p.sampled(now) {
+				point(append(head(k, dp.Timestamp(), dp.Attributes()), slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum())))
+			}
 		}
 	case pmetric.MetricTypeSummary:
 		for k, dp := range m.Summary().DataPoints().All() {
-			p.info("metric data point", append(head(k, dp.Timestamp(), dp.Attributes()),
-				slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum()))...)
+			if p.sampled(now) {
+				point(append(head(k, dp.Timestamp(), dp.Attributes()), slog.Uint64("count", dp.Count()), slog.Float64("sum", dp.Sum())))
+			}
 		}
 	default:
-		p.info("metric", slog.Int("resource", res), slog.Int("scope", scope), slog.String("metric", m.Name()),
-			slog.String("type", m.Type().String()))
+		if p.sampled(now) {
+			p.item("metric", r, s, []slog.Attr{slog.Int("resource", res), slog.Int("scope", scope), slog.String("metric", m.Name()),
+				slog.String("type", m.Type().String())})
+		}
 	}
 }
 
-func (p *processor) describeTraces(pl *pdata.Payload, attrs []slog.Attr) error {
+func (p *processor) describeTraces(now time.Time, pl *pdata.Payload, attrs []slog.Attr) error {
 	td, err := pl.Traces()
 	if err != nil {
 		return err
 	}
-	scopes := 0
+	scopes, shown := 0, 0
 	for _, rs := range td.ResourceSpans().All() {
 		scopes += rs.ScopeSpans().Len()
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				if p.shows(sp.Attributes()) {
+					shown++
+				}
+			}
+		}
 	}
-	p.info("pdata", append(attrs, slog.Int("resources", td.ResourceSpans().Len()), slog.Int("scopes", scopes))...)
-	if !p.detailed() {
+	if !p.head(now, p.summarize(attrs, td.ResourceSpans().Len(), scopes, shown)) {
 		return nil
 	}
 	for i, rs := range td.ResourceSpans().All() {
-		p.resource(i, rs.Resource(), rs.SchemaUrl())
+		if p.containers() {
+			p.resource(i, rs.Resource(), rs.SchemaUrl())
+		}
 		for j, ss := range rs.ScopeSpans().All() {
-			p.scope(i, j, ss.Scope(), ss.SchemaUrl())
+			if p.containers() {
+				p.scope(i, j, ss.Scope(), ss.SchemaUrl())
+			}
 			for k, sp := range ss.Spans().All() {
-				p.span(i, j, k, sp)
+				if p.shows(sp.Attributes()) && p.sampled(now) {
+					p.item("span", rs.Resource(), ss.Scope(), spanAttrs(i, j, k, sp))
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (p *processor) span(res, scope, k int, sp ptrace.Span) {
+func spanAttrs(res, scope, k int, sp ptrace.Span) []slog.Attr {
 	a := []slog.Attr{slog.Int("resource", res), slog.Int("scope", scope), slog.Int("index", k),
 		slog.String("name", sp.Name()), slog.String("trace_id", sp.TraceID().String()), slog.String("span_id", sp.SpanID().String())}
 	if !sp.ParentSpanID().IsEmpty() {
@@ -196,7 +379,7 @@ func (p *processor) span(res, scope, k int, sp ptrace.Span) {
 	if n := sp.Links().Len(); n > 0 {
 		a = append(a, slog.Int("links", n))
 	}
-	p.info("span", a...)
+	return a
 }
 
 func (p *processor) resource(i int, r pcommon.Resource, schema string) {
@@ -204,7 +387,7 @@ func (p *processor) resource(i int, r pcommon.Resource, schema string) {
 	if schema != "" {
 		a = append(a, slog.String("schema_url", schema))
 	}
-	p.info("resource", a...)
+	p.emit("resource", a...)
 }
 
 func (p *processor) scope(res, j int, s pcommon.InstrumentationScope, schema string) {
@@ -218,7 +401,7 @@ func (p *processor) scope(res, j int, s pcommon.InstrumentationScope, schema str
 	if schema != "" {
 		a = append(a, slog.String("schema_url", schema))
 	}
-	p.info("scope", a...)
+	p.emit("scope", a...)
 }
 
 // attributes renders a map as "k=v, k=v" in its order.

@@ -49,8 +49,14 @@ const (
 // OTLPHandling says how OTLP payloads are stored.
 type OTLPHandling string
 
-// PassThrough stores OTLP requests as the bytes received.
-const PassThrough OTLPHandling = "pass_through"
+// OTLP handling modes.
+const (
+	// PassThrough stores OTLP requests as the bytes received.
+	PassThrough OTLPHandling = "pass_through"
+	// ConvertToArrow is the reference engine's conversion of OTLP to Arrow
+	// before storing, accepted as PassThrough (and reported).
+	ConvertToArrow OTLPHandling = "convert_to_arrow"
+)
 
 // Config is the `config` block of a processor:durable_buffer node.
 type Config struct {
@@ -146,9 +152,15 @@ func (c *Config) Validate(p config.Path) error {
 	if c.MaxInFlight < 1 {
 		bad("max_in_flight", "use a positive number such as 1000", "must be at least 1, got %d", c.MaxInFlight)
 	}
-	if c.OTLPHandling != PassThrough {
-		bad("otlp_handling", "use pass_through (OTLP is stored as received); this build has no OTAP conversion",
-			"unsupported value %q", c.OTLPHandling)
+	switch c.OTLPHandling {
+	case PassThrough:
+	case ConvertToArrow:
+		// The conversion is the reference engine's way to make stored
+		// data queryable; what the buffer delivers is the same data.
+		errs = append(errs, config.Ignore(p.Key("otlp_handling"),
+			"convert_to_arrow is taken as pass_through: ackflow's buffer stores each payload in the form it arrived in"))
+	default:
+		bad("otlp_handling", "use pass_through (OTLP is stored as received)", "unsupported value %q", c.OTLPHandling)
 	}
 	if _, err := wal.ParseDurability(c.Durability); err != nil {
 		bad("durability", "use fsync (acked once on disk) or write (acked once written to the OS)", "unknown durability %q", c.Durability)

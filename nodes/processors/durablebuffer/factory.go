@@ -21,9 +21,11 @@ const Type = "processor:durable_buffer"
 
 // NewFactory returns the factory of processor:durable_buffer.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"persists every input to a local log before acking it, then delivers it downstream at least once",
 		load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func load(n *config.Node) (Config, error) {

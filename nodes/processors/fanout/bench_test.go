@@ -58,12 +58,13 @@ func (fx *benchFx) SetWakeup(wakeup.Slot, time.Time) (wakeup.Revision, bool, err
 	fx.rev++
 	return fx.rev, false, nil
 }
-func (fx *benchFx) CancelWakeup(wakeup.Slot) bool                { return true }
-func (fx *benchFx) RequeueLater(time.Time, *pdata.Message) error { return wakeup.ErrUnsupported }
-func (fx *benchFx) StartTimer(time.Duration)                     {}
-func (fx *benchFx) Post(any)                                     {}
-func (fx *benchFx) Drop(*pdata.Message, string)                  { fx.dropped++ }
-func (fx *benchFx) Ports() []string                              { return ports3 }
+func (fx *benchFx) CancelWakeup(wakeup.Slot) bool                            { return true }
+func (fx *benchFx) RequeueLater(time.Time, *pdata.Message) error             { return wakeup.ErrUnsupported }
+func (fx *benchFx) StartTimer(time.Duration)                                 {}
+func (fx *benchFx) Post(any)                                                 {}
+func (fx *benchFx) Drop(*pdata.Message, string)                              { fx.dropped++ }
+func (fx *benchFx) DropPart(m *pdata.Message, kept *pdata.Payload, _ string) { m.Shrink(kept) }
+func (fx *benchFx) Ports() []string                                          { return ports3 }
 
 // route delivers an outcome to the nearest interested frame: the node
 // under test, or the upstream sender (counted).

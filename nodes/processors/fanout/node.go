@@ -28,9 +28,11 @@ const (
 
 // NewFactory returns the factory of processor:fanout nodes.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"Sends a copy of each input to several outputs: parallel or sequential, awaiting none, the primary or all, with fallbacks and exact timeouts.",
 		decodeConfig, newProcessor)
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {

@@ -42,10 +42,11 @@ func (e *benchEffects) CancelWakeup(wakeup.Slot) bool { return false }
 func (e *benchEffects) RequeueLater(time.Time, *pdata.Message) error {
 	return wakeup.ErrUnsupported
 }
-func (e *benchEffects) StartTimer(time.Duration)    {}
-func (e *benchEffects) Post(any)                    {}
-func (e *benchEffects) Drop(*pdata.Message, string) {}
-func (e *benchEffects) Ports() []string             { return []string{"default"} }
+func (e *benchEffects) StartTimer(time.Duration)                                 {}
+func (e *benchEffects) Post(any)                                                 {}
+func (e *benchEffects) Drop(*pdata.Message, string)                              {}
+func (e *benchEffects) DropPart(m *pdata.Message, kept *pdata.Payload, _ string) { m.Shrink(kept) }
+func (e *benchEffects) Ports() []string                                          { return []string{"default"} }
 
 var _ engine.Effects = (*benchEffects)(nil)
 

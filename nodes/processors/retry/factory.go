@@ -12,9 +12,11 @@ const Type = "processor:retry"
 
 // NewFactory returns the factory of processor:retry nodes.
 func NewFactory() engine.Factory {
-	return engine.ProcessorFactory(Type,
+	f := engine.ProcessorFactory(Type,
 		"Retries transient nacks with exponential backoff and jitter; permanent nacks pass through.",
 		decodeConfig, newProcessor)
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {

@@ -252,20 +252,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Decode reads a node's config block over the defaults.
+// Decode reads a node's config block over the defaults, without checking
+// the values.
 func Decode(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config"))
-	return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), nil)
 }
 
 // Load decodes and validates a node's config block.
 func Load(n *config.Node) (Config, error) {
-	cfg, err := Decode(n)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate(n.Path.Key("config"))
+	return config.DecodeNodeConfig(n, DefaultConfig(), (*Config).Validate)
 }
 
 // signals returns the three signal blocks with their keys, in routing

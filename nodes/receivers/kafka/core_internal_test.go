@@ -503,3 +503,38 @@ func TestWindowLimit(t *testing.T) {
 		t.Fatalf("committable %d, want 4", got)
 	}
 }
+
+// A partition given up reads again from its last commit: the records
+// settled since (popped, or behind an unsettled one) are counted as
+// duplicates, the unsettled ones as abandoned; a successful commit clears
+// what it passed. In auto mode the commit passes every record fetched, so
+// nothing is counted.
+func TestDuplicatesOfAPartitionGivenUp(t *testing.T) {
+	h := newHarness(t, bigLimits, "", false)
+	h.c.assign([]tp{p0})
+	js := h.deliver(p0, 0, 6)
+	h.ack(js[0])
+	h.ack(js[1])
+	h.c.committed(h.c.toCommit(nil), nil) // 2 committed
+	h.ack(js[2])
+	offs := h.c.toCommit(nil)
+	h.c.committed(offs, map[tp]bool{p0: true}) // commit of 3 failed
+	h.ack(js[4])                               // behind the unsettled record 3
+	h.c.remove([]tp{p0}, abandonLost)
+	if got := h.value(prefix+"duplicate_records_total", "reason", "lost"); got != 2 {
+		t.Errorf("duplicates = %v, want 2 (records 2 and 4: settled, not committed)", got)
+	}
+	if got := h.value(prefix+"abandoned_records_total", "reason", "lost"); got != 2 {
+		t.Errorf("abandoned = %v, want 2 (records 3 and 5)", got)
+	}
+
+	auto := newHarness(t, bigLimits, "", true)
+	auto.c.assign([]tp{p0})
+	for _, j := range auto.deliver(p0, 0, 3) {
+		auto.ack(j)
+	}
+	auto.c.remove([]tp{p0}, abandonRevoked)
+	if got := auto.value(prefix + "duplicate_records_total"); got != 0 {
+		t.Errorf("auto mode: duplicates = %v, want 0", got)
+	}
+}

@@ -12,8 +12,12 @@
 // from the last commit on; after a drain cut short by the shutdown
 // deadline or a rebalance, the partition's records from its first
 // unsettled one on (those whose outcome did not come in time, and the
-// settled ones after them). commit.mode: auto trades this for at most once: offsets are
-// committed as records are fetched, whatever their outcome.
+// settled ones after them). When a partition is given up, the receiver
+// counts what its next owner will deliver again: the records not settled
+// (abandoned_records_total) and those settled since the last successful
+// commit (duplicate_records_total). commit.mode: auto trades this for at
+// most once: offsets are committed as records are fetched, whatever their
+// outcome.
 //
 // # The commit rule
 //

@@ -96,7 +96,7 @@ func (f *fakeFx) Ports() []string             { return []string{"default"} }
 // cluster is an in-process Kafka (kfake) on 127.0.0.1 with a client that
 // produces, consumes and administers for the test.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	kf    *kfake.Cluster
 	addr  string
 	cl    *kgo.Client
@@ -105,13 +105,13 @@ type cluster struct {
 }
 
 // newCluster starts a cluster with the topics (name: partitions).
-func newCluster(t *testing.T, topics map[string]int32) *cluster {
+func newCluster(t testing.TB, topics map[string]int32) *cluster {
 	return newClusterWith(t, topics, nil, nil)
 }
 
 // newClusterWith is newCluster with more cluster options, and client
 // options for the test's own client.
-func newClusterWith(t *testing.T, topics map[string]int32, kfOpts []kfake.Opt, clOpts []kgo.Opt) *cluster {
+func newClusterWith(t testing.TB, topics map[string]int32, kfOpts []kfake.Opt, clOpts []kgo.Opt) *cluster {
 	t.Helper()
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}
 	for name, n := range topics {
@@ -240,7 +240,7 @@ func (c *cluster) config(cfg string) string {
 
 // fixture is one running receiver.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	c      *cluster
 	fx     *fakeFx
 	r      *kafka.Receiver
@@ -400,7 +400,7 @@ func logRecords(tag string, n int) [][]byte {
 func body(tag string) string { return "log-" + tag + "-0" }
 
 // bodies returns a logs message's record bodies.
-func bodies(t *testing.T, m *pdata.Message) []string {
+func bodies(t testing.TB, m *pdata.Message) []string {
 	t.Helper()
 	if m.Payload().Signal() != pdata.Logs {
 		return []string{m.Payload().Signal().String()}

@@ -51,6 +51,7 @@ func (r abandonReason) String() string { return abandonReasonNames[r] }
 //	ackflow_receiver_kafka_dropped_records_total{signal,reason}    {record} records settled undelivered (malformed, empty, permanent_nack)
 //	ackflow_receiver_kafka_dropped_items_total{signal,reason}      {item}   their items, where known
 //	ackflow_receiver_kafka_abandoned_records_total{reason}         {record} records left unsettled for redelivery (revoked, lost, drain)
+//	ackflow_receiver_kafka_duplicate_records_total{reason}         {record} records settled but not committed when their partition was given up: read again
 //	ackflow_receiver_kafka_late_outcomes_total                     {outcome} acks and nacks of records no longer tracked; ignored
 //	ackflow_receiver_kafka_commits_total{outcome}                  {commit} offset commits (success, failure)
 //	ackflow_receiver_kafka_fetch_errors_total                      {error}  errors reported by fetches
@@ -78,6 +79,7 @@ type metrics struct {
 	dropped      [3][numDropReasons]*telemetry.Counter
 	droppedItems [3][numDropReasons]*telemetry.Counter
 	abandoned    [numAbandonReasons]*telemetry.Counter
+	duplicates   [numAbandonReasons]*telemetry.Counter
 	late         *telemetry.Counter
 	commits      [2]*telemetry.Counter // [failed]
 	fetchErrors  *telemetry.Counter
@@ -135,6 +137,7 @@ func newMetrics(reg *telemetry.Registry, labels []telemetry.Label) *metrics {
 	}
 	for r := range numAbandonReasons {
 		m.abandoned[r] = reg.Counter(prefix+"abandoned_records_total", "Records left unsettled, so not committed, for redelivery, by reason.", l("reason", r.String())...)
+		m.duplicates[r] = reg.Counter(prefix+"duplicate_records_total", "Records settled but not committed when their partition was given up: its next owner delivers them again, by reason.", l("reason", r.String())...)
 	}
 	m.late = reg.Counter(prefix+"late_outcomes_total", "Acks and nacks of records no longer tracked (revoked, lost, drained); ignored.", labels...)
 	m.commits[0] = reg.Counter(prefix+"commits_total", "Offset commits, by outcome.", l("outcome", "success")...)

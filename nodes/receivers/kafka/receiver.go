@@ -34,9 +34,11 @@ const warnEvery = time.Minute
 
 // NewFactory returns the factory of receiver:kafka.
 func NewFactory() engine.Factory {
-	return engine.ReceiverFactory(Type,
+	f := engine.ReceiverFactory(Type,
 		"OTLP logs, metrics and traces from Kafka topics; an offset is committed only past records whose outcome is settled", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Receiver, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Receiver is receiver:kafka: one consumer-group member. Run polls and

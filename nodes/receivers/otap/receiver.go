@@ -38,9 +38,11 @@ const (
 
 // NewFactory returns the factory of receiver:otap.
 func NewFactory() engine.Factory {
-	return engine.ReceiverFactory(Type,
+	f := engine.ReceiverFactory(Type,
 		"OpenTelemetry Arrow (OTAP) gRPC streams for logs, metrics and traces; each batch answered after its outcome", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Receiver, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Receiver is receiver:otap. Run serves until its context ends and then

@@ -84,6 +84,38 @@ type Protocol struct {
 	// Transport tunes gRPC connections (protocols.grpc only): buffers and
 	// HTTP/2 windows; unset fields keep the defaults (see grpc.go).
 	Transport *otlpgrpc.Transport `yaml:"transport"`
+	// Reference holds the reference engine's keys of a protocol that
+	// ackflow spells otherwise (mapped onto the keys above by Load) or
+	// does not need (accepted without effect and reported).
+	Reference `yaml:",inline"`
+}
+
+// Reference is the reference engine's per-protocol keys that ackflow has
+// under another name, or does not need.
+type Reference struct {
+	// MaxDecodingMessageSize (grpc) and MaxRequestBodySize (http) are
+	// max_request_size.
+	MaxDecodingMessageSize *config.Size `yaml:"max_decoding_message_size"`
+	MaxRequestBodySize     *config.Size `yaml:"max_request_body_size"`
+	// AcceptCompressedRequests (http): false is request_compression: [],
+	// only uncompressed bodies.
+	AcceptCompressedRequests *bool `yaml:"accept_compressed_requests"`
+	// InitialStreamWindowSize and InitialConnectionWindowSize (grpc) are
+	// transport.initial_stream_window and transport.initial_connection_window.
+	InitialStreamWindowSize     *config.Size `yaml:"initial_stream_window_size"`
+	InitialConnectionWindowSize *config.Size `yaml:"initial_connection_window_size"`
+
+	ResponseCompression       any `yaml:"response_compression" ackflow:"ignored,not needed: an OTLP answer is a few bytes, sent uncompressed or as the client's request was"`
+	TCPNodelay                any `yaml:"tcp_nodelay" ackflow:"ignored,not needed: Go sets TCP_NODELAY on every TCP connection"`
+	TCPKeepalive              any `yaml:"tcp_keepalive" ackflow:"ignored,not taken: ackflow uses Go's TCP keep-alive on accepted connections (probes after 15s idle)"`
+	TCPKeepaliveInterval      any `yaml:"tcp_keepalive_interval" ackflow:"ignored,not taken: ackflow uses Go's TCP keep-alive on accepted connections (probes after 15s idle)"`
+	TCPKeepaliveRetries       any `yaml:"tcp_keepalive_retries" ackflow:"ignored,not taken: ackflow uses Go's TCP keep-alive on accepted connections (probes after 15s idle)"`
+	TransportConcurrencyLimit any `yaml:"transport_concurrency_limit" ackflow:"ignored,not needed: max_concurrent_requests and max_concurrent_streams bound the requests at once"`
+	LoadShed                  any `yaml:"load_shed" ackflow:"ignored,not needed: ackflow always refuses at its limits at once, with a retryable status"`
+	HTTP2AdaptiveWindow       any `yaml:"http2_adaptive_window" ackflow:"ignored,not taken: ackflow's HTTP/2 windows are static (initial_stream_window_size, initial_connection_window_size)"`
+	MaxFrameSize              any `yaml:"max_frame_size" ackflow:"ignored,not taken: ackflow keeps HTTP/2's default frame size"`
+	HTTP2KeepaliveInterval    any `yaml:"http2_keepalive_interval" ackflow:"ignored,not taken: ackflow sends no HTTP/2 pings; max_connections evicts idle connections"`
+	HTTP2KeepaliveTimeout     any `yaml:"http2_keepalive_timeout" ackflow:"ignored,not taken: ackflow sends no HTTP/2 pings; max_connections evicts idle connections"`
 }
 
 // Settings are the receiver's behaviour, set at the top level.
@@ -160,22 +192,77 @@ func DefaultConfig() Config {
 	}}
 }
 
-// Decode reads a node's config block over the defaults.
+// Decode reads a node's config block over the defaults, without checking
+// the values.
 func Decode(n *config.Node) (Config, error) {
-	cfg := DefaultConfig()
-	if err := config.DecodeStrict(n.Config, &cfg, n.Path.Key("config")); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	return config.DecodeNodeConfig(n, DefaultConfig(), nil)
 }
 
-// Load decodes and validates a node's config block.
+// Load decodes and validates a node's config block, after mapping the
+// reference engine's per-protocol keys onto ackflow's.
 func Load(n *config.Node) (Config, error) {
-	cfg, err := Decode(n)
-	if err != nil {
-		return cfg, err
+	return config.DecodeNodeConfig(n, DefaultConfig(), func(c *Config, p config.Path) error {
+		pp := p.Key("protocols")
+		return errors.Join(c.Protocols.GRPC.mapReference(pp.Key("grpc"), true),
+			c.Protocols.HTTP.mapReference(pp.Key("http"), false), c.Validate(p))
+	})
+}
+
+// mapReference moves the reference engine's spellings of a protocol's
+// settings to ackflow's keys: an error when a setting is given both ways,
+// or under the other protocol.
+func (pr *Protocol) mapReference(p config.Path, grpc bool) error {
+	if pr == nil {
+		return nil
 	}
-	return cfg, cfg.Validate(n.Path.Key("config"))
+	var errs []error
+	r := &pr.Reference
+	wrongProtocol := func(key, other string) {
+		errs = append(errs, config.Errorf(p.Key(key), "move it to protocols."+other+", or remove it",
+			"%s is a setting of protocols.%s", key, other))
+	}
+	twice := func(key, ours string) {
+		errs = append(errs, config.Errorf(p.Key(key), "keep one of them: "+key+" is the reference engine's name of "+ours,
+			"%s and %s are both set", key, ours))
+	}
+	size := func(key string, v *config.Size, forGRPC bool) {
+		switch {
+		case v == nil:
+		case forGRPC != grpc:
+			wrongProtocol(key, map[bool]string{true: "grpc", false: "http"}[forGRPC])
+		case pr.MaxRequestSize != nil:
+			twice(key, "max_request_size")
+		default:
+			pr.MaxRequestSize = v
+		}
+	}
+	size("max_decoding_message_size", r.MaxDecodingMessageSize, true)
+	size("max_request_body_size", r.MaxRequestBodySize, false)
+	if a := r.AcceptCompressedRequests; a != nil {
+		switch {
+		case grpc:
+			wrongProtocol("accept_compressed_requests", "http")
+		case pr.RequestCompression != nil:
+			twice("accept_compressed_requests", "request_compression")
+		case !*a:
+			pr.RequestCompression = &Compressions{}
+		}
+	}
+	if r.InitialStreamWindowSize != nil || r.InitialConnectionWindowSize != nil {
+		if !grpc {
+			key := "initial_stream_window_size"
+			if r.InitialStreamWindowSize == nil {
+				key = "initial_connection_window_size"
+			}
+			wrongProtocol(key, "grpc")
+		} else {
+			ref := otlpgrpc.ClientReference{InitialStreamWindowSize: r.InitialStreamWindowSize, InitialConnectionWindowSize: r.InitialConnectionWindowSize}
+			t, err := ref.Apply(pr.Transport, p)
+			pr.Transport = t
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Validate reports every problem, each under its YAML path below p (the

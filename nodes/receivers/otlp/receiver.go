@@ -22,9 +22,11 @@ const Type = "receiver:otlp"
 
 // NewFactory returns the factory of receiver:otlp.
 func NewFactory() engine.Factory {
-	return engine.ReceiverFactory(Type,
+	f := engine.ReceiverFactory(Type,
 		"OTLP/gRPC and OTLP/HTTP (protobuf, JSON) for logs, metrics and traces; answers reflect delivery", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Receiver, error) { return New(nc, cfg) })
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 // Receiver is receiver:otlp. Run serves until its context ends and then

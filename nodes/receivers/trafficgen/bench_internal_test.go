@@ -22,6 +22,7 @@ func (discardFx) Send(context.Context, *pdata.Message) error                   {
 func (discardFx) SendTo(context.Context, string, *pdata.Message) error         { return nil }
 func (discardFx) TrySend(*pdata.Message) error                                 { return nil }
 func (discardFx) Drop(*pdata.Message, string)                                  {}
+func (discardFx) DropPart(m *pdata.Message, kept *pdata.Payload, _ string)     { m.Shrink(kept) }
 func (discardFx) Ports() []string                                              { return []string{"default"} }
 func (f discardFx) Aborted() <-chan struct{}                                   { return f.aborted }
 func (discardFx) Listen(context.Context, string, string) (net.Listener, error) { return nil, nil }
@@ -40,6 +41,10 @@ func BenchmarkStep(b *testing.B) {
 		{"logs", "", false},
 		{"mixed", "traffic_config: { log_weight: 6, metric_weight: 3, trace_weight: 1 }", false},
 		{"logs_acks", "enable_ack_nack: true", true},
+		{"logs_fresh", "generation_strategy: fresh", false},
+		{"mixed_semconv", "data_source: semantic_conventions\ntraffic_config: { log_weight: 6, metric_weight: 3, trace_weight: 1 }", false},
+		{"mixed_semconv_fresh", "data_source: semantic_conventions\ngeneration_strategy: fresh\ntraffic_config: { log_weight: 6, metric_weight: 3, trace_weight: 1 }", false},
+		{"logs_two_tenants", "resource_attributes: [{attrs: {tenant.id: a}, weight: 3}, {attrs: {tenant.id: b}}]", false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			n, err := nodetest.NodeConfig(Type, bc.cfg, []string{"default"})
@@ -57,7 +62,10 @@ func BenchmarkStep(b *testing.B) {
 			g := r.(*generator)
 			fx := discardFx{aborted: make(chan struct{})}
 			ctx := context.Background()
-			ack := engine.Control{Kind: engine.KindAck, Msg: pdata.New(g.pool.payloads[pdata.Logs][0])}
+			var ack engine.Control
+			if bc.ack {
+				ack = engine.Control{Kind: engine.KindAck, Msg: pdata.New(g.pool.payloads[pdata.Logs][0][0])}
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				if stop, err := g.step(ctx, fx); stop != running || err != nil {

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/engine"
 	"github.com/ackflow/ackflow/engine/nodetest"
+	"github.com/ackflow/ackflow/nodes/exporters/noop"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 )
 
@@ -53,9 +55,41 @@ max_inflight: 16`},
 			class:   config.ErrUnknownField,
 		},
 		{
-			name: "unknown top-level key", yaml: "data_source: static",
-			wantErr: []string{`config.data_source: unknown field "data_source"`},
+			name: "unknown top-level key", yaml: "data_sorce: synthetic",
+			wantErr: []string{`config.data_sorce: unknown field "data_sorce" (hint: did you mean "data_source"?`},
 			class:   config.ErrUnknownField,
+		},
+		{name: "reference keys", yaml: `
+data_source: semantic_conventions
+registry_path: https://github.com/open-telemetry/semantic-conventions.git[model]
+generation_strategy: fresh
+transport_headers: { x-tenant-id: demo }
+resource_attributes: { tenant.id: prod }
+traffic_config: { production_mode: open, signals_per_second: 100, num_log_attributes: 4, use_trace_context: true, num_metric_attributes: 1, num_data_points_per_metric: 2 }`},
+		{name: "resource attributes as a list of maps", yaml: "resource_attributes: [{tenant.id: a}, {tenant.id: b}]"},
+		{name: "weighted resource attributes", yaml: "resource_attributes: [{attrs: {tenant.id: a}, weight: 3}, {attrs: {tenant.id: b}}]"},
+		{
+			name: "unknown values", yaml: "data_source: static\ngeneration_strategy: templates\ntraffic_config: { production_mode: burst }",
+			wantErr: []string{
+				`config.data_source: unknown data_source "static" (hint: use synthetic or semantic_conventions)`,
+				`config.generation_strategy: unknown generation_strategy "templates" (hint: use pre_generated or fresh)`,
+				`config.traffic_config.production_mode: unknown production_mode "burst" (hint: use smooth or open)`,
+			},
+		},
+		{
+			name: "bad resource sets", yaml: "resource_attributes: [{attrs: {tenant.id: a}, weight: 0}, {attrs: {}}]",
+			wantErr: []string{"config.resource_attributes[0].weight: must be from 1 to 1000000, got 0", "config.resource_attributes[1]: the attribute set is empty"},
+		},
+		{
+			name: "unknown key in a weighted set", yaml: "resource_attributes: [{attrs: {tenant.id: a}, wieght: 2}]",
+			wantErr: []string{`unknown field "wieght" in a weighted set`},
+			class:   config.ErrUnknownField,
+		},
+		{
+			name: "shape bounds", yaml: "traffic_config: { num_log_attributes: -1, num_metric_attributes: 129, num_data_points_per_metric: 0 }",
+			wantErr: []string{"config.traffic_config.num_log_attributes: must be from 0 to 128, got -1",
+				"config.traffic_config.num_metric_attributes: must be from 0 to 128, got 129",
+				"config.traffic_config.num_data_points_per_metric: must be from 1 to 10000, got 0"},
 		},
 		{
 			name: "wrong type", yaml: "traffic_config: { max_batch_size: lots }",
@@ -144,5 +178,51 @@ max_inflight: 16`},
 				t.Errorf("error %v is not %v", errs[0], tt.class)
 			}
 		})
+	}
+}
+
+// The reference engine's keys that the node does not act on are reported,
+// each with its path and why: the registry, the transport headers, and the
+// synthetic data's keys when the data comes from the semantic conventions.
+func TestReferenceKeysAreReported(t *testing.T) {
+	doc := `version: otel_dataflow/v1
+groups:
+  g:
+    pipelines:
+      p:
+        nodes:
+          gen:
+            type: receiver:traffic_generator
+            config:
+              data_source: semantic_conventions
+              registry_path: ./semantic-conventions/model
+              transport_headers: { x-tenant-id: demo }
+              traffic_config: { log_body_size_bytes: 1KiB, num_log_attributes: 3, max_signal_count: 10 }
+          out: { type: exporter:noop }
+        connections:
+          - { from: gen, to: out }
+`
+	reg := engine.MustRegistry(trafficgen.NewFactory(), noop.NewFactory())
+	d, err := config.Load("gen.yaml", []byte(doc), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range d.Ignored() {
+		got = append(got, k.Path.String()+": "+k.Reason)
+	}
+	want := []string{
+		"groups.g.pipelines.p.nodes.gen.config.registry_path: not taken: ackflow reads no semantic-conventions registry",
+		"groups.g.pipelines.p.nodes.gen.config.transport_headers: ackflow messages carry no transport headers",
+		"groups.g.pipelines.p.nodes.gen.config.traffic_config.log_body_size_bytes: not taken: it shapes data_source: synthetic data",
+		"groups.g.pipelines.p.nodes.gen.config.traffic_config.num_log_attributes: not taken: it shapes data_source: synthetic data",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ignored keys:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("key %d = %q\nwant prefix %q", i, got[i], want[i])
+		}
 	}
 }

@@ -18,6 +18,9 @@
 //	        log_body_size_bytes: 100
 //	      enable_ack_nack: true        # count acks and nacks, bound what is in flight
 //	      max_inflight: 1024
+//	      data_source: synthetic       # or semantic_conventions (a built-in catalog)
+//	      generation_strategy: pre_generated   # or fresh
+//	      resource_attributes: [{attrs: {tenant.id: prod}, weight: 3}, {attrs: {tenant.id: ppe}}]
 //
 // # How it works
 //
@@ -27,13 +30,20 @@
 // immutable shared payload, a send, and a few atomic counter updates. The
 // data is deterministic and its timestamps fixed at start: payloads are
 // replayed unchanged, like the reference engine's pre_generated strategy.
+// With generation_strategy fresh the pool builds each message instead, at
+// the clock's time with ids that never repeat. Resource attribute sets are
+// taken in turn by smooth weighted round robin. data_source
+// semantic_conventions draws the data from a catalog of the semantic
+// conventions built into the package (semconv.go) instead of the synthetic
+// HTTP-like data.
 //
 // A plan picks each message's signal by weighted fair queuing on items, so
 // no signal runs more than one message ahead of its weighted share, and the
 // total stops exactly at max_signal_count (the last message is shorter if
 // needed).
 // A pacer releases the message starting with item k at k/signals_per_second
-// after start, waiting on a timer of the node's clock (tests use a fake
+// after start (production_mode open: at the start of that second), waiting
+// on a timer of the node's clock (tests use a fake
 // clock). After a stall of more than a second it moves its schedule up
 // instead of bursting to catch up.
 //
@@ -55,7 +65,8 @@
 //
 //	config.go     Config, defaults, validation, settings
 //	factory.go    NewFactory: decoding and construction
-//	data.go       synthetic OTLP requests and the payload pool
+//	data.go       synthetic OTLP requests, the payload pool, the rotation of resource sets
+//	semconv.go    the semantic-conventions catalog and its requests
 //	plan.go       the weighted signal plan and the pacer
 //	generator.go  Run, OnOutcome and the in-flight bound
 //	metrics.go    the node's metric families

@@ -15,9 +15,11 @@ const Type = "receiver:traffic_generator"
 
 // NewFactory returns the factory of receiver:traffic_generator nodes.
 func NewFactory() engine.Factory {
-	return engine.ReceiverFactory(Type,
+	f := engine.ReceiverFactory(Type,
 		"Generates synthetic logs, metrics and traces at a set rate or as fast as possible, for demos and benchmarks.",
 		decodeConfig, newReceiver)
+	f.Guarantee = declareGuarantee
+	return f
 }
 
 func newReceiver(nc engine.NodeContext, cfg Config) (engine.Receiver, error) {

@@ -78,7 +78,7 @@ func newGenerator(name string, s settings, p *pool, clk clock.Clock, log *slog.L
 // it returns at once. Run is called once per generator.
 func (g *generator) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 	if g.s.rate > 0 {
-		g.pace = &pacer{rate: g.s.rate, maxLag: g.s.maxLag, start: g.clk.Now()}
+		g.pace = &pacer{rate: g.s.rate, maxLag: g.s.maxLag, start: g.clk.Now(), open: g.s.open}
 	}
 	stop, err := running, error(nil)
 	for stop == running {
@@ -113,7 +113,11 @@ func (g *generator) step(ctx context.Context, fx engine.ReceiverEffects) (stopRe
 			return r, nil
 		}
 	}
-	p, err := g.pool.get(sig, n)
+	var now time.Time
+	if g.s.fresh {
+		now = g.clk.Now() // the time a fresh payload carries
+	}
+	p, err := g.pool.get(sig, n, now)
 	if err != nil {
 		g.settleLocal()
 		return stopFailed, fmt.Errorf("%s %q: %w", Type, g.name, err)

@@ -67,7 +67,9 @@ func (p *plan) before(a, b pdata.Signal) bool {
 }
 
 // pacer spreads items over time at a fixed rate: the message that starts
-// with item k is due k/rate seconds after the start. When the generator
+// with item k is due k/rate seconds after the start (production_mode
+// smooth), or at the start of second k/rate, rounded down (open: each
+// second's share goes as fast as downstream takes it). When the generator
 // falls more than maxLag behind (downstream was slow), the schedule is
 // moved up to now instead of bursting to catch up.
 type pacer struct {
@@ -75,17 +77,26 @@ type pacer struct {
 	maxLag time.Duration
 	start  time.Time // when item 0 was due
 	items  int64     // items released so far
+	open   bool      // production_mode open
 }
 
 // due returns when the next message may go, after moving the schedule up
 // if now is more than maxLag past it.
 func (p *pacer) due(now time.Time) time.Time {
-	d := p.start.Add(offset(p.items, p.rate))
+	d := p.start.Add(p.offset(p.items))
 	if now.Sub(d) > p.maxLag {
-		p.start = now.Add(-offset(p.items, p.rate))
+		p.start = now.Add(-p.offset(p.items))
 		return now
 	}
 	return d
+}
+
+// offset is when the message starting with item k is due, from the start.
+func (p *pacer) offset(items int64) time.Duration {
+	if p.open {
+		return time.Duration(items/p.rate) * time.Second
+	}
+	return offset(items, p.rate)
 }
 
 // release records that n more items were sent.

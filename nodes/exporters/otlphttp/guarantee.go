@@ -1,0 +1,23 @@
+package otlphttp
+
+import (
+	"time"
+
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/guarantee"
+)
+
+// declareGuarantee: an export is acked on the destination's success and
+// nacked on failure or after timeout.
+var declareGuarantee = guarantee.From(Load, func(c Config, _ *config.Node) guarantee.Node {
+	dest := c.Endpoint
+	if dest == "" {
+		for _, e := range []string{c.LogsEndpoint, c.MetricsEndpoint, c.TracesEndpoint} {
+			if e != "" {
+				dest = e
+				break
+			}
+		}
+	}
+	return guarantee.Deliver(guarantee.Endpoint(dest), time.Duration(c.Timeout))
+})

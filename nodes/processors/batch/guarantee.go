@@ -1,0 +1,14 @@
+package batch
+
+import (
+	"time"
+
+	"github.com/ackflow/ackflow/config"
+	"github.com/ackflow/ackflow/guarantee"
+)
+
+// declareGuarantee: outcomes pass through (an input is acked when every
+// batch holding its data is), after a hold of up to max_batch_duration.
+var declareGuarantee = guarantee.From(decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
+	return guarantee.Batch(time.Duration(c.MaxBatchDuration))
+})
