@@ -11,11 +11,16 @@ import (
 	otapexporter "github.com/ackflow/ackflow/nodes/exporters/otap"
 	"github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
 	"github.com/ackflow/ackflow/nodes/exporters/otlphttp"
+	"github.com/ackflow/ackflow/nodes/exporters/perf"
+	"github.com/ackflow/ackflow/nodes/processors/attribute"
 	"github.com/ackflow/ackflow/nodes/processors/batch"
 	"github.com/ackflow/ackflow/nodes/processors/debug"
 	"github.com/ackflow/ackflow/nodes/processors/durablebuffer"
 	"github.com/ackflow/ackflow/nodes/processors/fanout"
+	"github.com/ackflow/ackflow/nodes/processors/filter"
+	"github.com/ackflow/ackflow/nodes/processors/logsampling"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
+	"github.com/ackflow/ackflow/nodes/processors/typerouter"
 	kafkareceiver "github.com/ackflow/ackflow/nodes/receivers/kafka"
 	"github.com/ackflow/ackflow/nodes/receivers/otap"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
@@ -34,11 +39,16 @@ func Registry() *engine.Registry {
 		fanout.NewFactory(),
 		retry.NewFactory(),
 		durablebuffer.NewFactory(),
+		attribute.NewFactory(),
+		filter.NewFactory(),
+		logsampling.NewFactory(),
+		typerouter.NewFactory(),
 		noop.NewFactory(),
 		otlpgrpc.NewFactory(),
 		otlphttp.NewFactory(),
 		otapexporter.NewFactory(),
 		kafkaexporter.NewFactory(),
 		console.NewFactory(),
+		perf.NewFactory(),
 	)
 }

@@ -152,6 +152,10 @@ func TestReferenceDocumentsRun(t *testing.T) {
 			[]string{`msg="metric data point"`, `http.request.method=POST`, `msg=pdata`}},
 		{"trafficgen-console.yaml", "pipeline default/main: 2000 items received, 2000 delivered, 0 nacked, 0 dropped, 0 in flight at exit",
 			[]string{"console metrics: final: 1000 items", "console traces: final: 1000 items", "msg=pdata pipeline=default/main copy=0 node=debug signal=metrics items=200"}, nil},
+		// Half the log records sampled out, counted as dropped; every
+		// signal routed to its perf exporter.
+		{"trafficgen-processors-perf.yaml", "pipeline default/main: 3000 items received, 2500 delivered, 0 nacked, 500 dropped, 0 in flight at exit",
+			[]string{`node=perf_logs elapsed=`, `logs.items=500 `, `metrics.items=1000 `, `traces.items=1000 `}, []string{"ACCOUNTING MISMATCH"}},
 	} {
 		t.Run(tt.doc, func(t *testing.T) {
 			doc := filepath.Join(referenceData, tt.doc)
