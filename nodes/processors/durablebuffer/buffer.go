@@ -98,6 +98,7 @@ var (
 	_ engine.Retainer   = (*Buffer)(nil)
 
 	_ engine.StatusReporter = (*Buffer)(nil)
+	_ engine.Persister      = (*Buffer)(nil)
 )
 
 // WakeupSlots implements engine.WakeupUser: one slot for every retry.
@@ -593,6 +594,10 @@ func (b *Buffer) Status() map[string]any {
 		"throttled":         b.m.throttled.Value() == 1,
 	}
 }
+
+// PersistedItems implements engine.Persister: the items of signal s the
+// buffer acked upstream and holds on disk, not yet delivered.
+func (b *Buffer) PersistedItems(s pdata.Signal) int64 { return b.m.queued[s].Value() }
 
 // Retained implements engine.Retainer: the items left on disk for the
 // next run.

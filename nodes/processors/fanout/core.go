@@ -142,10 +142,10 @@ func (p *processor) fullOutcome(fx engine.Effects, slot, gen uint32, d int, ack 
 		return
 	}
 	if ack {
-		dm.acked.Inc()
+		dm.succeeded()
 		p.succeed(fx, slot, d)
 	} else {
-		dm.nacked.Inc()
+		dm.failed(dm.nacked)
 		p.fail(fx, slot, d, destNacked, n.Wrap(p.pl.dests[d].prefix))
 	}
 	p.maybeFinish(fx, slot)
@@ -167,7 +167,7 @@ func (p *processor) dispatch(fx engine.Effects, slot uint32, d int) {
 	}
 	queued, err := p.put(fx, d, c, slot, gen)
 	if err != nil {
-		p.m.dests[d].nacked.Inc()
+		p.m.dests[d].failed(p.m.dests[d].nacked)
 		p.fail(fx, slot, d, destNacked, p.sendFailure(d, err))
 		return
 	}

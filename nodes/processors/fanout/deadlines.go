@@ -110,7 +110,7 @@ func (p *processor) expire(fx engine.Effects, now time.Time) {
 			return
 		}
 		slot := uint32(p.dl.lists[d].head)
-		p.m.dests[d].timedOut.Inc()
+		p.m.dests[d].failed(p.m.dests[d].timedOut)
 		p.fail(fx, slot, d, destTimedOut, p.pl.dests[d].timedOut)
 		p.maybeFinish(fx, slot)
 	}

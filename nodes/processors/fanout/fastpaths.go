@@ -27,7 +27,7 @@ func (p *processor) fireAndForget(m *pdata.Message, fx engine.Effects) {
 			p.m.dests[d].sent.Inc()
 			continue
 		}
-		p.m.dests[d].nacked.Inc()
+		p.m.dests[d].failed(p.m.dests[d].nacked)
 		failure = p.sendFailure(d, err)
 		failed = append(failed, failedCopy{c, failure.Cause})
 	}
@@ -61,7 +61,7 @@ func (p *processor) slimPData(m *pdata.Message, fx engine.Effects) {
 		c := m.CloneDetached()
 		fx.Subscribe(c, pdata.AcksAndNacks, callData(slot, gen, d))
 		if _, err := p.put(fx, d, c, slot, gen); err != nil {
-			p.m.dests[d].nacked.Inc()
+			p.m.dests[d].failed(p.m.dests[d].nacked)
 			if d == p.pl.primary {
 				primaryFailed, failure = true, p.sendFailure(d, err)
 			}
@@ -84,9 +84,9 @@ func (p *processor) slimOutcome(fx engine.Effects, slot, gen uint32, d int, ack 
 		}
 	}
 	if ack {
-		dm.acked.Inc()
+		dm.succeeded()
 	} else {
-		dm.nacked.Inc()
+		dm.failed(dm.nacked)
 	}
 	if d != p.pl.primary {
 		return // best effort: does not decide the upstream outcome

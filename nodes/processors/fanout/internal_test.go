@@ -349,3 +349,30 @@ func TestStallsPrimaryWarning(t *testing.T) {
 		})
 	}
 }
+
+// The status names each destination with its counts and its health:
+// failing after a nack or a timeout, ok again after an ack.
+func TestStatusReportsDestinationHealth(t *testing.T) {
+	h := nodetest.New(t, NewFactory(), "destinations: [{port: primary, timeout: 5s}, {port: backup}]", nodetest.WithOutputs(ports...))
+	p := h.Node.(*processor)
+	dest := func(i int) map[string]any {
+		t.Helper()
+		return p.Status()["destinations"].([]any)[i].(map[string]any)
+	}
+	if d := dest(0); d["port"] != "primary" || d["health"] != "ok" {
+		t.Fatalf("before traffic: %v", d)
+	}
+	h.SendPData(pdatatest.Msg(pdatatest.Logs(1)))
+	h.Nack(h.RequireSent("primary", 1)[0], pdata.Nack{Reason: "down"})
+	h.SendPData(pdatatest.Msg(pdatatest.Logs(1)))
+	h.RequireSent("primary", 1)
+	h.Advance(5 * time.Second) // timed out
+	if d := dest(0); d["health"] != "failing: 2 failures since its last ack" || d["nacked"] != uint64(1) || d["timed_out"] != uint64(1) {
+		t.Fatalf("after a nack and a timeout: %v", d)
+	}
+	h.SendPData(pdatatest.Msg(pdatatest.Logs(1)))
+	h.Ack(h.RequireSent("primary", 1)[0])
+	if d := dest(0); d["health"] != "ok" || d["acked"] != uint64(1) {
+		t.Fatalf("after an ack: %v", d)
+	}
+}

@@ -3,6 +3,7 @@ package fanout
 import (
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/telemetry"
+	"sync/atomic"
 )
 
 // skipReason says why a copy was never sent to a destination.
@@ -75,6 +76,22 @@ type destMetrics struct {
 	// awaiting because their request was dropped, by reason.
 	abandoned [numDropReasons]*telemetry.Counter
 	queued    *telemetry.Gauge // {message} copies waiting for room on the output
+	// failStreak is the destination's failures (nacks, refused sends,
+	// timeouts) since its last ack, for the status's health; written by
+	// the node goroutine, read by status readers.
+	failStreak atomic.Int64
+}
+
+// succeeded records an ack from the destination.
+func (dm *destMetrics) succeeded() {
+	dm.acked.Inc()
+	dm.failStreak.Store(0)
+}
+
+// failed records a failure of the destination, counted on c.
+func (dm *destMetrics) failed(c *telemetry.Counter) {
+	c.Inc()
+	dm.failStreak.Add(1)
 }
 
 // metrics are the processor's series. Exported as

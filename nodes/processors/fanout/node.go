@@ -116,10 +116,11 @@ func (l life) String() string {
 }
 
 var (
-	_ engine.Processor  = (*processor)(nil)
-	_ engine.Gate       = (*processor)(nil)
-	_ engine.Drainer    = (*processor)(nil)
-	_ engine.WakeupUser = (*processor)(nil)
+	_ engine.Processor      = (*processor)(nil)
+	_ engine.Gate           = (*processor)(nil)
+	_ engine.Drainer        = (*processor)(nil)
+	_ engine.WakeupUser     = (*processor)(nil)
+	_ engine.StatusReporter = (*processor)(nil)
 )
 
 func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
@@ -134,6 +135,26 @@ func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
 	p.dl.init(len(pl.dests))
 	p.trail.init()
 	return p
+}
+
+// Status implements engine.StatusReporter: each destination's copies
+// and its health (failures since its last ack). It reads only atomics, so
+// it is safe from any goroutine.
+func (p *processor) Status() map[string]any {
+	dests := make([]any, len(p.pl.dests))
+	for d, dp := range p.pl.dests {
+		dm := &p.m.dests[d]
+		health := "ok"
+		if n := dm.failStreak.Load(); n > 0 {
+			health = fmt.Sprintf("failing: %d failures since its last ack", n)
+		}
+		dests[d] = map[string]any{
+			"port": dp.port, "health": health,
+			"sent": dm.sent.Value(), "acked": dm.acked.Value(), "nacked": dm.nacked.Value(),
+			"timed_out": dm.timedOut.Value(), "queued": dm.queued.Value(),
+		}
+	}
+	return map[string]any{"destinations": dests}
 }
 
 // WakeupSlots implements engine.WakeupUser.
@@ -424,7 +445,7 @@ func (p *processor) unqueued(fx engine.Effects, d int, w waiting, err error) {
 		}
 		return
 	}
-	p.m.dests[d].nacked.Inc()
+	p.m.dests[d].failed(p.m.dests[d].nacked)
 	nack := p.sendFailure(d, err)
 	switch p.pl.path {
 	case pathSlim:
