@@ -15,8 +15,8 @@
 // Effects for everything it may ask (sends, subscriptions, outcomes,
 // wakeups, delayed resumes, timers, self-posts, drops). Optional interfaces
 // refine the contract: Gate (refuse pdata without nacking it), Drainer
-// (keep working after Shutdown while Pending is above zero) and WakeupUser
-// (declare wakeup slots).
+// (keep working after Shutdown while Pending is above zero), WakeupUser
+// (declare wakeup slots) and Idler (act when a burst of pdata ends).
 //
 // # The node contract
 //

@@ -73,9 +73,13 @@ const (
 	StepCloseOutputs
 	// StepDone: the node is finished; its goroutine returns.
 	StepDone
+	// StepIdle: the node handled pdata since the last StepIdle and nothing
+	// is ready for it now; call its OnIdle (Idler). Only for nodes whose
+	// InboxConfig sets Idler.
+	StepIdle
 )
 
-var stepNames = [...]string{"wait", "pdata", "control", "strand", "close_outputs", "done"}
+var stepNames = [...]string{"wait", "pdata", "control", "strand", "close_outputs", "done", "idle"}
 
 func (k StepKind) String() string { return stepNames[k] }
 
@@ -123,6 +127,9 @@ type InboxConfig struct {
 	Gate     func() bool
 	Pending  func() int
 	Deadline func() time.Time
+	// Idler: the node implements Idler and gets a StepIdle after the pdata
+	// it handled, once nothing more is ready.
+	Idler bool
 }
 
 // Inbox is the node contract: the one place that decides what a processor
@@ -132,6 +139,7 @@ type InboxConfig struct {
 // only once the input is closed and empty and the resumes are delivered;
 // at the deadline the control already queued, then the resumes, then a
 // forced Shutdown, and every pdata that arrives from then on is stranded.
+// An Idler gets a StepIdle when a burst of pdata ends: nothing more ready.
 //
 // Like raft's RawNode it has no goroutine, channel or clock: the caller
 // passes the time, reports external events (Offer, InputClosed, Latch,
@@ -149,6 +157,7 @@ type Inbox struct {
 	held     *pdata.Message // received but not yet delivered (Offer, or taken to see the input's close)
 	closed   bool           // the input is closed (held may still be set)
 	preAbort int            // aborting: control messages still to deliver before the forced Shutdown
+	busy     bool           // pdata was delivered since the last StepIdle
 
 	tickPeriod time.Duration
 	nextTick   time.Time
@@ -252,8 +261,7 @@ func (in *Inbox) Next(now time.Time) Step {
 	// Fairness: after a burst of control, pdata goes first once.
 	if accept && in.burst >= controlBurstLimit {
 		if m, ok := in.tryPData(); ok {
-			in.burst = 0
-			return Step{Kind: StepPData, PData: m}
+			return in.deliverPData(m)
 		}
 	}
 	if c, ok := in.popControl(now); ok {
@@ -285,11 +293,23 @@ func (in *Inbox) Next(now time.Time) Step {
 	}
 	if accept {
 		if m, ok := in.tryPData(); ok {
-			in.burst = 0
-			return Step{Kind: StepPData, PData: m}
+			return in.deliverPData(m)
 		}
 	}
+	if in.busy {
+		// Nothing is ready: the end of a burst. Once per burst, and only
+		// on the normal path (not while aborting).
+		in.busy = false
+		return Step{Kind: StepIdle}
+	}
 	return in.wait(now, accept)
+}
+
+// deliverPData hands m to the node.
+func (in *Inbox) deliverPData(m *pdata.Message) Step {
+	in.burst = 0
+	in.busy = in.cfg.Idler
+	return Step{Kind: StepPData, PData: m}
 }
 
 // becomeDraining: the receivers stopped admitting.

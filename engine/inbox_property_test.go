@@ -35,7 +35,9 @@ type contractModel struct {
 	nextCtrl  uint64
 
 	queuedAtAbort  uint64 // the last control posted when the deadline was reported
-	burst          int    // controls delivered since the last pdata
+	sinceIdle      int    // pdata delivered since the last StepIdle
+	idles          int
+	burst          int // controls delivered since the last pdata
 	shutdowns      int
 	forced         int
 	outputsClosed  bool
@@ -79,6 +81,7 @@ func newContractModel(t *testing.T, seed uint64) *contractModel {
 		Gate:      func() bool { return m.gateOpen },
 		Pending:   func() int { return len(m.held) },
 		Deadline:  func() time.Time { return m.now },
+		Idler:     true,
 	})
 	return m
 }
@@ -169,7 +172,22 @@ func (m *contractModel) step() bool {
 		if gate && pdataWaiting && m.shutdowns == 0 && m.forced == 0 {
 			m.fail("waits with pdata queued and the gate open")
 		}
+		if m.sinceIdle > 0 && m.in.State() < engine.LifeAborting {
+			m.fail("waits after %d pdata without an idle step", m.sinceIdle)
+		}
 		return false
+	case engine.StepIdle:
+		if m.sinceIdle == 0 {
+			m.fail("idle step without pdata since the last one")
+		}
+		if controlWaiting {
+			m.fail("idle step with control %v queued", m.ctrlOrder)
+		}
+		if gate && pdataWaiting {
+			m.fail("idle step with pdata ready through an open gate")
+		}
+		m.sinceIdle = 0
+		m.idles++
 	case engine.StepDone:
 		if !m.downstreamDone {
 			m.fail("done before its consumers stopped")
@@ -191,6 +209,7 @@ func (m *contractModel) step() bool {
 			m.fail("pdata %d overtook control after only %d controls", id, m.burst)
 		}
 		m.setFate(id, "delivered")
+		m.sinceIdle++
 		m.burst = 0
 		m.held = append(m.held, st.PData)
 	case engine.StepStrand:
@@ -317,6 +336,12 @@ func (m *contractModel) finish() {
 }
 
 func TestInboxContractUnderRandomInterleavings(t *testing.T) {
+	idles := 0
+	defer func() {
+		if idles == 0 {
+			t.Error("no idle step in any run: the model does not exercise Idler")
+		}
+	}()
 	for seed := range uint64(400) {
 		m := newContractModel(t, seed)
 		for range 300 {
@@ -326,5 +351,6 @@ func TestInboxContractUnderRandomInterleavings(t *testing.T) {
 			}
 		}
 		m.finish()
+		idles += m.idles
 	}
 }

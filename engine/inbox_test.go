@@ -83,78 +83,66 @@ func runRecorder(t *testing.T, r *recorder) *testbed {
 	return tb
 }
 
+// burstBehindTheFirst runs r in a pipeline where its first message waits
+// until a second one is queued behind it, then calls burst, which gives
+// the node control to handle, and both messages are acked. It returns the
+// events r saw and the position of the last pdata event after the first
+// one (-1 when there is none).
+func burstBehindTheFirst(t *testing.T, r *recorder, burst func(fx engine.Effects)) (ev []string, second int) {
+	first := true
+	proceed := make(chan struct{})
+	r.onData = func(m *pdata.Message, fx engine.Effects) {
+		if first {
+			first = false
+			<-proceed // until the second message waits in the channel
+			burst(fx)
+		}
+		fx.NotifyAck(m)
+	}
+	tb := runRecorder(t, r)
+	src := tb.source("src")
+	src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+	src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+	synctest.Wait()
+	close(proceed)
+	synctest.Wait()
+	ev = r.Events()
+	second = -1
+	for i, e := range ev[1:] {
+		if e == "pdata" {
+			second = i + 1
+		}
+	}
+	tb.shutdown()
+	return ev, second
+}
+
 func TestInboxFairnessLetsPDataThroughAfter32Controls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
-		first := true
-		proceed := make(chan struct{})
-		r.onData = func(m *pdata.Message, fx engine.Effects) {
-			if first {
-				first = false
-				<-proceed // until the second message waits in the channel
-				for range 40 {
-					fx.Post("c")
-				}
+		ev, second := burstBehindTheFirst(t, &recorder{}, func(fx engine.Effects) {
+			for range 40 {
+				fx.Post("c")
 			}
-			fx.NotifyAck(m)
-		}
-		tb := runRecorder(t, r)
-		src := tb.source("src")
-		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
-		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
-		synctest.Wait()
-		close(proceed)
-		synctest.Wait()
-		ev := r.Events()
-		second := -1
-		for i, e := range ev[1:] {
-			if e == "pdata" {
-				second = i + 1
-			}
-		}
+		})
 		if second < 0 || second > 33 {
 			t.Fatalf("second pdata delivered at position %d of %v, want after at most 32 controls", second, ev)
 		}
 		if len(ev) != 42 {
 			t.Fatalf("%d events, want 42 (2 pdata + 40 posted): nothing lost", len(ev))
 		}
-		tb.shutdown()
 	})
 }
 
 func TestDueWakeupsCountTowardTheFairnessCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{slots: 40}
-		first := true
-		proceed := make(chan struct{})
-		r.onData = func(m *pdata.Message, fx engine.Effects) {
-			if first {
-				first = false
-				<-proceed
-				for i := range 40 {
-					fx.SetWakeup(wakeup.Slot(i), fx.Now()) // all due at once
-				}
+		ev, second := burstBehindTheFirst(t, &recorder{slots: 40}, func(fx engine.Effects) {
+			for i := range 40 {
+				fx.SetWakeup(wakeup.Slot(i), fx.Now()) // all due at once
 			}
-			fx.NotifyAck(m)
-		}
-		tb := runRecorder(t, r)
-		src := tb.source("src")
-		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
-		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
-		synctest.Wait()
-		close(proceed)
-		synctest.Wait()
-		ev := r.Events()
-		second := -1
-		for i, e := range ev[1:] {
-			if e == "pdata" {
-				second = i + 1
-			}
-		}
+		})
 		if second < 0 || second > 33 || len(ev) != 42 {
 			t.Fatalf("second pdata at position %d of %d events %v: want it after at most 32 wakeups, nothing lost", second, len(ev), ev)
 		}
-		tb.shutdown()
 	})
 }
 
@@ -449,4 +437,44 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// idleRecorder is a recorder that is an engine.Idler.
+type idleRecorder struct{ *recorder }
+
+func (r idleRecorder) OnIdle(engine.Effects) error {
+	r.log("idle")
+	return nil
+}
+
+func TestIdlerGetsOnIdleWhenABurstEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		proceed := make(chan struct{})
+		first := true
+		r.onData = func(m *pdata.Message, fx engine.Effects) {
+			if first {
+				first = false
+				<-proceed // until the next two messages wait in the channel
+			}
+			fx.NotifyAck(m)
+		}
+		tb := newTestbed(t, singleYAML, map[string]engine.Processor{"rec": idleRecorder{r}}, engine.Options{})
+		tb.eng.Start()
+		src := tb.source("src")
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		close(proceed)
+		synctest.Wait()
+		src.feed <- pdatatest.Msg(pdatatest.Logs(1))
+		synctest.Wait()
+		want := []string{"pdata", "pdata", "pdata", "idle", "pdata", "idle"}
+		if ev := r.Events(); !equal(ev, want) {
+			t.Fatalf("events %v, want %v: one idle per burst, after its last message", ev, want)
+		}
+		tb.shutdown()
+	})
 }

@@ -132,7 +132,8 @@ type Effects interface {
 //
 // Optional interfaces: Gate (refuse pdata without nacking), Drainer (keep
 // receiving outcomes after Shutdown), WakeupUser (declare wakeup slots),
-// Starter (act before the first message).
+// Starter (act before the first message), Idler (act when nothing more is
+// ready).
 type Processor interface {
 	// OnPData handles one message. The node owns m until it sends, acks,
 	// nacks or drops it. An error is a failure of the node itself: the
@@ -167,6 +168,18 @@ type Drainer interface {
 // OnControl.
 type Starter interface {
 	Start(fx Effects) error
+}
+
+// Idler is implemented by processors that gather what arrives together:
+// an exporter that sends the messages of a burst in one request instead
+// of one request each. OnIdle is called from the node's goroutine after
+// the node has handled one or more pdata messages and nothing more is
+// ready for it: no pdata through its gate, no control, nothing due. The
+// node must not wait for more: acting here costs no latency, since
+// nothing else was ready. An error fails the node like one from
+// OnControl.
+type Idler interface {
+	OnIdle(fx Effects) error
 }
 
 // StatusReporter is implemented by nodes that have more to say in

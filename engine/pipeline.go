@@ -244,6 +244,7 @@ func (p *pipeline) newInbox(n *node, input <-chan *pdata.Message, pol config.Res
 			return open
 		}
 	}
+	_, cfg.Idler = n.proc.(Idler)
 	if d, ok := n.proc.(Drainer); ok {
 		cfg.Pending = func() int {
 			if n.failed != nil {
@@ -453,6 +454,12 @@ func (n *node) runProcessor() {
 			n.strand(st.PData)
 		case StepPData, StepControl:
 			n.deliver(&st, fx)
+		case StepIdle:
+			if n.failed == nil {
+				if err := n.protect(func() error { return n.proc.(Idler).OnIdle(fx) }); err != nil {
+					n.failNode(err, &st, fx)
+				}
+			}
 		}
 	}
 }

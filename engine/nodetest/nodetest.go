@@ -149,6 +149,7 @@ func New(t testing.TB, f engine.Factory, cfg string, opts ...Option) *Harness {
 	if d, ok := p.(engine.Drainer); ok {
 		cfgIn.Pending = d.Pending
 	}
+	_, cfgIn.Idler = p.(engine.Idler)
 	h.inbox = engine.NewInbox(cfgIn)
 	if s, ok := p.(engine.Starter); ok {
 		if err := s.Start((*effects)(h)); err != nil {
@@ -198,14 +199,27 @@ func ValidateConfig(f engine.Factory, cfg string, ports ...string) error {
 // input is closed.
 func (h *Harness) SendPData(m *pdata.Message) uint64 {
 	h.T.Helper()
+	return h.SendBurst(m)[0]
+}
+
+// SendBurst is SendPData for messages that arrive together: the node gets
+// them one after the other, then, if it is an engine.Idler, one OnIdle, as
+// the engine does when they were waiting in its input at once. It returns
+// their ids in order.
+func (h *Harness) SendBurst(ms ...*pdata.Message) []uint64 {
+	h.T.Helper()
 	if h.inputClosed {
 		h.T.Fatalf("nodetest: SendPData after Shutdown: the node's input is closed")
 	}
-	h.nextID++
-	m.Subscribe(UpstreamID, pdata.AcksAndNacks, pdata.CallData{h.nextID})
-	h.input = append(h.input, m)
+	ids := make([]uint64, len(ms))
+	for i, m := range ms {
+		h.nextID++
+		m.Subscribe(UpstreamID, pdata.AcksAndNacks, pdata.CallData{h.nextID})
+		h.input = append(h.input, m)
+		ids[i] = h.nextID
+	}
 	h.run()
-	return h.nextID
+	return ids
 }
 
 // Queued is the number of pdata messages waiting for the gate to open.
@@ -243,6 +257,10 @@ func (h *Harness) run() {
 			})
 		case engine.StepCloseOutputs:
 			h.outputsClosed = true
+		case engine.StepIdle:
+			if err := h.Node.(engine.Idler).OnIdle((*effects)(h)); err != nil {
+				h.T.Fatalf("nodetest: OnIdle: %v", err)
+			}
 		}
 	}
 }

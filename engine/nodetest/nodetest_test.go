@@ -1,6 +1,7 @@
 package nodetest_test
 
 import (
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -112,4 +113,33 @@ func TestHarnessShutdownWaitsForTheGateToDeliverQueuedPData(t *testing.T) {
 	if h.State() != engine.LifeClosing {
 		t.Fatalf("state %s with a message held after Shutdown, want closing", h.State())
 	}
+}
+
+// idler acks what it gets and logs the harness's steps.
+type idler struct{ events []string }
+
+func (n *idler) OnPData(m *pdata.Message, fx engine.Effects) error {
+	n.events = append(n.events, "pdata")
+	fx.NotifyAck(m)
+	return nil
+}
+
+func (n *idler) OnControl(engine.Control, engine.Effects) error { return nil }
+
+func (n *idler) OnIdle(engine.Effects) error {
+	n.events = append(n.events, "idle")
+	return nil
+}
+
+func TestHarnessCallsOnIdleAfterEachBurst(t *testing.T) {
+	n := &idler{}
+	f := engine.Factory{Type: "exporter:idler", NewProcessor: func(engine.NodeContext) (engine.Processor, error) { return n, nil }}
+	h := nodetest.New(t, f, "")
+	ids := h.SendBurst(msg(), msg(), msg())
+	h.SendPData(msg())
+	want := "pdata pdata pdata idle pdata idle"
+	if got := strings.Join(n.events, " "); got != want {
+		t.Fatalf("steps %q, want %q", got, want)
+	}
+	h.RequireAcked(append(ids, ids[2]+1)...)
 }

@@ -8,13 +8,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 // BenchmarkExport measures the exporter against an in-process kfake broker
 // that acknowledges produce requests without storing them (so broker
-// storage stays out of the numbers): 8 messages of 1,000 logs (~185 B
-// each, resources of 100) in flight per iteration, each acked once the
+// storage stays out of the numbers): a burst of 8 messages of 1,000 logs
+// (~185 B each, resources of 100) per iteration, each acked once the
 // broker acknowledged its records. kfake shares the process and its cores,
 // so the numbers bound the exporter's own cost from above.
 func BenchmarkExport(b *testing.B) {
@@ -34,10 +35,12 @@ func BenchmarkExport(b *testing.B) {
 			p := pdatatest.LogsPayload("bench", logs, 100, 150)
 			b.SetBytes(int64(p.Bytes()) * batch)
 			b.ReportAllocs()
+			msgs := make([]*pdata.Message, batch)
 			for b.Loop() {
-				for range batch {
-					h.SendPData(pdatatest.Msg(p))
+				for i := range msgs {
+					msgs[i] = pdatatest.Msg(p)
 				}
+				h.SendBurst(msgs...)
 				settle(b, h)
 				for _, o := range h.TakeUpstream() {
 					requireAck(b, o)
@@ -56,11 +59,10 @@ func BenchmarkExport(b *testing.B) {
 // is configured as the exporter's (acks all, idempotent, no linger, no
 // compression), produces the 8 records with one ProduceSync and does
 // nothing else: it is the floor of what producing these bytes with
-// franz-go costs here. The exporter gets them as 8 messages and exports
-// each on its own as it comes, with its defaults (no linger): small
-// records then travel in more produce requests than the bare client's one
-// (about 5.7 per 8 records of 10 logs), which is most of the difference
-// at that size.
+// franz-go costs here. The exporter gets them as 8 messages waiting in its
+// input together (nodetest's SendBurst, as when 8 requests arrive at once)
+// with its defaults (no linger): the records of the burst travel in one
+// produce request, like the bare client's.
 //
 // items/cpu-s is logs per second of the process's CPU time (getrusage:
 // user and system, the broker's included, as on both sides); ratio is an
@@ -117,10 +119,12 @@ func BenchmarkVersusFranzGo(b *testing.B) {
 			c := newCluster(b, 1, kfake.BlackholeProduce())
 			h, _ := newExporter(b, brokersOf(c))
 			defer h.Shutdown(h.Clock.Now())
+			msgs := make([]*pdata.Message, batch)
 			export := func() {
-				for range batch {
-					h.SendPData(pdatatest.Msg(p))
+				for i := range msgs {
+					msgs[i] = pdatatest.Msg(p)
 				}
+				h.SendBurst(msgs...)
 				settle(b, h)
 				for _, o := range h.TakeUpstream() {
 					requireAck(b, o)

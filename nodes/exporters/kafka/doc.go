@@ -42,6 +42,7 @@
 //
 //	config.go       Config, defaults, Validate, the brokers and partition_key shapes
 //	exporter.go     factory, Exporter, the transport (client, produce, wait) and its outcome
+//	burst.go        the records of a burst of messages sent together (manual flushing)
 //	plan.go         a payload's records: size cuts, keys, JSON
 //	wire.go         the protobuf walks below otlpwire's top level
 //	outcome.go      error classes and which are permanent

@@ -77,11 +77,20 @@ type transport struct {
 	routes [3]route // by pdata.Signal
 	m      *Metrics
 	conns  *connWatch
+	burst  *burst // nil when the client lingers (linger_ms) instead
 
 	mu     sync.Mutex
 	cl     *kgo.Client // made at the first export
 	closed bool
 }
+
+var _ exportdriver.Gatherer = (*transport)(nil)
+
+// Begin implements exportdriver.Gatherer.
+func (t *transport) Begin() { t.burst.begin() }
+
+// Idle implements exportdriver.Gatherer.
+func (t *transport) Idle() { t.burst.idleNow() }
 
 // formatValues are the message_format_header values: the reference's
 // "otlp" for protobuf, so its Kafka receiver reads the records.
@@ -94,6 +103,12 @@ func newTransport(cfg Config, m *Metrics) (*transport, error) {
 	}
 	t := &transport{m: m, conns: &connWatch{failing: map[string]error{}}}
 	t.opts = append(opts, kgo.WithHooks(t.conns))
+	if cfg.LingerMS == 0 {
+		// Without a linger the records of a burst of messages travel
+		// together: the client sends when the burst is over (burst.go).
+		t.burst = newBurst()
+		t.opts = append(t.opts, kgo.ManualFlushing())
+	}
 	blocks := [3]*SignalConfig{pdata.Logs: &cfg.Logs, pdata.Metrics: &cfg.Metrics, pdata.Traces: &cfg.Traces}
 	for _, s := range pdata.Signals() {
 		sc := blocks[s]
@@ -223,6 +238,7 @@ func (t *transport) client() (*kgo.Client, error) {
 			return nil, err
 		}
 		t.cl = cl
+		t.burst.start(cl)
 	}
 	return t.cl, nil
 }
@@ -236,6 +252,9 @@ func (t *transport) Close() error {
 	t.closed, t.cl = true, nil
 	t.mu.Unlock()
 	if cl != nil {
+		if t.burst != nil {
+			t.burst.stop()
+		}
 		cl.Close()
 	}
 	return nil
@@ -245,30 +264,42 @@ func (t *transport) Close() error {
 // records, produces them all and waits until the broker has answered every
 // one, or until ctx ends.
 func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.Result {
+	d, res := t.produce(ctx, p)
+	t.burst.handed()
+	if d == nil {
+		return res
+	}
+	return d.wait(ctx, t.conns)
+}
+
+// produce cuts the payload into records and hands them to the client. It
+// returns the delivery to wait for, or nil and the export's result when
+// there is nothing to wait for.
+func (t *transport) produce(ctx context.Context, p *pdata.Payload) (*delivery, exportdriver.Result) {
 	s := p.Signal()
 	rt := &t.routes[s]
 	reqs, err := p.Requests()
 	if err != nil {
-		return exportdriver.EncodeFailure("OTLP", s, err)
+		return nil, exportdriver.EncodeFailure("OTLP", s, err)
 	}
 	pieces, split, err := rt.plan.plan(reqs)
 	if err != nil {
 		var tl *tooLargeError
 		if errors.As(err, &tl) {
 			t.m.failed[s][classTooLarge].Inc()
-			return exportdriver.Result{Status: classTooLarge.String(), Err: err, Permanent: true}
+			return nil, exportdriver.Result{Status: classTooLarge.String(), Err: err, Permanent: true}
 		}
-		return exportdriver.EncodeFailure(rt.format, s, err)
+		return nil, exportdriver.EncodeFailure(rt.format, s, err)
 	}
 	if split {
 		t.m.split[s].Inc()
 	}
 	if len(pieces) == 0 {
-		return exportdriver.Result{Status: "ok"} // an empty request: nothing to store
+		return nil, exportdriver.Result{Status: "ok"} // an empty request: nothing to store
 	}
 	cl, err := t.client()
 	if err != nil {
-		return exportdriver.Result{Status: classify(err).String(), Err: fmt.Errorf("kafka client: %w", err)}
+		return nil, exportdriver.Result{Status: classify(err).String(), Err: fmt.Errorf("kafka client: %w", err)}
 	}
 	d := newDelivery(s, len(pieces), t.m)
 	recs := make([]kgo.Record, len(pieces))
@@ -277,7 +308,7 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 		r.Topic, r.Key, r.Value, r.Headers = rt.topic, pc.key, pc.value, rt.headers
 		cl.Produce(ctx, r, d.promise)
 	}
-	return d.wait(ctx, t.conns)
+	return d, exportdriver.Result{}
 }
 
 // connWatch remembers the brokers whose last connection attempt failed

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -619,5 +620,48 @@ func TestCompressionAndAcks(t *testing.T) {
 		if !bytes.Equal(r.Value, want) {
 			t.Fatalf("record %d differs from the request", i)
 		}
+	}
+}
+
+func TestABurstOfMessagesTravelsInOneProduceRequest(t *testing.T) {
+	c := newCluster(t, 1)
+	var mu sync.Mutex
+	var requests, records []int
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		n := 0
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			for _, pp := range tp.Partitions {
+				var batch kmsg.RecordBatch
+				if err := batch.ReadFrom(pp.Records); err == nil {
+					n += int(batch.NumRecords)
+				}
+			}
+		}
+		mu.Lock()
+		requests, records = append(requests, 1), append(records, n)
+		mu.Unlock()
+		return nil, nil, false // kfake answers as usual
+	})
+	h, _ := newExporter(t, brokersOf(c))
+	defer h.Shutdown(h.Clock.Now())
+	requireAck(t, export(t, h, pdatatest.Logs(1))) // connected, producer id known
+	mu.Lock()
+	requests, records = nil, nil
+	mu.Unlock()
+
+	burst := make([]*pdata.Message, 8)
+	for i := range burst {
+		burst[i] = pdatatest.Msg(pdatatest.Logs(2))
+	}
+	h.SendBurst(burst...)
+	settle(t, h)
+	for _, o := range h.TakeUpstream() {
+		requireAck(t, o)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) != 1 || records[0] != 8 {
+		t.Fatalf("produce requests with %v records, want one with all 8", records)
 	}
 }

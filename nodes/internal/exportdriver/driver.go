@@ -27,6 +27,17 @@ type Transport interface {
 	Close() error
 }
 
+// Gatherer is a Transport that sends the exports of a burst together (the
+// records of several messages in one Kafka produce request). Begin is
+// called from the node goroutine before each export's goroutine starts,
+// Idle when the node has nothing more ready (engine.Idler). The transport
+// may hold what an export hands it until every export begun before an
+// Idle has handed its part; it must then send without waiting for more.
+type Gatherer interface {
+	Begin()
+	Idle()
+}
+
 // EncodeFailure is the result of an export whose payload cannot be
 // encoded as format ("OTLP", "OTAP") for the destination: permanent, as it
 // would fail again.
@@ -80,11 +91,12 @@ type DriverConfig struct {
 // table needs no lock, and an export's slot is freed exactly once, in
 // order with the node's other work.
 //
-// A Driver implements engine.Processor, engine.Gate and engine.Drainer. It
-// is not safe for concurrent use: one node goroutine drives it.
+// A Driver implements engine.Processor, engine.Gate, engine.Drainer and
+// engine.Idler. It is not safe for concurrent use: one node goroutine drives it.
 type Driver struct {
 	cfg       DriverConfig
 	transport Transport
+	gatherer  Gatherer // the transport, if it gathers; else nil
 
 	calls  map[uint64]*call // exports in flight, by id
 	limit  aimd             // how many of them at once, at most MaxInFlight
@@ -127,6 +139,7 @@ var (
 	_ engine.Processor = (*Driver)(nil)
 	_ engine.Gate      = (*Driver)(nil)
 	_ engine.Drainer   = (*Driver)(nil)
+	_ engine.Idler     = (*Driver)(nil)
 )
 
 // NewDriver returns a driver exporting through t.
@@ -138,6 +151,7 @@ func NewDriver(cfg DriverConfig, t Transport) *Driver {
 		cfg.Metrics = NewMetrics(nil, "ackflow_exporter_otlp", nil)
 	}
 	d := &Driver{cfg: cfg, transport: t, calls: make(map[uint64]*call, cfg.MaxInFlight), limit: newAIMD(cfg.MaxInFlight)}
+	d.gatherer, _ = t.(Gatherer)
 	cfg.Metrics.limit.Set(int64(d.limit.current))
 	return d
 }
@@ -162,7 +176,19 @@ func (d *Driver) OnPData(m *pdata.Message, fx engine.Effects) error {
 	d.calls[d.nextID] = c
 	d.cfg.Metrics.inFlight.Set(int64(len(d.calls)))
 	d.wg.Add(1)
+	if d.gatherer != nil {
+		d.gatherer.Begin()
+	}
 	go d.export(ctx, d.nextID, c, p, fx)
+	return nil
+}
+
+// OnIdle implements engine.Idler: the burst of messages is over, a
+// Gatherer sends what it holds.
+func (d *Driver) OnIdle(engine.Effects) error {
+	if d.gatherer != nil {
+		d.gatherer.Idle()
+	}
 	return nil
 }
 
