@@ -258,7 +258,7 @@ func suggest(got string, candidates []string) string {
 		if max(len(c)-len(got), len(got)-len(c)) >= bestD {
 			continue // the distance is at least the difference in length
 		}
-		if d := editDistance(got, c); d < bestD {
+		if d := EditDistance(got, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -268,8 +268,11 @@ func suggest(got string, candidates []string) string {
 	return fmt.Sprintf("did you mean %q? ", best)
 }
 
-// editDistance is the Levenshtein distance, for typo suggestions only.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes: the
+// measure behind the "did you mean" hints of config errors. Node packages
+// use it for hints of their own, so that a typo is judged the same way
+// everywhere.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -70,3 +70,22 @@ func TestErrorsFlattensJoinedErrors(t *testing.T) {
 		t.Error("Errors(nil) should be empty")
 	}
 }
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"log", "logs", 1},
+		{"logs", "log", 1},
+		{"metrcis", "metrics", 2},
+		{"kitten", "sitting", 3},
+		{"", "abc", 3},
+		{"traces", "traces", 0},
+	} {
+		if got := EditDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

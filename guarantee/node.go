@@ -23,14 +23,30 @@ type Declarer func(n *config.Node) (Node, error)
 //	f.Guarantee = guarantee.From(decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
 //		return guarantee.Batch(time.Duration(c.MaxBatchDuration))
 //	})
+//
+// A package-level variable holding one is built when the program starts,
+// for every node type linked into the binary, configured or not: write
+// such a Declarer as a function calling Declare instead.
 func From[C any](load func(*config.Node) (C, error), declare func(C, *config.Node) Node) Declarer {
-	return func(n *config.Node) (Node, error) {
-		c, err := load(n)
-		if err != nil {
-			return Node{}, fmt.Errorf("%s %q: %w", n.Type, n.Name, err)
-		}
-		return declare(c, n), nil
+	return func(n *config.Node) (Node, error) { return Declare(n, load, declare) }
+}
+
+// Declare is the guarantee of the node n from its type's config loader
+// and a function of the loaded config: From applied at once, for a
+// Declarer written as a function, which costs nothing until a node of
+// the type is configured:
+//
+//	func declareGuarantee(n *config.Node) (guarantee.Node, error) {
+//		return guarantee.Declare(n, decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
+//			return guarantee.Batch(time.Duration(c.MaxBatchDuration))
+//		})
+//	}
+func Declare[C any](n *config.Node, load func(*config.Node) (C, error), declare func(C, *config.Node) Node) (Node, error) {
+	c, err := load(n)
+	if err != nil {
+		return Node{}, fmt.Errorf("%s %q: %w", n.Type, n.Name, err)
 	}
+	return declare(c, n), nil
 }
 
 // Effect is how a node's answer to its upstream relates to what happens to

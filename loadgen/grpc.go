@@ -19,11 +19,16 @@ import (
 // maxResponseSize bounds an export response (normally empty).
 const maxResponseSize = 4 << 20
 
-// signals maps the generator's signals to the OTLP services'.
-var signals = map[Signal]pdata.Signal{
-	Logs:    pdata.Logs,
-	Metrics: pdata.Metrics,
-	Traces:  pdata.Traces,
+// pdataSignal is the OTLP service of the generator's signal s (a signal
+// Config.Validate accepts).
+func pdataSignal(s Signal) pdata.Signal {
+	switch s {
+	case Metrics:
+		return pdata.Metrics
+	case Traces:
+		return pdata.Traces
+	}
+	return pdata.Logs
 }
 
 // grpcTransport sends the pool over a few gRPC connections, with the raw
@@ -47,7 +52,7 @@ func newGRPCTransport(cfg Config, t target, pool *Pool) (*grpcTransport, error) 
 			return d.DialContext(ctx, "tcp", addr)
 		}),
 	)
-	tr := &grpcTransport{signal: signals[cfg.Signal], pool: pool}
+	tr := &grpcTransport{signal: pdataSignal(cfg.Signal), pool: pool}
 	copts := []grpc.CallOption{grpc.MaxCallRecvMsgSize(maxResponseSize)}
 	if cfg.Compression != NoCompression {
 		// gzip and zstd are registered by otlp/otlpgrpc, the only place in

@@ -67,7 +67,7 @@ func newOTAPTransport(cfg Config, t target, pool *Pool) (*otapTransport, error) 
 	if cfg.Compression != NoCompression {
 		copts = append(copts, grpc.UseCompressor(string(cfg.Compression)))
 	}
-	sig := signals[cfg.Signal]
+	sig := pdataSignal(cfg.Signal)
 	tr := &otapTransport{}
 	for i, raw := range pool.Raw {
 		src, err := decodeRequest(sig, raw)

@@ -74,7 +74,7 @@ func TestOTAPBatchesAreUnique(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, err := decodeRequest(signals[sig], pool.Raw[0])
+		src, err := decodeRequest(pdataSignal(sig), pool.Raw[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/ackflow/ackflow/pdata/otlpwire"
+	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 // The benchmarks use the load of docs/BENCHMARKS.md: requests of ~185-byte log
@@ -19,7 +20,7 @@ var benchSizes = []int{1000, 10000}
 func BenchmarkScanLogs(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
-			req := benchLogs(b, n)
+			req := pdatatest.BenchLogsBytes(n)
 			b.SetBytes(int64(len(req)))
 			b.ReportAllocs() // 0 allocs/op
 			for b.Loop() {
@@ -35,7 +36,7 @@ func BenchmarkScanLogs(b *testing.B) {
 func BenchmarkSplitLogs(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("records=%d/max=256KiB", n), func(b *testing.B) {
-			req := benchLogs(b, n)
+			req := pdatatest.BenchLogsBytes(n)
 			chunks := make([][]byte, 0, 64)
 			b.SetBytes(int64(len(req)))
 			b.ReportAllocs() // 0 allocs/op: dst is reused
@@ -77,8 +78,9 @@ func BenchmarkScanRandom(b *testing.B) {
 // only enters values of 256 bytes or more: records with a 1 KiB string
 // body, and records with two map attributes of ~400 bytes. The records of
 // BenchmarkScanLogs (~185 bytes) never enter it. Compared with the scan
-// before the walk existed, on records like benchLogs's with these values,
-// it costs ~10 ns per record for the body and ~45 ns for the two maps.
+// before the walk existed, on records like pdatatest.BenchLogsData's with
+// these values, it costs ~10 ns per record for the body and ~45 ns for the
+// two maps.
 func BenchmarkScanLongValues(b *testing.B) {
 	shapes := []struct {
 		name string

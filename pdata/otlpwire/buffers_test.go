@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ackflow/ackflow/pdata/otlpwire"
+	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 // cutEvery cuts b into buffers of n bytes (the last one shorter).
@@ -76,12 +77,12 @@ func TestScanBuffersAgreesWithScan(t *testing.T) {
 
 // The shape the receiver sees: a 1,000-record request in 16 KiB frames.
 func TestScanBuffersLargeRequestInFrames(t *testing.T) {
-	b := benchLogs(t, 1000)
+	b := pdatatest.BenchLogsBytes(1000)
 	requireSameAsScan(t, otlpwire.Logs, b, cutEvery(b, 16<<10))
 }
 
 func BenchmarkScanBuffers(b *testing.B) {
-	req := benchLogs(b, 1000)
+	req := pdatatest.BenchLogsBytes(1000)
 	for _, n := range []int{len(req), 16 << 10} {
 		bufs := cutEvery(req, n)
 		b.Run(fmt.Sprintf("buffers=%d", len(bufs)), func(b *testing.B) {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/ackflow/ackflow/pdata/otlpwire"
+	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -529,7 +530,7 @@ func TestAppendEntriesErrorKeepsDst(t *testing.T) {
 // TestNoAllocations pins the hot path: no allocation per call once the
 // destination slices have room.
 func TestNoAllocations(t *testing.T) {
-	b := benchLogs(t, 1000)
+	b := pdatatest.BenchLogsBytes(1000)
 	entries := make([]otlpwire.Entry, 0, 16)
 	chunks := make([][]byte, 0, 16)
 	for name, f := range map[string]func(){

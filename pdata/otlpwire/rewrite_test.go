@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/ackflow/ackflow/pdata/otlpwire"
+	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
 // editFunc adapts a function to otlpwire.AttrsEditor.
@@ -359,7 +360,7 @@ func TestRewriteMalformed(t *testing.T) {
 // TestRewriteAllocations checks that a Rewriter reused with a large enough
 // dst does not allocate.
 func TestRewriteAllocations(t *testing.T) {
-	b := benchLogs(t, 200)
+	b := pdatatest.BenchLogsBytes(200)
 	var r otlpwire.Rewriter
 	dst := make([]byte, 0, 2*len(b))
 	ed := editFunc(func(a *otlpwire.Attrs) {

@@ -86,6 +86,55 @@ func LogsBytes(tag string, n, perResource, bodySize int) []byte {
 	return b
 }
 
+// BenchLogsData returns the logs load of docs/BENCHMARKS.md: n records of
+// about 185 bytes each (a body, three attributes, trace context), over 4
+// resources of 2 scopes each. Requests of more than 1,999 records get more
+// resources (one per 250 records), so that a split has boundaries to cut
+// at. It is deterministic: the same n gives the same records.
+func BenchLogsData(n int) plog.Logs {
+	ld := plog.NewLogs()
+	resources, scopes := max(4, n/250), 2
+	per := n / (resources * scopes)
+	for ri := range resources {
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", fmt.Sprintf("checkout-%d", ri))
+		rl.Resource().Attributes().PutStr("host.name", "node-17.eu-west-1.internal")
+		for si := range scopes {
+			sl := rl.ScopeLogs().AppendEmpty()
+			sl.Scope().SetName("github.com/ackflow/loadgen")
+			sl.Scope().SetVersion("v0.1.0")
+			cnt := per
+			if ri == resources-1 && si == scopes-1 {
+				cnt = n - per*(resources*scopes-1) // the last scope takes the rest
+			}
+			for i := range cnt {
+				lr := sl.LogRecords().AppendEmpty()
+				lr.SetTimestamp(pcommon.Timestamp(1_700_000_000_000_000_000 + int64(i)))
+				lr.SetObservedTimestamp(pcommon.Timestamp(1_700_000_000_000_000_500 + int64(i)))
+				lr.SetSeverityNumber(plog.SeverityNumberInfo)
+				lr.SetSeverityText("INFO")
+				lr.Body().SetStr(fmt.Sprintf("order %08d accepted: 3 items, 42.17 EUR", i))
+				lr.Attributes().PutStr("http.route", "/api/v1/orders")
+				lr.Attributes().PutInt("http.status_code", 200)
+				lr.Attributes().PutStr("user.id", fmt.Sprintf("u-%06d", i%9973))
+				lr.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, byte(i)})
+				lr.SetSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, byte(i)})
+				lr.SetFlags(1)
+			}
+		}
+	}
+	return ld
+}
+
+// BenchLogsBytes returns BenchLogsData encoded as an OTLP request.
+func BenchLogsBytes(n int) []byte {
+	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(BenchLogsData(n))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Logs returns an OTLP logs payload of n records (one resource, 32-byte bodies).
 func Logs(n int) *pdata.Payload { return LogsPayload("t", n, 0, 32) }
 

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	exporter "github.com/ackflow/ackflow/nodes/exporters/otlpgrpc"
 	"github.com/ackflow/ackflow/nodes/internal/otlptest"
@@ -351,26 +350,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := nodetest.NodeConfig(exporter.Type, tt.yaml, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n.Path = config.Path{}.Key("nodes").Key("out")
-			err = exporter.NewFactory().Validate(n)
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("valid config rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Fatalf("error %q does not mention %q", err, want)
-				}
-			}
+			otlptest.RequireConfig(t, exporter.NewFactory(), "out", tt.yaml, tt.wantErr...)
 		})
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"go.uber.org/goleak"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	exporter "github.com/ackflow/ackflow/nodes/exporters/otlphttp"
 	"github.com/ackflow/ackflow/nodes/internal/otlptest"
@@ -368,26 +367,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := nodetest.NodeConfig(exporter.Type, tt.yaml, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n.Path = config.Path{}.Key("nodes").Key("out")
-			err = exporter.NewFactory().Validate(n)
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("valid config rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Fatalf("error %q does not mention %q", err, want)
-				}
-			}
+			otlptest.RequireConfig(t, exporter.NewFactory(), "out", tt.yaml, tt.wantErr...)
 		})
 	}
 }

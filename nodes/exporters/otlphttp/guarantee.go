@@ -9,15 +9,17 @@ import (
 
 // declareGuarantee: an export is acked on the destination's success and
 // nacked on failure or after timeout.
-var declareGuarantee = guarantee.From(Load, func(c Config, _ *config.Node) guarantee.Node {
-	dest := c.Endpoint
-	if dest == "" {
-		for _, e := range []string{c.LogsEndpoint, c.MetricsEndpoint, c.TracesEndpoint} {
-			if e != "" {
-				dest = e
-				break
+func declareGuarantee(n *config.Node) (guarantee.Node, error) {
+	return guarantee.Declare(n, Load, func(c Config, _ *config.Node) guarantee.Node {
+		dest := c.Endpoint
+		if dest == "" {
+			for _, e := range []string{c.LogsEndpoint, c.MetricsEndpoint, c.TracesEndpoint} {
+				if e != "" {
+					dest = e
+					break
+				}
 			}
 		}
-	}
-	return guarantee.Deliver(guarantee.Endpoint(dest), time.Duration(c.Timeout))
-})
+		return guarantee.Deliver(guarantee.Endpoint(dest), time.Duration(c.Timeout))
+	})
+}

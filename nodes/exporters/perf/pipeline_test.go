@@ -4,12 +4,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
-	"github.com/ackflow/ackflow/telemetry"
 )
 
 // syncLines is a log sink safe for the engine's goroutines.
@@ -35,48 +33,26 @@ func (s *syncLines) String() string {
 // summarised at the end.
 func TestPipelineCountsEverything(t *testing.T) {
 	const doc = `
-version: otel_dataflow/v1
-groups:
-  g:
-    pipelines:
-      p:
-        nodes:
-          receiver:
-            type: receiver:traffic_generator
-            config:
-              traffic_config: { max_signal_count: 3000, max_batch_size: 100, log_weight: 1, metric_weight: 1, trace_weight: 1 }
-              enable_ack_nack: true
-          perf:
-            type: urn:otel:exporter:perf
-            config:
-              frequency: 1000
-              cpu_usage: false
-              mem_usage: false
-              disk_usage: false
-              io_usage: false
-        connections:
-          - from: receiver
-            to: perf
+nodes:
+  receiver:
+    type: receiver:traffic_generator
+    config:
+      traffic_config: { max_signal_count: 3000, max_batch_size: 100, log_weight: 1, metric_weight: 1, trace_weight: 1 }
+      enable_ack_nack: true
+  perf:
+    type: urn:otel:exporter:perf
+    config:
+      frequency: 1000
+      cpu_usage: false
+      mem_usage: false
+      disk_usage: false
+      io_usage: false
+connections:
+  - from: receiver
+    to: perf
 `
-	reg := engine.MustRegistry(trafficgen.NewFactory(), NewFactory())
-	d, err := config.Load("test.yaml", []byte(doc), reg)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
 	var out syncLines
-	metrics := telemetry.NewRegistry()
-	eng, err := engine.New(d, reg, engine.Options{Metrics: metrics, Logger: newTextLogger(&out)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start()
-	select {
-	case <-eng.Done():
-	case <-eng.Failed():
-		t.Fatalf("engine failed: %v", eng.Err())
-	case <-time.After(time.Minute): // a guard against a hang, not a wait
-		t.Fatal("the pipeline did not finish by itself")
-	}
+	metrics := enginetest.Run(t, enginetest.Pipeline(doc), engine.Options{Logger: newTextLogger(&out)}, trafficgen.NewFactory(), NewFactory()).Metrics()
 	for _, sig := range []string{"logs", "metrics", "traces"} {
 		if got := counter(metrics, "ackflow_exporter_perf_items_total", sig); got != 1000 {
 			t.Errorf("items_total{signal=%s} = %v, want 1000", sig, got)

@@ -66,10 +66,17 @@ const (
 // DefaultApplyTo is the reference engine's default domain list.
 var DefaultApplyTo = []string{DomainSignal}
 
-var domainBits = map[string]otlpwire.Domains{
-	DomainSignal:   otlpwire.ItemAttrs,
-	DomainResource: otlpwire.ResourceAttrs,
-	DomainScope:    otlpwire.ScopeAttrs,
+// domainBit returns the attribute domain named d in apply_to.
+func domainBit(d string) (otlpwire.Domains, bool) {
+	switch d {
+	case DomainSignal:
+		return otlpwire.ItemAttrs, true
+	case DomainResource:
+		return otlpwire.ResourceAttrs, true
+	case DomainScope:
+		return otlpwire.ScopeAttrs, true
+	}
+	return 0, false
 }
 
 // DefaultConfig returns the configuration used for absent keys.
@@ -102,10 +109,10 @@ func (k actionKind) String() string {
 // actionList is the hint listing the supported actions.
 const actionList = "insert, upsert, update, delete, rename, hash"
 
-// unsupportedActions are the Collector's attributes processor actions that
-// the reference engine accepts and ignores. ackflow refuses them rather
-// than silently doing nothing.
-var unsupportedActions = map[string]bool{"extract": true, "convert": true}
+// unsupportedAction says whether action is one of the Collector's
+// attributes processor actions that the reference engine accepts and
+// ignores. ackflow refuses them rather than silently doing nothing.
+func unsupportedAction(action string) bool { return action == "extract" || action == "convert" }
 
 // action is a validated Action.
 type action struct {
@@ -141,7 +148,7 @@ func (c *Config) settings(p config.Path) (settings, error) {
 			"no attribute domain"))
 	}
 	for i, d := range c.ApplyTo {
-		bit, ok := domainBits[d]
+		bit, ok := domainBit(d)
 		switch {
 		case !ok:
 			errs = append(errs, config.Errorf(p.Key("apply_to").Index(i), "use signal, resource or scope",
@@ -179,7 +186,7 @@ func (a *Action) check(p config.Path) (action, error) {
 		e := config.Errorf(p.Key("action"), "set action to one of: "+actionList, "action is required")
 		e.Err = config.ErrMissing
 		return out, e
-	case unsupportedActions[a.Action]:
+	case unsupportedAction(a.Action):
 		return out, config.Errorf(p.Key("action"), "remove it; supported actions: "+actionList,
 			"action %q is not supported (the reference engine ignores it; ackflow refuses it rather than do nothing)", a.Action)
 	case !known:

@@ -1,7 +1,6 @@
 package attribute
 
 import (
-	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -9,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/nodes/internal/forward"
 	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/otlpwire"
 )
@@ -57,14 +57,7 @@ func (c *core) OnPData(m *pdata.Message, fx engine.Effects) error {
 		}
 	}
 	c.met.items[pl.Signal()].Add(uint64(m.Items()))
-	if err := fx.Send(m); err != nil {
-		cause, permanent := nackCause(err)
-		fx.NotifyNack(m, pdata.Nack{
-			Reason:    fmt.Sprintf("attribute %q: forward: %v", c.name, err),
-			Permanent: permanent,
-			Cause:     cause,
-		})
-	}
+	forward.Send(fx, m, "attribute", c.name)
 	return nil
 }
 
@@ -172,20 +165,4 @@ func (c *core) applyPdata(pl *pdata.Payload) (*pdata.Payload, error) {
 		return pdata.FromTraces(out), nil
 	}
 	return nil, fmt.Errorf("unknown signal %s", pl.Signal())
-}
-
-// nackCause classifies a send error for the nack upstream. A port that
-// does not exist will not appear on a retry: that failure is permanent.
-func nackCause(err error) (pdata.Cause, bool) {
-	switch {
-	case errors.Is(err, engine.ErrFull):
-		return pdata.CauseRouteFull, false
-	case errors.Is(err, engine.ErrClosed):
-		return pdata.CauseRouteClosed, false
-	case errors.Is(err, engine.ErrAborted):
-		return pdata.CauseNodeShutdown, false
-	case errors.Is(err, engine.ErrNoDefaultPort), errors.Is(err, engine.ErrUnknownPort):
-		return pdata.CauseRouteClosed, true
-	}
-	return pdata.CauseUnspecified, false
 }

@@ -25,9 +25,17 @@ const (
 	verbosityDetailed
 )
 
-var verbosityNames = map[string]verbosity{"basic": verbosityBasic, "normal": verbosityNormal, "detailed": verbosityDetailed}
-
 var verbosityStrings = [...]string{verbosityBasic: "basic", verbosityNormal: "normal", verbosityDetailed: "detailed"}
+
+// verbosityNamed returns the verbosity called name in the configuration.
+func verbosityNamed(name string) (verbosity, bool) {
+	for v := verbosityBasic; int(v) < len(verbosityStrings); v++ {
+		if verbosityStrings[v] == name {
+			return v, true
+		}
+	}
+	return 0, false
+}
 
 // String returns the name used in the configuration.
 func (v verbosity) String() string {
@@ -65,9 +73,19 @@ const (
 	FilterExclude = "exclude"
 )
 
-// signalNames maps the values of `signals` to signals; "spans" is the
-// reference engine's name, "traces" ackflow's.
-var signalNames = map[string]pdata.Signal{"logs": pdata.Logs, "metrics": pdata.Metrics, "spans": pdata.Traces, "traces": pdata.Traces}
+// signalNamed reads a value of `signals`; "spans" is the reference
+// engine's name, "traces" ackflow's.
+func signalNamed(name string) (pdata.Signal, bool) {
+	switch name {
+	case "logs":
+		return pdata.Logs, true
+	case "metrics":
+		return pdata.Metrics, true
+	case "spans", "traces":
+		return pdata.Traces, true
+	}
+	return 0, false
+}
 
 // Config is the `config` block of a processor:debug node.
 type Config struct {
@@ -178,14 +196,14 @@ func (c *Config) Validate(p config.Path) error {
 	bad := func(path config.Path, hint, format string, args ...any) {
 		errs = append(errs, config.Errorf(path, hint, format, args...))
 	}
-	if _, ok := verbosityNames[c.Verbosity]; !ok {
+	if _, ok := verbosityNamed(c.Verbosity); !ok {
 		bad(p.Key("verbosity"), "use basic, normal or detailed", "unknown verbosity %q", c.Verbosity)
 	}
 	if c.Mode != ModeBatch && c.Mode != ModeSignal {
 		bad(p.Key("mode"), "use batch (a report per message) or signal (a report per item)", "unknown mode %q", c.Mode)
 	}
 	for i, s := range c.Signals {
-		if _, ok := signalNames[s]; !ok {
+		if _, ok := signalNamed(s); !ok {
 			bad(p.Key("signals").Index(i), "use logs, metrics or spans (traces is accepted for spans)", "unknown signal %q", s)
 		}
 	}
@@ -275,9 +293,11 @@ type matchAttr struct {
 }
 
 func (c *Config) settings() settings {
-	s := settings{verbosity: verbosityNames[c.Verbosity], signal: c.Mode == ModeSignal, file: c.Output.File}
+	v, _ := verbosityNamed(c.Verbosity) // checked by Validate
+	s := settings{verbosity: v, signal: c.Mode == ModeSignal, file: c.Output.File}
 	for _, name := range c.Signals {
-		s.signals[signalNames[name]] = true
+		sig, _ := signalNamed(name)
+		s.signals[sig] = true
 	}
 	for _, f := range c.Filters {
 		r := rule{include: f.Mode == FilterInclude}

@@ -7,6 +7,8 @@ import (
 
 // declareGuarantee: the node never subscribes, so outcomes pass straight
 // through it.
-var declareGuarantee = guarantee.From(decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
-	return guarantee.PassThrough("logs what passes (verbosity " + c.Verbosity + "); the outcome passes through")
-})
+func declareGuarantee(n *config.Node) (guarantee.Node, error) {
+	return guarantee.Declare(n, decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
+		return guarantee.PassThrough("logs what passes (verbosity " + c.Verbosity + "); the outcome passes through")
+	})
+}

@@ -2,13 +2,12 @@ package debug
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/nodes/internal/forward"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -43,31 +42,8 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 			p.describe(fx.Now(), pl)
 		}
 	}
-	if err := fx.Send(m); err != nil {
-		cause, permanent := nackCause(err)
-		fx.NotifyNack(m, pdata.Nack{
-			Reason:    fmt.Sprintf("debug %q: forward: %v", p.name, err),
-			Permanent: permanent,
-			Cause:     cause,
-		})
-	}
+	forward.Send(fx, m, "debug", p.name)
 	return nil
-}
-
-// nackCause classifies a send error for the nack upstream. A port that
-// does not exist will not appear on a retry: that failure is permanent.
-func nackCause(err error) (pdata.Cause, bool) {
-	switch {
-	case errors.Is(err, engine.ErrFull):
-		return pdata.CauseRouteFull, false
-	case errors.Is(err, engine.ErrClosed):
-		return pdata.CauseRouteClosed, false
-	case errors.Is(err, engine.ErrAborted):
-		return pdata.CauseNodeShutdown, false
-	case errors.Is(err, engine.ErrNoDefaultPort), errors.Is(err, engine.ErrUnknownPort):
-		return pdata.CauseRouteClosed, true
-	}
-	return pdata.CauseUnspecified, false
 }
 
 // OnControl logs the summary at Shutdown and closes the output file;

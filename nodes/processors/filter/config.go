@@ -155,17 +155,27 @@ type Severity int32
 // severityHint says how to write a severity.
 const severityHint = "write a number from 1 to 24 or a name such as TRACE, DEBUG, INFO, WARN, ERROR, FATAL (optionally followed by 2, 3 or 4: WARN2)"
 
-var severityNames = func() map[string]Severity {
-	m := map[string]Severity{}
-	for i, base := range []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"} {
+// severityBases are the log data model's severity names, each the first
+// of four numbers: TRACE is 1, TRACE2 2, ..., FATAL4 24.
+var severityBases = [...]string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+// severityNamed reads TRACE, TRACE2, TRACE3, TRACE4, DEBUG, ..., FATAL4.
+func severityNamed(name string) (Severity, bool) {
+	for i, base := range severityBases {
+		rest, ok := strings.CutPrefix(name, base)
+		if !ok {
+			continue
+		}
 		first := Severity(1 + 4*i)
-		m[base] = first
-		for k := 2; k <= 4; k++ {
-			m[base+strconv.Itoa(k)] = first + Severity(k-1)
+		switch rest {
+		case "":
+			return first, true
+		case "2", "3", "4":
+			return first + Severity(rest[0]-'1'), true
 		}
 	}
-	return m
-}()
+	return 0, false
+}
 
 // ParseSeverity reads a severity number or name.
 func ParseSeverity(s string) (Severity, error) {
@@ -177,7 +187,7 @@ func ParseSeverity(s string) (Severity, error) {
 		return Severity(n), nil
 	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SEVERITY_NUMBER_")
-	if v, ok := severityNames[name]; ok {
+	if v, ok := severityNamed(name); ok {
 		return v, nil
 	}
 	return 0, fmt.Errorf("unknown severity %q", s)

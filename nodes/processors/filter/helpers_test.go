@@ -314,26 +314,3 @@ func checkKept(t *testing.T, in *pdata.Payload, r result, ids func(testing.TB, *
 		t.Fatalf("nothing filtered, but the payload was replaced")
 	}
 }
-
-// metricValue returns the value of the series name whose labels include
-// want (name, value pairs), or fails.
-func metricValue(t testing.TB, reg *telemetry.Registry, name string, want ...string) float64 {
-	t.Helper()
-	wl := telemetry.Labels(want...)
-	for _, s := range reg.Snapshot() {
-		if s.Name == name && hasLabels(s.Labels, wl) {
-			return s.Value
-		}
-	}
-	t.Fatalf("no series %s%v", name, wl)
-	return 0
-}
-
-func hasLabels(got, want []telemetry.Label) bool {
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			return false
-		}
-	}
-	return true
-}

@@ -207,18 +207,21 @@ type kindSet uint8
 
 func (s kindSet) has(k ptrace.SpanKind) bool { return k >= 0 && k < 8 && s&(1<<k) != 0 }
 
-// spanKinds maps every accepted spelling (upper case) to its kind.
-var spanKinds = map[string]ptrace.SpanKind{
-	"UNSPECIFIED": ptrace.SpanKindUnspecified,
-	"INTERNAL":    ptrace.SpanKindInternal,
-	"SERVER":      ptrace.SpanKindServer,
-	"CLIENT":      ptrace.SpanKindClient,
-	"PRODUCER":    ptrace.SpanKindProducer,
-	"CONSUMER":    ptrace.SpanKindConsumer,
-}
-
 // parseSpanKind reads "server", "Server", "SERVER" or "SPAN_KIND_SERVER".
 func parseSpanKind(s string) (ptrace.SpanKind, bool) {
-	k, ok := spanKinds[strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SPAN_KIND_")]
-	return k, ok
+	switch strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SPAN_KIND_") {
+	case "UNSPECIFIED":
+		return ptrace.SpanKindUnspecified, true
+	case "INTERNAL":
+		return ptrace.SpanKindInternal, true
+	case "SERVER":
+		return ptrace.SpanKindServer, true
+	case "CLIENT":
+		return ptrace.SpanKindClient, true
+	case "PRODUCER":
+		return ptrace.SpanKindProducer, true
+	case "CONSUMER":
+		return ptrace.SpanKindConsumer, true
+	}
+	return 0, false
 }

@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -78,7 +79,7 @@ func TestMetricItemsAreDataPoints(t *testing.T) {
 		"ackflow_processor_filter_kept_items_total":     3,
 		"ackflow_processor_filter_filtered_items_total": 7,
 	} {
-		if got := metricValue(t, reg, name, "signal", "metrics"); got != want {
+		if got := enginetest.Value(t, reg, name, "signal", "metrics"); got != want {
 			t.Errorf("%s{signal=metrics} = %v, want %v", name, got, want)
 		}
 	}

@@ -6,13 +6,11 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
-	"github.com/ackflow/ackflow/config"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/nodes/processors/filter"
 	"github.com/ackflow/ackflow/pdata"
-	"github.com/ackflow/ackflow/telemetry"
 )
 
 // These tests run the node in a real pipeline (inside a synctest bubble,
@@ -20,21 +18,16 @@ import (
 // it admits, the filter under its reference URN, and a sink exporter.
 
 const pipelineYAML = `
-version: otel_dataflow/v1
-groups:
-  g:
-    pipelines:
-      p:
-        nodes:
-          in: { type: receiver:filtertest_source }
-          filter:
-            type: urn:otel:processor:filter
-            config:
-              logs: { include: { severity_texts: [WARN] } }
-          out: { type: exporter:filtertest_sink }
-        connections:
-          - { from: in, to: filter }
-          - { from: filter, to: out }
+nodes:
+  in: { type: receiver:filtertest_source }
+  filter:
+    type: urn:otel:processor:filter
+    config:
+      logs: { include: { severity_texts: [WARN] } }
+  out: { type: exporter:filtertest_sink }
+connections:
+  - { from: in, to: filter }
+  - { from: filter, to: out }
 `
 
 // outcome is what the source heard back for one message.
@@ -140,22 +133,11 @@ type testbed struct {
 func newTestbed(t *testing.T) *testbed {
 	t.Helper()
 	tb := &testbed{t: t, src: &source{feed: make(chan *pdata.Message), outcomes: map[uint64]outcome{}, drained: make(chan struct{})}, out: &sink{}}
-	reg, err := engine.NewRegistry(
+	tb.eng = enginetest.Start(t, enginetest.Pipeline(pipelineYAML), engine.Options{},
 		filter.NewFactory(),
 		engine.Factory{Type: "receiver:filtertest_source", NewReceiver: func(engine.NodeContext) (engine.Receiver, error) { return tb.src, nil }},
 		engine.Factory{Type: "exporter:filtertest_sink", NewProcessor: func(engine.NodeContext) (engine.Processor, error) { return tb.out, nil }},
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := config.Load("pipeline.yaml", []byte(pipelineYAML), reg)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if tb.eng, err = engine.New(doc, reg, engine.Options{}); err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
-	tb.eng.Start()
 	return tb
 }
 
@@ -178,17 +160,10 @@ func (tb *testbed) outcome(id uint64) outcome {
 	return o
 }
 
+// shutdown drains the pipeline and returns its flow.
 func (tb *testbed) shutdown() engine.Flow {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := tb.eng.Shutdown(ctx); err != nil {
-		tb.t.Fatalf("shutdown: %v", err)
-	}
-	<-tb.eng.Done()
-	if err := tb.eng.Err(); err != nil {
-		tb.t.Fatalf("a node failed: %v", err)
-	}
+	enginetest.Shutdown(tb.t, tb.eng)
 	return tb.eng.Status()[0].Flow
 }
 
@@ -230,16 +205,16 @@ func TestPipelineOutcomesAndAccounting(t *testing.T) {
 			t.Fatalf("flow %+v: admitted != delivered + nacked + dropped", f)
 		}
 		reg := tb.eng.Metrics()
-		nodeDropped := metricValue(t, reg, "ackflow_node_dropped_items_total", "node", "filter", "reason", filter.ReasonFiltered)
-		filtered := metricValue(t, reg, "ackflow_processor_filter_filtered_items_total", "node", "filter", "signal", "logs")
+		nodeDropped := enginetest.Value(t, reg, "ackflow_node_dropped_items_total", "node", "filter", "reason", filter.ReasonFiltered)
+		filtered := enginetest.Value(t, reg, "ackflow_processor_filter_filtered_items_total", "node", "filter", "signal", "logs")
 		if filtered != 7 || nodeDropped != 7 {
 			// 3 from the message filtered whole, 4 removed from the mixed one.
 			t.Fatalf("filtered_items_total %v, node dropped{filtered} %v; want 7 and 7", filtered, nodeDropped)
 		}
-		if got := metricSum(reg, "ackflow_pipeline_dropped_items_total"); got != 7 {
+		if got := enginetest.Sum(reg, "ackflow_pipeline_dropped_items_total"); got != 7 {
 			t.Fatalf("pipeline dropped %v, want 7", got)
 		}
-		if got := metricSum(reg, "ackflow_accounting_mismatch_total"); got != 0 {
+		if got := enginetest.Sum(reg, "ackflow_accounting_mismatch_total"); got != 0 {
 			t.Fatalf("accounting mismatches: %v", got)
 		}
 	})
@@ -262,19 +237,8 @@ func TestPipelineNackOfReducedMessage(t *testing.T) {
 		if f.Admitted != 6 || f.Nacked != 2 || f.Dropped != 4 || f.Delivered != 0 {
 			t.Fatalf("flow %+v, want 6 admitted: the 2 kept nacked, the 4 removed dropped", f)
 		}
-		if got := metricSum(tb.eng.Metrics(), "ackflow_accounting_mismatch_total"); got != 0 {
+		if got := enginetest.Sum(tb.eng.Metrics(), "ackflow_accounting_mismatch_total"); got != 0 {
 			t.Fatalf("accounting mismatches: %v", got)
 		}
 	})
-}
-
-// metricSum adds every series called name (0 when there is none).
-func metricSum(reg *telemetry.Registry, name string) float64 {
-	var total float64
-	for _, s := range reg.Snapshot() {
-		if s.Name == name {
-			total += s.Value
-		}
-	}
-	return total
 }

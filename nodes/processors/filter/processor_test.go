@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	"github.com/ackflow/ackflow/nodes/processors/filter"
 	"github.com/ackflow/ackflow/pdata"
@@ -97,7 +98,7 @@ func TestUndecodablePayloadIsNackedPermanently(t *testing.T) {
 		!strings.Contains(n.Reason, "dictionary index out of range") {
 		t.Fatalf("nack %v, want permanent with the decode error", n)
 	}
-	if got := metricValue(t, reg, "ackflow_processor_filter_rejected_items_total", "signal", "logs"); got != 6 {
+	if got := enginetest.Value(t, reg, "ackflow_processor_filter_rejected_items_total", "signal", "logs"); got != 6 {
 		t.Fatalf("rejected items %v, want 6", got)
 	}
 }
@@ -111,7 +112,7 @@ func TestAllFilteredIsDropped(t *testing.T) {
 	if got := h.Dropped(); len(got) != 1 || got[filter.ReasonFiltered] != 6 {
 		t.Fatalf("dropped %v, want 6 items with reason filtered", got)
 	}
-	if got := metricValue(t, reg, "ackflow_processor_filter_filtered_items_total", "signal", "logs"); got != 6 {
+	if got := enginetest.Value(t, reg, "ackflow_processor_filter_filtered_items_total", "signal", "logs"); got != 6 {
 		t.Fatalf("filtered items %v, want 6", got)
 	}
 }
@@ -157,7 +158,7 @@ func TestReducedMessageCountsTheRemovedItems(t *testing.T) {
 	if got := h.Dropped()[filter.ReasonFiltered]; got != 4 {
 		t.Fatalf("dropped %d items with reason filtered, want 4", got)
 	}
-	if got := metricValue(t, reg, "ackflow_processor_filter_filtered_items_total", "signal", "logs"); got != 4 {
+	if got := enginetest.Value(t, reg, "ackflow_processor_filter_filtered_items_total", "signal", "logs"); got != 4 {
 		t.Fatalf("filtered items %v, want 4", got)
 	}
 }
@@ -208,7 +209,7 @@ func TestConsecutiveMessages(t *testing.T) {
 		"ackflow_processor_filter_filtered_items_total": 9,
 		"ackflow_processor_filter_rejected_items_total": 0,
 	} {
-		if got := metricValue(t, reg, name, "signal", "logs", "node", "node"); got != want {
+		if got := enginetest.Value(t, reg, name, "signal", "logs", "node", "node"); got != want {
 			t.Errorf("%s{signal=logs} = %v, want %v", name, got, want)
 		}
 	}
@@ -237,7 +238,7 @@ traces: { exclude: { span_kinds: [internal] } }`)
 			"ackflow_processor_filter_kept_items_total":     c.kept,
 			"ackflow_processor_filter_filtered_items_total": c.filtered,
 		} {
-			if got := metricValue(t, reg, name, "signal", c.signal); got != want {
+			if got := enginetest.Value(t, reg, name, "signal", c.signal); got != want {
 				t.Errorf("%s{signal=%s} = %v, want %v", name, c.signal, got, want)
 			}
 		}

@@ -1,10 +1,10 @@
 package logsampling
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/nodes/internal/forward"
 	"github.com/ackflow/ackflow/pdata"
 )
 
@@ -68,30 +68,7 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 // forward sends m on; a message that cannot be sent is nacked upstream
 // with the cause of the failure.
 func (p *processor) forward(m *pdata.Message, fx engine.Effects) {
-	if err := fx.Send(m); err != nil {
-		cause, permanent := nackCause(err)
-		fx.NotifyNack(m, pdata.Nack{
-			Reason:    fmt.Sprintf("log_sampling %q: forward: %v", p.name, err),
-			Permanent: permanent,
-			Cause:     cause,
-		})
-	}
-}
-
-// nackCause classifies a send error for the nack upstream. A port that
-// does not exist will not appear on a retry: that failure is permanent.
-func nackCause(err error) (pdata.Cause, bool) {
-	switch {
-	case errors.Is(err, engine.ErrFull):
-		return pdata.CauseRouteFull, false
-	case errors.Is(err, engine.ErrClosed):
-		return pdata.CauseRouteClosed, false
-	case errors.Is(err, engine.ErrAborted):
-		return pdata.CauseNodeShutdown, false
-	case errors.Is(err, engine.ErrNoDefaultPort), errors.Is(err, engine.ErrUnknownPort):
-		return pdata.CauseRouteClosed, true
-	}
-	return pdata.CauseUnspecified, false
+	forward.Send(fx, m, "log_sampling", p.name)
 }
 
 // OnControl has nothing to do: what the node forwards keeps its return

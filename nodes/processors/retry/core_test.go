@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	"github.com/ackflow/ackflow/nodes/processors/retry"
 	"github.com/ackflow/ackflow/pdata"
@@ -42,29 +43,6 @@ func newHarness(t *testing.T, cfg string, opts ...nodetest.Option) (*nodetest.Ha
 	return nodetest.New(t, retry.NewFactory(), cfg, append(opts, nodetest.WithRegistry(reg))...), reg
 }
 
-// metric returns the value of the series name whose labels include want
-// (name, value pairs), or fails.
-func metric(t *testing.T, reg *telemetry.Registry, name string, want ...string) float64 {
-	t.Helper()
-	wl := telemetry.Labels(want...)
-	for _, s := range reg.Snapshot() {
-		if s.Name == name && hasLabels(s.Labels, wl) {
-			return s.Value
-		}
-	}
-	t.Fatalf("no series %s%v", name, wl)
-	return 0
-}
-
-func hasLabels(got, want []telemetry.Label) bool {
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			return false
-		}
-	}
-	return true
-}
-
 func requireMetrics(t *testing.T, reg *telemetry.Registry, want map[string]float64) {
 	t.Helper()
 	for key, v := range want {
@@ -74,7 +52,7 @@ func requireMetrics(t *testing.T, reg *telemetry.Registry, want map[string]float
 			k, val, _ := strings.Cut(label, "=")
 			pairs = []string{k, val}
 		}
-		if got := metric(t, reg, "ackflow_processor_retry_"+name, pairs...); got != v {
+		if got := enginetest.Value(t, reg, "ackflow_processor_retry_"+name, pairs...); got != v {
 			t.Errorf("%s = %v, want %v", key, got, v)
 		}
 	}

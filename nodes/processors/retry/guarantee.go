@@ -9,6 +9,8 @@ import (
 
 // declareGuarantee: transient nacks are retried within max_elapsed_time
 // and max_retries; acks and permanent nacks pass through.
-var declareGuarantee = guarantee.From(decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
-	return guarantee.Retry(time.Duration(c.MaxElapsedTime), c.MaxRetries)
-})
+func declareGuarantee(n *config.Node) (guarantee.Node, error) {
+	return guarantee.Declare(n, decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
+		return guarantee.Retry(time.Duration(c.MaxElapsedTime), c.MaxRetries)
+	})
+}

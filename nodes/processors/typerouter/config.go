@@ -117,32 +117,11 @@ func fallbackPort(defaultOutput string, ports []string) string {
 func closestSignalPort(port string) string {
 	port = strings.ToLower(port)
 	for _, s := range pdata.Signals() {
-		if editDistance(port, PortFor(s)) <= 2 {
+		if config.EditDistance(port, PortFor(s)) <= 2 {
 			return PortFor(s)
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // decodeConfig decodes and validates the node's config block and its

@@ -15,8 +15,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/ackflow/ackflow/config"
-	"github.com/ackflow/ackflow/engine/nodetest"
 	"github.com/ackflow/ackflow/nodes/internal/otlptest"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp"
 	"github.com/ackflow/ackflow/nodes/receivers/otlp/hostiletest"
@@ -383,26 +381,7 @@ func TestTransportKeysValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := nodetest.NodeConfig(otlp.Type, tt.yaml, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n.Path = config.Path{}.Key("nodes").Key("in")
-			err = otlp.NewFactory().Validate(n)
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("valid config rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Fatalf("error %q does not mention %q", err, want)
-				}
-			}
+			otlptest.RequireConfig(t, otlp.NewFactory(), "in", tt.yaml, tt.wantErr...)
 		})
 	}
 	cfg := otlp.DefaultConfig()

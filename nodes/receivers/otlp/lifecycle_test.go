@@ -226,27 +226,8 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := nodetest.NodeConfig(otlp.Type, tt.yaml, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n.Path = config.Path{}.Key("nodes").Key("in")
-			err = otlp.NewFactory().Validate(n)
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("valid config rejected: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Fatalf("error %q does not mention %q", err, want)
-				}
-			}
-			if len(config.Errors(err)) == 0 && !errors.Is(err, config.ErrUnknownField) {
+			err := otlptest.RequireConfig(t, otlp.NewFactory(), "in", tt.yaml, tt.wantErr...)
+			if err != nil && len(config.Errors(err)) == 0 && !errors.Is(err, config.ErrUnknownField) {
 				t.Fatalf("error is not a config error: %v", err)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ackflow/ackflow/clock"
 	"github.com/ackflow/ackflow/engine"
+	"github.com/ackflow/ackflow/engine/enginetest"
 	"github.com/ackflow/ackflow/engine/nodetest"
 	"github.com/ackflow/ackflow/nodes/receivers/trafficgen"
 	"github.com/ackflow/ackflow/pdata"
@@ -153,28 +154,6 @@ func returned(done <-chan error) (error, bool) {
 	default:
 		return nil, false
 	}
-}
-
-// value reads the series name with the given label values from reg.
-func value(t *testing.T, reg *telemetry.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	want := telemetry.Labels(labels...)
-	for _, s := range reg.Snapshot() {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for _, w := range want {
-			if !slices.Contains(s.Labels, w) {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
 }
 
 func TestStopsAtMaxSignalCount(t *testing.T) {
@@ -365,7 +344,7 @@ max_inflight: 4`
 		if len(first) != 4 {
 			t.Fatalf("%d messages in flight, want max_inflight 4", len(first))
 		}
-		if got := value(t, reg, "ackflow_receiver_traffic_generator_in_flight"); got != 4 {
+		if got := enginetest.Value(t, reg, "ackflow_receiver_traffic_generator_in_flight"); got != 4 {
 			t.Fatalf("in_flight = %v, want 4", got)
 		}
 		// logs, metrics, logs, metrics: ack three, nack the second metrics.
@@ -412,7 +391,7 @@ max_inflight: 4`
 			{"ackflow_receiver_traffic_generator_nacked_items_total", []string{"signal", "logs", "cause", "timeout"}, 0},
 			{"ackflow_receiver_traffic_generator_in_flight", nil, 0},
 		} {
-			if got := value(t, reg, c.name, c.labels...); got != c.want {
+			if got := enginetest.Value(t, reg, c.name, c.labels...); got != c.want {
 				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 			}
 		}

@@ -7,16 +7,18 @@ import (
 
 // declareGuarantee: generated data has no client; with enable_ack_nack the
 // generator awaits and counts each message's outcome as a client would.
-var declareGuarantee = guarantee.From(decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
-	if c.EnableAckNack {
+func declareGuarantee(n *config.Node) (guarantee.Node, error) {
+	return guarantee.Declare(n, decodeConfig, func(c Config, _ *config.Node) guarantee.Node {
+		if c.EnableAckNack {
+			return guarantee.Receiver(guarantee.Intake{
+				Answer: guarantee.AnswerAfterOutcome,
+				Line:   "generates data and counts each message's outcome (enable_ack_nack: true)",
+			})
+		}
 		return guarantee.Receiver(guarantee.Intake{
-			Answer: guarantee.AnswerAfterOutcome,
-			Line:   "generates data and counts each message's outcome (enable_ack_nack: true)",
+			Answer: guarantee.AnswerNone,
+			Key:    "enable_ack_nack: false",
+			Line:   "generates data and awaits no outcome (enable_ack_nack: false)",
 		})
-	}
-	return guarantee.Receiver(guarantee.Intake{
-		Answer: guarantee.AnswerNone,
-		Key:    "enable_ack_nack: false",
-		Line:   "generates data and awaits no outcome (enable_ack_nack: false)",
 	})
-})
+}

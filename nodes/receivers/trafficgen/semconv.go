@@ -2,6 +2,7 @@ package trafficgen
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -73,65 +74,83 @@ type semEvent struct {
 	attrs    []semAttr
 }
 
+// semCatalog is the catalog: span, metric and event conventions.
+type semCatalog struct {
+	spans   []semSpan
+	metrics []semMetric
+	events  []semEvent
+}
+
 var (
-	httpMethod  = str("http.request.method", "GET", "GET", "POST", "PUT", "DELETE", "GET")
-	httpRoute   = str("http.route", "/api/orders", "/api/orders/{id}", "/api/cart", "/api/users/{id}", "/healthz")
-	httpStatus  = num("http.response.status_code", 200, 200, 201, 204, 404, 500, 503)
-	urlScheme   = str("url.scheme", "https", "http")
-	serverAddr  = str("server.address", "orders.internal", "cart.internal", "users.internal", "payments.example.com")
-	serverPort  = num("server.port", 443, 8080, 5432, 9092)
-	netProtoVer = str("network.protocol.version", "1.1", "2")
-	dbSystem    = str("db.system.name", "postgresql", "mysql", "redis")
-	dbNamespace = str("db.namespace", "shop", "users")
-	dbOperation = str("db.operation.name", "SELECT", "INSERT", "UPDATE", "SELECT")
-	dbTable     = str("db.collection.name", "orders", "customers", "line_items")
-	msgSystem   = str("messaging.system", "kafka", "rabbitmq")
-	msgDest     = str("messaging.destination.name", "orders", "payments", "notifications")
-	rpcSystem   = str("rpc.system", "grpc")
-	rpcService  = str("rpc.service", "shop.Inventory", "shop.Payments", "grpc.health.v1.Health")
-	rpcMethod   = str("rpc.method", "Reserve", "Charge", "Check")
-	grpcStatus  = num("rpc.grpc.status_code", 0, 0, 0, 14)
+	semconvOnce sync.Once
+	semconvCat  *semCatalog
 )
 
-// semSpans, semMetrics and semEvents are the catalog.
-var (
-	semSpans = []semSpan{
-		{"GET /api/orders/{id}", ptrace.SpanKindServer, []semAttr{httpMethod, httpRoute, httpStatus, urlScheme,
-			str("url.path", "/api/orders/42", "/api/orders/7", "/api/cart"), netProtoVer,
-			str("user_agent.original", "curl/8.5.0", "Mozilla/5.0", "okhttp/4.12"), str("client.address", "10.0.3.7", "10.0.8.21")}},
-		{"GET", ptrace.SpanKindClient, []semAttr{httpMethod, serverAddr, serverPort, httpStatus,
-			str("url.full", "https://payments.example.com/v1/charges", "http://users.internal:8080/api/users/7")}},
-		{"SELECT shop.orders", ptrace.SpanKindClient, []semAttr{dbSystem, dbNamespace, dbOperation, dbTable, serverAddr, serverPort,
-			str("db.query.text", "SELECT * FROM orders WHERE id = ?", "UPDATE customers SET email = ? WHERE id = ?")}},
-		{"send orders", ptrace.SpanKindProducer, []semAttr{msgSystem, msgDest, str("messaging.operation.type", "send"),
-			str("messaging.operation.name", "send", "publish"), str("messaging.message.id", "a1f3", "b7e2", "c9d4")}},
-		{"process orders", ptrace.SpanKindConsumer, []semAttr{msgSystem, msgDest, str("messaging.operation.type", "process"),
-			str("messaging.consumer.group.name", "fulfilment", "billing")}},
-		{"shop.Inventory/Reserve", ptrace.SpanKindClient, []semAttr{rpcSystem, rpcService, rpcMethod, grpcStatus, serverAddr, serverPort}},
-		{"price cart", ptrace.SpanKindInternal, []semAttr{str("code.function.name", "pricing.Compute", "pricing.ApplyDiscount"),
-			str("code.file.path", "pricing/compute.go", "pricing/discount.go")}},
+// semconv returns the catalog, built on first use: only a generator with
+// data_source: semantic_conventions needs it, so a process that runs none
+// does not build it (nor run this code) at start.
+func semconv() *semCatalog {
+	semconvOnce.Do(func() { semconvCat = newSemCatalog() })
+	return semconvCat
+}
+
+func newSemCatalog() *semCatalog {
+	httpMethod := str("http.request.method", "GET", "GET", "POST", "PUT", "DELETE", "GET")
+	httpRoute := str("http.route", "/api/orders", "/api/orders/{id}", "/api/cart", "/api/users/{id}", "/healthz")
+	httpStatus := num("http.response.status_code", 200, 200, 201, 204, 404, 500, 503)
+	urlScheme := str("url.scheme", "https", "http")
+	serverAddr := str("server.address", "orders.internal", "cart.internal", "users.internal", "payments.example.com")
+	serverPort := num("server.port", 443, 8080, 5432, 9092)
+	netProtoVer := str("network.protocol.version", "1.1", "2")
+	dbSystem := str("db.system.name", "postgresql", "mysql", "redis")
+	dbNamespace := str("db.namespace", "shop", "users")
+	dbOperation := str("db.operation.name", "SELECT", "INSERT", "UPDATE", "SELECT")
+	dbTable := str("db.collection.name", "orders", "customers", "line_items")
+	msgSystem := str("messaging.system", "kafka", "rabbitmq")
+	msgDest := str("messaging.destination.name", "orders", "payments", "notifications")
+	rpcSystem := str("rpc.system", "grpc")
+	rpcService := str("rpc.service", "shop.Inventory", "shop.Payments", "grpc.health.v1.Health")
+	rpcMethod := str("rpc.method", "Reserve", "Charge", "Check")
+	grpcStatus := num("rpc.grpc.status_code", 0, 0, 0, 14)
+	return &semCatalog{
+		spans: []semSpan{
+			{"GET /api/orders/{id}", ptrace.SpanKindServer, []semAttr{httpMethod, httpRoute, httpStatus, urlScheme,
+				str("url.path", "/api/orders/42", "/api/orders/7", "/api/cart"), netProtoVer,
+				str("user_agent.original", "curl/8.5.0", "Mozilla/5.0", "okhttp/4.12"), str("client.address", "10.0.3.7", "10.0.8.21")}},
+			{"GET", ptrace.SpanKindClient, []semAttr{httpMethod, serverAddr, serverPort, httpStatus,
+				str("url.full", "https://payments.example.com/v1/charges", "http://users.internal:8080/api/users/7")}},
+			{"SELECT shop.orders", ptrace.SpanKindClient, []semAttr{dbSystem, dbNamespace, dbOperation, dbTable, serverAddr, serverPort,
+				str("db.query.text", "SELECT * FROM orders WHERE id = ?", "UPDATE customers SET email = ? WHERE id = ?")}},
+			{"send orders", ptrace.SpanKindProducer, []semAttr{msgSystem, msgDest, str("messaging.operation.type", "send"),
+				str("messaging.operation.name", "send", "publish"), str("messaging.message.id", "a1f3", "b7e2", "c9d4")}},
+			{"process orders", ptrace.SpanKindConsumer, []semAttr{msgSystem, msgDest, str("messaging.operation.type", "process"),
+				str("messaging.consumer.group.name", "fulfilment", "billing")}},
+			{"shop.Inventory/Reserve", ptrace.SpanKindClient, []semAttr{rpcSystem, rpcService, rpcMethod, grpcStatus, serverAddr, serverPort}},
+			{"price cart", ptrace.SpanKindInternal, []semAttr{str("code.function.name", "pricing.Compute", "pricing.ApplyDiscount"),
+				str("code.file.path", "pricing/compute.go", "pricing/discount.go")}},
+		},
+		metrics: []semMetric{
+			{"http.server.request.duration", "s", "Duration of HTTP server requests.", histogram, []semAttr{httpMethod, httpRoute, httpStatus, urlScheme}},
+			{"http.server.active_requests", "{request}", "Number of active HTTP server requests.", upDownCounter, []semAttr{httpMethod, urlScheme}},
+			{"http.client.request.duration", "s", "Duration of HTTP client requests.", histogram, []semAttr{httpMethod, serverAddr, httpStatus}},
+			{"db.client.operation.duration", "s", "Duration of database client operations.", histogram, []semAttr{dbSystem, dbOperation, dbTable}},
+			{"messaging.client.sent.messages", "{message}", "Number of messages producers sent.", counter, []semAttr{msgSystem, msgDest,
+				str("messaging.operation.name", "send", "publish")}},
+			{"rpc.client.duration", "ms", "Duration of outbound RPCs.", histogram, []semAttr{rpcSystem, rpcService, rpcMethod, grpcStatus}},
+			{"process.cpu.utilization", "1", "CPU used by the process, by mode.", gauge, []semAttr{str("cpu.mode", "user", "system")}},
+			{"process.memory.usage", "By", "Physical memory in use by the process.", upDownCounter, nil},
+		},
+		events: []semEvent{
+			{"exception", plog.SeverityNumberError, "order lookup failed", []semAttr{
+				str("exception.type", "java.net.SocketTimeoutException", "*net.OpError", "ValueError"),
+				str("exception.message", "read timed out", "connection refused", "invalid order id")}},
+			{"session.start", plog.SeverityNumberInfo, "", []semAttr{str("session.id", "9e3f-01", "7a2c-88", "31bd-4f")}},
+			{"feature_flag.evaluation", plog.SeverityNumberDebug, "", []semAttr{str("feature_flag.key", "new-checkout", "dark-mode"),
+				str("feature_flag.result.variant", "on", "off"), str("feature_flag.provider.name", "flagd")}},
+			{"", plog.SeverityNumberInfo, "request handled", []semAttr{httpMethod, httpRoute, httpStatus}},
+		},
 	}
-	semMetrics = []semMetric{
-		{"http.server.request.duration", "s", "Duration of HTTP server requests.", histogram, []semAttr{httpMethod, httpRoute, httpStatus, urlScheme}},
-		{"http.server.active_requests", "{request}", "Number of active HTTP server requests.", upDownCounter, []semAttr{httpMethod, urlScheme}},
-		{"http.client.request.duration", "s", "Duration of HTTP client requests.", histogram, []semAttr{httpMethod, serverAddr, httpStatus}},
-		{"db.client.operation.duration", "s", "Duration of database client operations.", histogram, []semAttr{dbSystem, dbOperation, dbTable}},
-		{"messaging.client.sent.messages", "{message}", "Number of messages producers sent.", counter, []semAttr{msgSystem, msgDest,
-			str("messaging.operation.name", "send", "publish")}},
-		{"rpc.client.duration", "ms", "Duration of outbound RPCs.", histogram, []semAttr{rpcSystem, rpcService, rpcMethod, grpcStatus}},
-		{"process.cpu.utilization", "1", "CPU used by the process, by mode.", gauge, []semAttr{str("cpu.mode", "user", "system")}},
-		{"process.memory.usage", "By", "Physical memory in use by the process.", upDownCounter, nil},
-	}
-	semEvents = []semEvent{
-		{"exception", plog.SeverityNumberError, "order lookup failed", []semAttr{
-			str("exception.type", "java.net.SocketTimeoutException", "*net.OpError", "ValueError"),
-			str("exception.message", "read timed out", "connection refused", "invalid order id")}},
-		{"session.start", plog.SeverityNumberInfo, "", []semAttr{str("session.id", "9e3f-01", "7a2c-88", "31bd-4f")}},
-		{"feature_flag.evaluation", plog.SeverityNumberDebug, "", []semAttr{str("feature_flag.key", "new-checkout", "dark-mode"),
-			str("feature_flag.result.variant", "on", "off"), str("feature_flag.provider.name", "flagd")}},
-		{"", plog.SeverityNumberInfo, "request handled", []semAttr{httpMethod, httpRoute, httpStatus}},
-	}
-)
+}
 
 // semScope is the instrumentation scope of the catalog's data.
 func semScope(s pcommon.InstrumentationScope) {
@@ -146,11 +165,12 @@ func (g synth) semconvTraces(v, n int, res *resourceSet) ptrace.Traces {
 	rs.SetSchemaUrl(schemaURL)
 	ss := rs.ScopeSpans().AppendEmpty()
 	semScope(ss.Scope())
+	cat := semconv()
 	spans := ss.Spans()
 	spans.EnsureCapacity(n)
 	for i := range n {
 		k := v*n + i
-		c := semSpans[k%len(semSpans)]
+		c := cat.spans[k%len(cat.spans)]
 		sp := spans.AppendEmpty()
 		hi, lo := idBytes8(mix(uint64(k)<<1)), idBytes8(mix(^uint64(k)))
 		var trace pcommon.TraceID
@@ -183,9 +203,9 @@ func (g synth) semconvMetrics(v, n int, res *resourceSet) pmetric.Metrics {
 	rm.SetSchemaUrl(schemaURL)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	semScope(sm.Scope())
-	per := g.shape.pointsPerMetric
+	cat, per := semconv(), g.shape.pointsPerMetric
 	for m, i := 0, 0; i < n; m++ {
-		c := semMetrics[(v*n/per+m)%len(semMetrics)]
+		c := cat.metrics[(v*n/per+m)%len(cat.metrics)]
 		metric := sm.Metrics().AppendEmpty()
 		metric.SetName(c.name)
 		metric.SetUnit(c.unit)
@@ -256,11 +276,12 @@ func (g synth) semconvLogs(v, n int, res *resourceSet) plog.Logs {
 	rl.SetSchemaUrl(schemaURL)
 	sl := rl.ScopeLogs().AppendEmpty()
 	semScope(sl.Scope())
+	cat := semconv()
 	recs := sl.LogRecords()
 	recs.EnsureCapacity(n)
 	for i := range n {
 		k := v*n + i
-		c := semEvents[k%len(semEvents)]
+		c := cat.events[k%len(cat.events)]
 		lr := recs.AppendEmpty()
 		lr.SetTimestamp(g.at(i))
 		lr.SetObservedTimestamp(g.at(i))
