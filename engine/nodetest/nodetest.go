@@ -231,7 +231,8 @@ func (h *Harness) State() engine.Lifecycle { return h.inbox.State() }
 // run plays the node goroutine: it carries out the inbox's steps until the
 // inbox has nothing to do at the fake clock's time.
 func (h *Harness) run() {
-	h.T.Helper()
+	// No T.Helper here but before each failure: this runs for every step,
+	// and Helper walks the stack (it showed in the benchmarks' CPU).
 	if h.running {
 		return // an effect of the step in progress: the outer run goes on
 	}
@@ -244,10 +245,12 @@ func (h *Harness) run() {
 			return
 		case engine.StepPData:
 			if err := h.Node.OnPData(st.PData, (*effects)(h)); err != nil {
+				h.T.Helper()
 				h.T.Fatalf("nodetest: OnPData: %v", err)
 			}
 		case engine.StepControl:
 			if err := h.Node.OnControl(st.Control, (*effects)(h)); err != nil {
+				h.T.Helper()
 				h.T.Fatalf("nodetest: OnControl(%s): %v", st.Control.Kind, err)
 			}
 		case engine.StepStrand:
@@ -259,6 +262,7 @@ func (h *Harness) run() {
 			h.outputsClosed = true
 		case engine.StepIdle:
 			if err := h.Node.(engine.Idler).OnIdle((*effects)(h)); err != nil {
+				h.T.Helper()
 				h.T.Fatalf("nodetest: OnIdle: %v", err)
 			}
 		}
@@ -322,7 +326,6 @@ func (h *Harness) Nack(m *pdata.Message, n pdata.Nack) {
 // route is the engine's ack routing: pop to the nearest interested frame,
 // queue it for the node or record it upstream.
 func (h *Harness) route(m *pdata.Message, ack bool, n pdata.Nack) {
-	h.T.Helper()
 	want, kind := pdata.Nacks, engine.KindNack
 	if ack {
 		want, kind = pdata.Acks, engine.KindAck
@@ -336,10 +339,12 @@ func (h *Harness) route(m *pdata.Message, ack bool, n pdata.Nack) {
 		h.upstream = append(h.upstream, Outcome{Kind: kind, Msg: m, ID: f.CallData[0], Nack: n})
 	case NodeID:
 		if h.Done() {
+			h.T.Helper()
 			h.T.Fatalf("nodetest: %s reached the node after it was done (the engine would lose it)", kind)
 		}
 		h.control = append(h.control, engine.Control{Kind: kind, Msg: m, CallData: f.CallData, Nack: n})
 	default:
+		h.T.Helper()
 		h.T.Fatalf("nodetest: outcome routed to unknown node %d", f.Node)
 	}
 }
@@ -479,7 +484,6 @@ func (h *Harness) Resumes() int { return h.inbox.Resumes().Len() }
 // exporter's I/O) handed to the effects, and returns how many. Queued pdata
 // then flows if they opened the node's gate, as in the engine's inbox.
 func (h *Harness) DeliverAsync() int {
-	h.T.Helper()
 	before := h.asyncTaken
 	h.takeAsync()
 	h.run() // the inbox may take more on the way (controlSource)
@@ -491,7 +495,6 @@ func (h *Harness) DeliverAsync() int {
 // node talks to real sockets, not a sleep), then delivers what is queued
 // and returns how many it delivered (0 on timeout).
 func (h *Harness) WaitAsync(timeout time.Duration) int {
-	h.T.Helper()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {

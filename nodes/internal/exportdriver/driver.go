@@ -119,11 +119,15 @@ const (
 )
 
 // call is one export in flight. settled makes the outcome exactly-once
-// between the export goroutine and a forced shutdown.
+// between the export goroutine and a forced shutdown; aborted says the
+// forced shutdown cancelled it (the context carries the timeout as its
+// cause; one context per export, without a parent to propagate from, is
+// what an export costs least).
 type call struct {
 	m       *pdata.Message
-	cancel  context.CancelCauseFunc
+	cancel  context.CancelFunc
 	settled atomic.Bool
+	aborted atomic.Bool
 }
 
 // callDone is what an export goroutine posts to the node goroutine.
@@ -171,7 +175,7 @@ func (d *Driver) OnPData(m *pdata.Message, fx engine.Effects) error {
 		return nil
 	}
 	d.nextID++
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithTimeoutCause(context.Background(), d.cfg.Timeout, errTimeout)
 	c := &call{m: m, cancel: cancel}
 	d.calls[d.nextID] = c
 	d.cfg.Metrics.inFlight.Set(int64(len(d.calls)))
@@ -200,17 +204,17 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 	defer d.wg.Done()
 	s := p.Signal()
 	start := time.Now()
-	tctx, stop := context.WithTimeoutCause(ctx, d.cfg.Timeout, errTimeout)
-	res := d.transport.Export(tctx, p)
-	cause := context.Cause(tctx)
-	if deadline, _ := tctx.Deadline(); cause == nil && res.Err != nil && !time.Now().Before(deadline) {
+	res := d.transport.Export(ctx, p)
+	cause := context.Cause(ctx)
+	if c.aborted.Load() {
+		cause = errShutdown
+	} else if deadline, _ := ctx.Deadline(); cause == nil && res.Err != nil && !time.Now().Before(deadline) {
 		// The transport saw the deadline a moment before the context's
 		// own timer fired: it is still our timeout, not the destination's
 		// verdict.
 		cause = errTimeout
 	}
-	stop()
-	c.cancel(nil) // release the context's resources
+	c.cancel() // release the context's resources
 	timedOut := errors.Is(cause, errTimeout)
 	if timedOut {
 		// Whatever the transport saw (a reset stream, a closed
@@ -302,7 +306,8 @@ func (d *Driver) abort(fx engine.Effects) {
 				Cause:  pdata.CauseNodeShutdown,
 			})
 		}
-		c.cancel(errShutdown)
+		c.aborted.Store(true)
+		c.cancel()
 	}
 	d.wg.Wait()
 	clear(d.calls)
