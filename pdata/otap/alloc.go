@@ -7,10 +7,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// budgetAllocator is the allocator a Decoder's Arrow readers use. It counts
-// what one Decode call allocates (IPC bodies, zstd-decompressed buffers,
-// dictionaries concatenated with their deltas) and panics with an error
-// wrapping ErrTooLarge past the budget; Decode recovers it.
+// budgetAllocator is the allocator a Decoder's Arrow readers use, and the
+// account of what the decoder allocates itself (tryCharge). It counts
+// what one Decode call allocates (decompressed buffers, dictionary
+// batches copied and their contiguous copies' growth, what arrow-go's
+// reader allocates) and refuses past the budget: tryCharge with an error,
+// Allocate by panicking with one, which Decode recovers; both wrap
+// ErrTooLarge.
 //
 // Nothing is ever given back: records handed to the pipeline are never
 // released (the GC owns their memory), so an in-use count such as the
@@ -56,6 +59,24 @@ func (a *budgetAllocator) Reallocate(size int, b []byte) []byte {
 
 // Free implements memory.Allocator: the GC reclaims the memory.
 func (a *budgetAllocator) Free(b []byte) { a.base.Free(b) }
+
+// fits reports whether n more bytes fit the current call's budget.
+func (a *budgetAllocator) fits(n int64) bool {
+	return n >= 0 && a.used.Load()+n <= a.budget.Load()
+}
+
+// tryCharge counts n bytes that the decoder itself is about to allocate,
+// or fails with an error wrapping ErrTooLarge, before they are allocated,
+// if they do not fit.
+func (a *budgetAllocator) tryCharge(n int64) error {
+	if !a.fits(n) {
+		a.exceeded.Store(true)
+		return fmt.Errorf("%w: decoding the batch needs more than %d bytes (asked for %d more)",
+			ErrTooLarge, a.budget.Load(), n)
+	}
+	a.used.Add(n)
+	return nil
+}
 
 // charge counts size bytes and panics before they are allocated if they
 // take the call over its budget, so that a declared length (a hostile IPC

@@ -85,8 +85,11 @@ func (b *Batch) Signal() pdata.Signal { return b.signal }
 func (b *Batch) Items() int { return b.items }
 
 // Size returns the bytes the batch holds in memory: its records' buffers,
-// dictionaries included. Batches of one stream share dictionaries, so
-// their sizes overlap.
+// dictionaries included. A dictionary is the values of the one dictionary
+// batch of its stream holding all those the batch references, when there
+// is one (its own, for values that do not repeat), else the stream's
+// dictionary so far, which batches of one stream share: their sizes then
+// overlap.
 func (b *Batch) Size() int { return b.size }
 
 // ToPdata converts the batch to plog.Logs, pmetric.Metrics or

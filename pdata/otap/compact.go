@@ -228,6 +228,12 @@ type indexer interface {
 	// remap returns new indices, offset 0: pos[v]-1 for each non-null
 	// index v, 0 for a null.
 	remap(pos []int32) *memory.Buffer
+	// span returns the least and the greatest non-null index (hi < lo if
+	// there is none); an index outside [0, n) is an error.
+	span(n int) (lo, hi int, err error)
+	// shift returns new indices, offset 0: v-first for each non-null
+	// index v, 0 for a null.
+	shift(first int) *memory.Buffer
 }
 
 // indicesOf returns d's indices. validity is d's validity bitmap, or nil
@@ -296,6 +302,31 @@ func (ix indices[T]) remap(pos []int32) *memory.Buffer {
 	return memory.NewBufferBytes(arrow.GetBytes(out))
 }
 
+func (ix indices[T]) span(n int) (lo, hi int, err error) {
+	lo, hi = n, -1
+	for i, v := range ix.values {
+		if ix.validity != nil && !bitutil.BitIsSet(ix.validity, ix.offset+i) {
+			continue
+		}
+		if uint64(v) >= uint64(n) { // a negative index too
+			return 0, 0, fmt.Errorf("%w: dictionary index %d at row %d, dictionary has %d values", ErrInvalid, v, i, n)
+		}
+		lo, hi = min(lo, int(v)), max(hi, int(v))
+	}
+	return lo, hi, nil
+}
+
+func (ix indices[T]) shift(first int) *memory.Buffer {
+	out := make([]T, len(ix.values))
+	for i, v := range ix.values {
+		if ix.validity != nil && !bitutil.BitIsSet(ix.validity, ix.offset+i) {
+			continue
+		}
+		out[i] = v - T(first)
+	}
+	return memory.NewBufferBytes(arrow.GetBytes(out))
+}
+
 // valueType compares and takes dictionary values of one physical layout.
 type valueType interface {
 	// extends reports whether d's first src.Len() values are src's.
@@ -343,7 +374,15 @@ func (w fixedWidth) values(d arrow.ArrayData) []byte {
 
 func (w fixedWidth) extends(d, src arrow.ArrayData) bool {
 	n := src.Len()
-	return d.Len() >= n && bytes.Equal(w.values(d)[:n*int(w)], w.values(src)) && sameValidity(d, src, n)
+	if d.Len() < n {
+		return false
+	}
+	dv, sv := w.values(d), w.values(src)
+	// Views of the same memory (the decoder's dictionaries grow in
+	// place): the shorter is a prefix of the longer, arrays being
+	// immutable.
+	same := len(sv) == 0 || &dv[0] == &sv[0]
+	return (same || bytes.Equal(dv[:n*int(w)], sv)) && sameValidity(d, src, n)
 }
 
 func (w fixedWidth) take(prefix, d arrow.ArrayData, sel []int32) arrow.ArrayData {
@@ -384,6 +423,9 @@ func (v varWidth[O]) extends(d, src arrow.ArrayData) bool {
 	do, dv := v.values(d)
 	so, sv := v.values(src)
 	do = do[:n+1]
+	if &do[0] == &so[0] && (len(sv) == 0 || (len(dv) > 0 && &dv[0] == &sv[0])) {
+		return sameValidity(d, src, n) // views of the same memory: see fixedWidth.extends
+	}
 	if do[0] == so[0] { // as in dictionaries the IPC reader builds: 0
 		if !bytes.Equal(arrow.GetBytes(do), arrow.GetBytes(so)) {
 			return false

@@ -1,7 +1,6 @@
 package otap
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -89,15 +88,18 @@ type Decoder struct {
 	alloc   *budgetAllocator
 	streams map[string]*ipcStream // by SchemaId; nil once closed
 	failed  error                 // sticky: the first error, after which the state is suspect
+	// batchBytes is the size of the batch being decoded (its payloads'
+	// bytes), which a dictionary batch kept as a view keeps alive.
+	batchBytes int
 }
 
 // ipcStream is one Arrow IPC stream of an OTAP stream: the payloads of one
 // payload type under one SchemaId.
 type ipcStream struct {
 	typ       arrowpb.ArrowPayloadType
-	src       *bytes.Reader // refilled with each payload's bytes
-	reader    *ipc.Reader   // created from the first payload (the schema)
-	dictBytes int64         // size of its dictionaries after its last record
+	msgs      *payloadMessages // refilled with each payload's bytes
+	reader    *ipc.Reader      // created from the first payload (the schema)
+	dictBytes int64            // size of its dictionaries after its last record
 }
 
 // NewDecoder returns a decoder for one inbound stream.
@@ -133,6 +135,10 @@ func (d *Decoder) Decode(s pdata.Signal, bar *arrowpb.BatchArrowRecords) (b *Bat
 			d.failed = err
 		}
 	}()
+	d.batchBytes = 0
+	for _, p := range bar.GetArrowPayloads() {
+		d.batchBytes += len(p.GetRecord())
+	}
 	recs, expanded, err := d.readPayloads(s, bar.GetArrowPayloads())
 	if err != nil {
 		return nil, err
@@ -175,15 +181,20 @@ func (d *Decoder) readPayload(s pdata.Signal, p *arrowpb.ArrowPayload) (typedRec
 	if err != nil {
 		return typedRecord{}, 0, err
 	}
-	rec, err := st.next(p.GetRecord(), d.alloc)
+	rec, err := st.next(p.GetRecord(), d.batchBytes, d.alloc)
 	if err != nil {
+		return typedRecord{}, 0, err
+	}
+	// The dictionaries the reader holds (those the decoder keeps are empty
+	// there), and those the decoder keeps.
+	st.dictBytes = dictionaryBytes(rec) + st.msgs.heldBytes()
+	if rec, err = st.msgs.resolve(rec); err != nil {
 		return typedRecord{}, 0, err
 	}
 	expanded, err := checkRecord(rec)
 	if err != nil {
 		return typedRecord{}, 0, err
 	}
-	st.dictBytes = dictionaryBytes(rec)
 	return typedRecord{typ: p.GetType(), role: r, rec: pinned{rec}}, expanded, nil
 }
 
@@ -203,7 +214,7 @@ func (d *Decoder) stream(p *arrowpb.ArrowPayload) (*ipcStream, error) {
 			delete(d.streams, id) // its records live on in their batches
 		}
 	}
-	st := &ipcStream{typ: p.GetType(), src: bytes.NewReader(nil)}
+	st := &ipcStream{typ: p.GetType(), msgs: &payloadMessages{alloc: d.alloc}}
 	d.streams[p.GetSchemaId()] = st
 	return st, nil
 }
@@ -211,15 +222,11 @@ func (d *Decoder) stream(p *arrowpb.ArrowPayload) (*ipcStream, error) {
 // next reads the record that b, the stream's next payload, carries
 // (preceded by the schema for a new stream, and by dictionary batches).
 // The record is retained so that the reader's next Next leaves it alive;
-// it is never released.
-func (st *ipcStream) next(b []byte, alloc *budgetAllocator) (arrow.RecordBatch, error) {
-	st.src.Reset(b)
+// it is never released. It may reference b (see payloadMessages).
+func (st *ipcStream) next(b []byte, batchBytes int, alloc *budgetAllocator) (arrow.RecordBatch, error) {
+	st.msgs.reset(b, batchBytes)
 	if st.reader == nil {
-		r, err := ipc.NewReader(st.src,
-			ipc.WithAllocator(alloc),
-			ipc.WithDictionaryDeltas(true),
-			ipc.WithZstd(),
-		)
+		r, err := ipc.NewReaderFromMessageReader(st.msgs, ipc.WithAllocator(alloc))
 		if err != nil {
 			return nil, fmt.Errorf("read IPC schema: %w", err)
 		}

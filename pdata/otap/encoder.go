@@ -18,7 +18,14 @@ type EncoderOptions struct {
 	// Zstd compresses the Arrow IPC buffers (the reference's
 	// arrow.payload_compression: zstd, its default).
 	Zstd bool
+	// ZstdLevel is the zstd level of the Arrow IPC buffers, as zstd's
+	// command line counts them (1 to 22); 0 means DefaultZstdLevel.
+	ZstdLevel int
 }
+
+// DefaultZstdLevel is the zstd level an Encoder compresses Arrow buffers
+// at by default.
+const DefaultZstdLevel = 1
 
 // Caller errors of Encode.
 var (
@@ -30,7 +37,8 @@ var (
 // IPC writers (one per SchemaId) send each dictionary once and then its
 // deltas. One goroutine uses it.
 type Encoder struct {
-	producer *arrow_record.Producer // nil once closed
+	producer *arrow_record.Producer // nil once closed; writes uncompressed IPC
+	compress *ipcCompressor         // compresses its payloads; nil: none
 	schemas  map[arrowpb.ArrowPayloadType]schemaID
 	compact  compactor                                 // see recordMessages
 	dicts    map[arrowpb.ArrowPayloadType]*recordDicts // the compactor's state per IPC stream
@@ -49,15 +57,19 @@ type schemaID struct {
 
 // NewEncoder returns an encoder for one outbound stream.
 func NewEncoder(o EncoderOptions) *Encoder {
-	zstd := config.WithNoZstd()
-	if o.Zstd {
-		zstd = config.WithZstd()
-	}
-	return &Encoder{
-		producer: arrow_record.NewProducerWithOptions(zstd),
+	e := &Encoder{
+		producer: arrow_record.NewProducerWithOptions(config.WithNoZstd()),
 		schemas:  make(map[arrowpb.ArrowPayloadType]schemaID),
 		dicts:    make(map[arrowpb.ArrowPayloadType]*recordDicts),
 	}
+	if o.Zstd {
+		level := o.ZstdLevel
+		if level <= 0 {
+			level = DefaultZstdLevel
+		}
+		e.compress = newIPCCompressor(level)
+	}
+	return e
 }
 
 // Encode returns the stream's next BatchArrowRecords for p, with BatchId
@@ -83,13 +95,21 @@ func (e *Encoder) Encode(p *pdata.Payload) (bar *arrowpb.BatchArrowRecords, err 
 			bar, err = nil, recovered("encode", r)
 		}
 		if err != nil {
-			err = fmt.Errorf("otap: encode %s batch %d: %w", p.Signal(), e.batchID, err)
+			bar, err = nil, fmt.Errorf("otap: encode %s batch %d: %w", p.Signal(), e.batchID, err)
 			e.failed = err
 			return
 		}
 		bar.BatchId = e.batchID
 		e.batchID++
 	}()
+	if bar, err = e.produce(p); err != nil {
+		return nil, err
+	}
+	return bar, e.compressPayloads(bar)
+}
+
+// produce has the producer write p's records, uncompressed.
+func (e *Encoder) produce(p *pdata.Payload) (*arrowpb.BatchArrowRecords, error) {
 	if b, ok := BatchOf(p); ok {
 		msgs, err := e.recordMessages(b)
 		if err != nil {
@@ -101,6 +121,22 @@ func (e *Encoder) Encode(p *pdata.Payload) (bar *arrowpb.BatchArrowRecords, err 
 	// payload types it encodes: what they held is gone.
 	clear(e.dicts)
 	return e.encodePdata(p)
+}
+
+// compressPayloads compresses the Arrow buffers of bar's payloads, which
+// the producer wrote uncompressed, if the encoder compresses.
+func (e *Encoder) compressPayloads(bar *arrowpb.BatchArrowRecords) error {
+	if e.compress == nil {
+		return nil
+	}
+	for _, p := range bar.GetArrowPayloads() {
+		rec, err := e.compress.payload(p.Record)
+		if err != nil {
+			return fmt.Errorf("compress payload %s: %w", p.GetType(), err)
+		}
+		p.Record = rec
+	}
+	return nil
 }
 
 // recordMessages returns b's records as the producer takes them, with the

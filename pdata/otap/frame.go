@@ -175,3 +175,23 @@ func fbUint16(b []byte, at int) (int, bool) {
 	}
 	return int(binary.LittleEndian.Uint16(b[at:])), true
 }
+
+// int32 returns the value of an int32 field (0 if absent).
+func (t fbTable) int32(slot int) (int32, bool) {
+	at, ok := t.field(slot)
+	if !ok || at == 0 {
+		return 0, ok
+	}
+	v, ok := fbInt32(t.buf, at)
+	return int32(v), ok
+}
+
+// uint16 returns the value of a 16-bit field (0 if absent).
+func (t fbTable) uint16(slot int) (uint16, bool) {
+	at, ok := t.field(slot)
+	if !ok || at == 0 {
+		return 0, ok
+	}
+	v, ok := fbUint16(t.buf, at)
+	return uint16(v), ok
+}

@@ -12,7 +12,9 @@
 // the receiver sends the records as they are, and only a node that needs
 // OTLP or the pdata model converts them (pdata.OTAPConversions counts
 // it). Every batch is decoded, even one that will be refused, because
-// the next batches' dictionary deltas build on it.
+// the next batches' dictionary deltas build on it. A message is copied
+// once, out of gRPC's buffers (codec.go); its Arrow payloads are decoded
+// in place, and the records view that copy.
 //
 // # Answers
 //
@@ -55,6 +57,7 @@
 //	config.go    the config block and its validation
 //	receiver.go  the node: server, shared limits, outcomes
 //	stream.go    one stream: reader, controller, writer, deadlines
-//	codec.go     the gRPC codec that reports failed decompression
+//	codec.go     the gRPC codec: one copy per message, BatchArrowRecords
+//	             decoded in place, failed decompression reported
 //	metrics.go   ackflow_receiver_otap_* series
 package otap
