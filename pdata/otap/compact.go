@@ -110,10 +110,16 @@ func (c *compactor) data(d arrow.ArrayData) (arrow.ArrayData, bool, error) {
 		c.next++
 		return c.dictionary(d, &c.fields.dicts[c.next-1])
 	}
+	return mapChildren(d, func(_ int, child arrow.ArrayData) (arrow.ArrayData, bool, error) { return c.data(child) })
+}
+
+// mapChildren returns d with each child replaced by what fn makes of it,
+// copying d only if some child changed (fn reports it).
+func mapChildren(d arrow.ArrayData, fn func(i int, child arrow.ArrayData) (arrow.ArrayData, bool, error)) (arrow.ArrayData, bool, error) {
 	children := d.Children()
 	var out []arrow.ArrayData // nil until a child changes
 	for i, child := range children {
-		nc, changed, err := c.data(child)
+		nc, changed, err := fn(i, child)
 		if err != nil {
 			return nil, false, err
 		}

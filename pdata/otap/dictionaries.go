@@ -188,28 +188,12 @@ func (m *payloadMessages) resolveData(d arrow.ArrayData, f *fieldInfo) (arrow.Ar
 		nd, err := m.dictionaryArray(d, f.dict)
 		return nd, err == nil, err
 	}
-	children := d.Children()
-	if len(children) != len(f.children) {
+	if len(d.Children()) != len(f.children) {
 		return d, false, nil
 	}
-	var out []arrow.ArrayData // nil until a child changes
-	for i, child := range children {
-		nc, changed, err := m.resolveData(child, &f.children[i])
-		if err != nil {
-			return nil, false, err
-		}
-		if !changed {
-			continue
-		}
-		if out == nil {
-			out = append([]arrow.ArrayData(nil), children...)
-		}
-		out[i] = nc
-	}
-	if out == nil {
-		return d, false, nil
-	}
-	return array.NewData(d.DataType(), d.Len(), d.Buffers(), out, d.NullN(), d.Offset()), true, nil
+	return mapChildren(d, func(i int, child arrow.ArrayData) (arrow.ArrayData, bool, error) {
+		return m.resolveData(child, &f.children[i])
+	})
 }
 
 // dictionaryArray returns the dictionary array d with the dictionary of
