@@ -23,9 +23,10 @@ import (
 // runs is remembered (want has room for one), so a record produced just
 // as the running flush saw the buffer empty is sent by the next.
 type burst struct {
-	mu   sync.Mutex
-	open int  // exports begun whose records are not buffered yet
-	idle bool // the node went idle since the last flush was asked for
+	mu       sync.Mutex
+	open     int  // exports begun whose records are not buffered yet
+	idle     bool // the node went idle since the last flush was asked for
+	flushing bool // the flusher is inside Flush: records produced now go out at once
 
 	want chan struct{} // a flush is wanted
 	stop context.CancelFunc
@@ -47,7 +48,9 @@ func (b *burst) start(cl *kgo.Client) {
 			case <-ctx.Done():
 				return
 			case <-b.want:
+				b.setFlushing(true)
 				_ = cl.Flush(ctx) // only fails when ctx ends; records report their own outcomes
+				b.setFlushing(false)
 			}
 		}
 	}()
@@ -88,6 +91,22 @@ func (b *burst) handed() {
 	b.open--
 	b.maybeFlush()
 	b.mu.Unlock()
+}
+
+func (b *burst) setFlushing(on bool) {
+	b.mu.Lock()
+	b.flushing = on
+	b.mu.Unlock()
+}
+
+// quiet reports whether no flush runs or is wanted, so that the records
+// produced next wait for the end of their burst. Flush returns only after
+// the last record's outcome was reported, so a burst that starts right
+// after the exports before it were answered may find it still running.
+func (b *burst) quiet() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.flushing && len(b.want) == 0
 }
 
 // maybeFlush asks for a flush once the burst is over. b.mu is held.

@@ -41,7 +41,8 @@ func NewFactory() engine.Factory {
 // driver.
 type Exporter struct {
 	*exportdriver.Exporter
-	kafka *Metrics
+	kafka     *Metrics
+	transport *transport
 }
 
 // KafkaMetrics returns the exporter's Kafka metrics; Metrics returns the
@@ -59,7 +60,7 @@ func New(nc engine.NodeContext, cfg Config) (*Exporter, error) {
 		return nil, fmt.Errorf("%s %q: %w", Type, nc.Node.Name, err)
 	}
 	d := exportdriver.NewExporter(nc, name, prefix, cfg.ExportTimeout(), cfg.MaxInFlight, t)
-	return &Exporter{Exporter: d, kafka: m}, nil
+	return &Exporter{Exporter: d, kafka: m, transport: t}, nil
 }
 
 // route is how one signal's payloads become records.

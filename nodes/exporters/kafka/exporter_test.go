@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -626,7 +627,7 @@ func TestCompressionAndAcks(t *testing.T) {
 func TestABurstOfMessagesTravelsInOneProduceRequest(t *testing.T) {
 	c := newCluster(t, 1)
 	var mu sync.Mutex
-	var requests, records []int
+	var records []int // per produce request
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		n := 0
@@ -639,15 +640,26 @@ func TestABurstOfMessagesTravelsInOneProduceRequest(t *testing.T) {
 			}
 		}
 		mu.Lock()
-		requests, records = append(requests, 1), append(records, n)
+		records = append(records, n)
 		mu.Unlock()
 		return nil, nil, false // kfake answers as usual
 	})
-	h, _ := newExporter(t, brokersOf(c))
+	h, e := newExporter(t, brokersOf(c))
 	defer h.Shutdown(h.Clock.Now())
 	requireAck(t, export(t, h, pdatatest.Logs(1))) // connected, producer id known
+
+	// The client's Flush returns only after the last record's outcome was
+	// reported: records produced before it returns go out at once, so the
+	// burst starts once the flush before it is over.
+	deadline := time.Now().Add(otlptest.Wait)
+	for !e.Quiet() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client still flushes %s after the last record was answered", otlptest.Wait)
+		}
+		runtime.Gosched()
+	}
 	mu.Lock()
-	requests, records = nil, nil
+	records = nil
 	mu.Unlock()
 
 	burst := make([]*pdata.Message, 8)
@@ -661,7 +673,7 @@ func TestABurstOfMessagesTravelsInOneProduceRequest(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(requests) != 1 || records[0] != 8 {
+	if len(records) != 1 || records[0] != 8 {
 		t.Fatalf("produce requests with %v records, want one with all 8", records)
 	}
 }
