@@ -269,4 +269,9 @@ type NodeContext struct {
 	// (pipeline, node) and should prefix every series it registers.
 	Metrics *telemetry.Registry
 	Labels  []telemetry.Label
+	// ReuseBuffers tells a receiver that every node it feeds, directly or
+	// not, releases payloads (Factory.ReleasesPayloads): the receiver may
+	// release a request's pdata.Lease once the message's outcome arrived,
+	// unless the pipeline was aborted.
+	ReuseBuffers bool
 }

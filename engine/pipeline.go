@@ -146,6 +146,7 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 			Metrics: o.metrics, Labels: labels,
 		}
 		if cn.Kind == config.KindReceiver {
+			nc.ReuseBuffers = releasesBelow(o.registry, cp, w, cn.Name)
 			if n.recv, err = f.NewReceiver(nc); err != nil {
 				return nil, fmt.Errorf("pipeline %s: receiver %q: %w", p.name, cn.Name, err)
 			}
@@ -166,6 +167,37 @@ func buildPipeline(doc *config.Document, g *config.Group, cp *config.Pipeline, c
 	}
 	p.linkDownstream(w)
 	return p, nil
+}
+
+// releasesBelow reports whether every node of cp fed, directly or not, by
+// the node named from declares Factory.ReleasesPayloads.
+func releasesBelow(r *Registry, cp *config.Pipeline, w *wiring, from string) bool {
+	types := make(map[string]string, len(cp.Nodes))
+	for _, n := range cp.Nodes {
+		types[n.Name] = n.Type
+	}
+	seen := map[string]bool{from: true}
+	queue := []string{from}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		for pk, es := range w.out {
+			if pk.node != name {
+				continue
+			}
+			for _, d := range es.dests {
+				if seen[d] {
+					continue
+				}
+				seen[d] = true
+				if f, ok := r.Lookup(types[d]); !ok || !f.ReleasesPayloads {
+					return false
+				}
+				queue = append(queue, d)
+			}
+		}
+	}
+	return true
 }
 
 // linkDownstream closes each node's downstream channel once every node

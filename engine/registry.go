@@ -28,6 +28,15 @@ type Factory struct {
 	// to a client (see package guarantee): nil means it declares nothing,
 	// and the report says so.
 	Guarantee guarantee.Declarer
+	// ReleasesPayloads declares that a node of this type reads no
+	// payload's bytes after it reported that message's outcome upstream,
+	// on every path but a forced shutdown, unless it holds the payload's
+	// leases for as long (pdata.Lease: a batch in flight, a transport
+	// writing after its call returned). A receiver may give its
+	// transport's buffers back for reuse only when every node below it
+	// declares this (NodeContext.ReuseBuffers); a type that does not is
+	// safe, and its receivers' buffers go to the garbage collector.
+	ReleasesPayloads bool
 }
 
 // Kind returns the node kind named by the factory's type.

@@ -111,6 +111,12 @@ func (t *Tap) offer(cp int, p *pdata.Payload) {
 	select {
 	case t.ch <- TapSample{Copy: cp, Payload: p}:
 		t.taken.Add(1)
+		// The reader may look at the bytes at any time after: their
+		// transport buffers are never given back for reuse (the garbage
+		// collector reclaims them once the sample is gone).
+		for _, l := range p.Leases() {
+			l.Retain()
+		}
 	default:
 		t.dropped.Add(1)
 	}

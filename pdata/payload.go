@@ -114,6 +114,7 @@ type Payload struct {
 	chunks [][]byte
 	size   int
 	framed bool
+	leases []*Lease // memory the chunks may alias (see Lease)
 
 	joinOnce sync.Once
 	joined   []byte
@@ -426,8 +427,14 @@ func Concat(s Signal, ps ...*Payload) (*Payload, error) {
 		items += p.items
 		framed = framed || p.framed
 	}
+	var out *Payload
 	if framed {
-		return FromOTLPFrames(s, chunks, items), nil
+		out = FromOTLPFrames(s, chunks, items)
+	} else {
+		out = FromOTLPChunks(s, chunks, items)
 	}
-	return FromOTLPChunks(s, chunks, items), nil
+	for _, p := range ps {
+		out.Borrow(p.leases...)
+	}
+	return out, nil
 }

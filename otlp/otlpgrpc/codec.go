@@ -2,9 +2,12 @@ package otlpgrpc
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
+
+	"github.com/ackflow/ackflow/pdata"
 )
 
 // codecName is the content-subtype the codec announces. It must be "proto":
@@ -30,6 +33,11 @@ type Request struct {
 	// valid for as long as they are referenced (see Unmarshal) and must
 	// not be modified.
 	Body [][]byte
+	// Lease holds Body's buffers for grpc-go: whoever holds the first
+	// reference (the service handler) releases it to let grpc-go reuse
+	// them, or never does, and the garbage collector reclaims them. Nil
+	// when Body is empty.
+	Lease *pdata.Lease
 	// failure is why the body could not be decompressed, as the status
 	// the service handler answers (see compress.go), or nil.
 	failure error
@@ -69,17 +77,26 @@ type Response struct {
 // until the call returns.
 type ExportRequest struct {
 	Chunks [][]byte
+	// Leases hold memory the chunks may alias (pdata.Payload.Leases):
+	// the codec retains them until grpc-go has written, or given up on,
+	// every buffer of the request, which may be after the call returned.
+	Leases []*pdata.Lease
 }
 
 // Name returns "proto" (see codecName).
 func (Codec) Name() string { return codecName }
 
 // Marshal returns the bytes of a *Response (server) or an *ExportRequest
-// (client). ExportRequest chunks become one buffer each, uncopied; slice
-// buffers are never returned to a pool, so gRPC freeing them is harmless.
+// (client). ExportRequest chunks become one buffer each, uncopied. Slice
+// buffers are never returned to a pool, so gRPC freeing them is harmless;
+// the chunks of a request with leases are instead buffers whose last Free
+// tells the request's send hold (see sendHold).
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
 	case *ExportRequest:
+		if len(m.Leases) > 0 {
+			return marshalHeld(m), nil
+		}
 		out := make(mem.BufferSlice, 0, len(m.Chunks))
 		for _, c := range m.Chunks {
 			if len(c) > 0 {
@@ -96,17 +113,67 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return nil, fmt.Errorf("otlpgrpc codec: cannot marshal %T", v)
 }
 
+// sendHold keeps the leases of one request's chunks while grpc-go may
+// read them: it is the "pool" of the request's buffers, so grpc-go's last
+// Free of each calls Put, and the last Put releases the leases. grpc-go
+// frees a message's buffers once written to the connection or dropped with
+// the stream, which can be after the call returned (a deadline, a reset).
+type sendHold struct {
+	left   atomic.Int32 // buffers grpc-go has not freed yet
+	leases []*pdata.Lease
+}
+
+// Get is never called: grpc-go only gives buffers back to the pool they
+// were made with.
+func (h *sendHold) Get(int) *[]byte { panic("otlpgrpc: sendHold is not a pool to draw from") }
+
+// Put is grpc-go freeing one of the request's buffers.
+func (h *sendHold) Put(*[]byte) {
+	if h.left.Add(-1) == 0 {
+		for _, l := range h.leases {
+			l.Release()
+		}
+	}
+}
+
+// marshalHeld returns the buffers of a request whose chunks may alias
+// leased memory, the leases retained until grpc-go has freed them all. A
+// chunk so short that grpc-go would not pool it (it becomes a plain slice
+// buffer, whose Free tells nobody) is copied instead: at most 1 KiB.
+func marshalHeld(m *ExportRequest) mem.BufferSlice {
+	h := &sendHold{leases: m.Leases}
+	out := make(mem.BufferSlice, 0, len(m.Chunks))
+	n := int32(0)
+	for _, c := range m.Chunks {
+		switch {
+		case len(c) == 0:
+		case mem.IsBelowBufferPoolingThreshold(cap(c)):
+			out = append(out, mem.SliceBuffer(append([]byte(nil), c...)))
+		default:
+			out = append(out, mem.NewBuffer(&c, h))
+			n++
+		}
+	}
+	if n > 0 {
+		for _, l := range h.leases {
+			l.Retain()
+		}
+		h.left.Store(n) // before grpc-go sees the buffers: it frees none while Marshal runs
+	}
+	return out
+}
+
 // Unmarshal takes the body of a *Request or a *Response.
 //
 // A request is kept as the buffers it arrived in (HTTP/2 data frames, or
 // decompression buffers), without copying: the codec takes its own
-// reference to each and never releases it, so grpc-go can never hand that
-// memory to another stream, and the garbage collector reclaims it when the
-// payload is gone. The reference is never freed on purpose: a payload can
-// outlive the request's ack (a fan-out acks on its primary while a backup
-// still sends the bytes), so no point in the request's life is safe for a
-// Free. The wire scan walks the buffers as they are
-// (otlpwire.ScanBuffers).
+// reference to each, held by the request's Lease, so that grpc-go hands
+// that memory to no other stream until the lease is released. A payload
+// can outlive the request's ack (a fan-out acks on its primary while a
+// backup still sends the bytes), so the receiver releases it only where
+// the pipeline promises that nothing reads the bytes after the outcome;
+// otherwise it never does and the garbage collector reclaims the memory.
+// The wire scan walks the buffers as they are (otlpwire.ScanBuffers).
 //
 // A body whose decompression failed (it ends with the failure trailer of
 // compress.go) is not kept: a *Request records the failure for the service
@@ -116,10 +183,11 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *Request:
 		if err := decompressFailure(data); err != nil {
-			m.Body, m.failure = nil, err
+			m.Body, m.Lease, m.failure = nil, nil, err
 			return nil
 		}
-		m.Body, m.failure = keep(data), nil
+		m.Body, m.Lease = keep(data)
+		m.failure = nil
 		return nil
 	case *Response:
 		if err := decompressFailure(data); err != nil {
@@ -132,17 +200,19 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 // keep returns data's buffers as slices that stay valid after gRPC frees
-// data (see Unmarshal).
-func keep(data mem.BufferSlice) [][]byte {
-	if len(data) == 0 {
-		return nil
-	}
+// data, and the lease that holds them (see Unmarshal).
+func keep(data mem.BufferSlice) ([][]byte, *pdata.Lease) {
+	held := make(mem.BufferSlice, 0, len(data))
 	bufs := make([][]byte, 0, len(data))
 	for _, b := range data {
 		if b.Len() > 0 {
 			b.Ref()
+			held = append(held, b)
 			bufs = append(bufs, b.ReadOnlyData())
 		}
 	}
-	return bufs
+	if len(bufs) == 0 {
+		return nil, nil
+	}
+	return bufs, pdata.NewLease(held.Free)
 }

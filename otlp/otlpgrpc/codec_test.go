@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ackflow/ackflow/otlp/otlpgrpc"
+	"github.com/ackflow/ackflow/pdata"
 	"github.com/ackflow/ackflow/pdata/pdatatest"
 )
 
@@ -224,5 +225,57 @@ func TestZstdRoundTripAndGRPCRegistration(t *testing.T) {
 		if err != nil || !bytes.Equal(out, in) {
 			t.Fatalf("decompress: %v, equal %t", err, bytes.Equal(out, in))
 		}
+	}
+}
+
+func TestCodecRequestLeaseGivesTheBuffersBack(t *testing.T) {
+	pool := &recordingPool{}
+	a, b := bytes.Repeat([]byte("a"), 2048), bytes.Repeat([]byte("b"), 2048)
+	data := mem.BufferSlice{mem.NewBuffer(&a, pool), mem.NewBuffer(&b, pool)}
+	var req otlpgrpc.Request
+	if err := (otlpgrpc.Codec{}).Unmarshal(data, &req); err != nil {
+		t.Fatal(err)
+	}
+	data.Free()
+	req.Lease.Retain() // a second holder, as an exporter's send
+	req.Lease.Release()
+	if pool.puts != 0 {
+		t.Fatalf("pool got %d buffers back while a holder remains", pool.puts)
+	}
+	req.Lease.Release()
+	if pool.puts != 2 {
+		t.Fatalf("pool got %d buffers back once the last holder let go, want 2", pool.puts)
+	}
+}
+
+// TestCodecSendHoldsLeasesUntilGRPCFreesEveryBuffer: a request's leases
+// are retained while grpc-go holds any of its buffers, which may be after
+// the call returned, and a chunk too short to be pooled is copied so that
+// its Free need not be tracked.
+func TestCodecSendHoldsLeasesUntilGRPCFreesEveryBuffer(t *testing.T) {
+	freed := 0
+	lease := pdata.NewLease(func() { freed++ })
+	big := bytes.Repeat([]byte("x"), 4096)
+	small := make([]byte, 10, 10) // at the end of its buffer: cap below the pooling threshold
+	req := &otlpgrpc.ExportRequest{Chunks: [][]byte{big[:2048], big[2048:], small}, Leases: []*pdata.Lease{lease}}
+	out, err := (otlpgrpc.Codec{}).Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out.Len() != 4106 {
+		t.Fatalf("%d buffers of %d bytes, want 3 of 4106", len(out), out.Len())
+	}
+	if &out[0].ReadOnlyData()[0] != &big[0] || &out[2].ReadOnlyData()[0] == &small[0] {
+		t.Fatal("a long chunk was copied, or the short one was not")
+	}
+	lease.Release() // the receiver's reference: the send still holds one
+	out[0].Ref()    // grpc-go's writer takes its own reference
+	out.Free()      // the call returns
+	if freed != 0 {
+		t.Fatal("lease given back while grpc-go still holds a buffer")
+	}
+	out[0].Free() // the writer is done with the last one
+	if freed != 1 {
+		t.Fatalf("lease given back %d times once every buffer was freed, want once", freed)
 	}
 }

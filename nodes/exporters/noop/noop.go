@@ -22,6 +22,8 @@ func NewFactory() engine.Factory {
 		Validate:     validate,
 		NewProcessor: func(engine.NodeContext) (engine.Processor, error) { return exporter{}, nil },
 		Guarantee:    declareGuarantee,
+		// Acks at once and keeps nothing.
+		ReleasesPayloads: true,
 	}
 }
 

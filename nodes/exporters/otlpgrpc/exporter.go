@@ -31,6 +31,9 @@ func NewFactory() engine.Factory {
 	f := engine.ProcessorFactory(Type, "sends OTLP over gRPC, bytes as received; acks on success, nacks (permanent or transient) on failure", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 	f.Guarantee = declareGuarantee
+	// Sends hold the payload's leases until grpc-go freed every buffer
+	// (otlpgrpc.ExportRequest.Leases); the outcome waits for the call.
+	f.ReleasesPayloads = true
 	return f
 }
 
@@ -104,7 +107,7 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 		ctx = metadata.NewOutgoingContext(ctx, t.md)
 	}
 	var resp iotlp.Response
-	err = t.client.Export(ctx, s, &iotlp.ExportRequest{Chunks: chunks}, &resp)
+	err = t.client.Export(ctx, s, &iotlp.ExportRequest{Chunks: chunks, Leases: p.Leases()}, &resp)
 	if err == nil {
 		ps, perr := iotlp.ParsePartialSuccess(resp.Body)
 		if perr != nil {

@@ -94,6 +94,9 @@ type input struct {
 	// acked when an ack brings it to zero.
 	refs  int
 	state inputState
+	// leases are the input payload's (pdata.Lease): the batches carrying
+	// any of its data borrow them, for the exporter's transport to retain.
+	leases []*pdata.Lease
 }
 
 // piece is a part (or the whole) of one input's data, in the buffer's form.
@@ -130,6 +133,27 @@ type batch struct {
 	// pieces are kept while the batch is held (cut but not sent), so that
 	// it can be rebuilt without the data of inputs nacked meanwhile.
 	pieces []piece
+	// leases are those of its inputs' data (pdata.Lease), retained while
+	// the batch may still be read: an input can be nacked, and its sender
+	// answered, while another batch carrying its data is in flight.
+	leases []*pdata.Lease
+}
+
+// retainLeases holds the leases of bt's payload until releaseLeases.
+func (bt *batch) retainLeases() {
+	bt.leases = bt.msg.Payload().Leases()
+	for _, l := range bt.leases {
+		l.Retain()
+	}
+}
+
+// releaseLeases is called once nothing reads bt any more: its outcome
+// came back, or it was never sent.
+func (bt *batch) releaseLeases() {
+	for _, l := range bt.leases {
+		l.Release()
+	}
+	bt.leases = nil
 }
 
 // live reports whether any input of b still awaits an outcome.
@@ -281,7 +305,7 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 		p.nackMsg(m, pdata.Nack{Reason: "batch: " + err.Error(), Permanent: true}, fx)
 		return nil
 	}
-	in := &input{msg: m, buf: b, items: pc.items, refs: 1}
+	in := &input{msg: m, buf: b, items: pc.items, refs: 1, leases: pl.Leases()}
 	pc.in = in
 	b.inputs++
 	b.m.inputs.Add(1)
@@ -379,6 +403,7 @@ func (p *processor) onOutcome(cd pdata.CallData, ack bool, n pdata.Nack, fx engi
 	}
 	delete(b.inflight, id)
 	b.m.inflight.Add(-1)
+	bt.releaseLeases()
 	for _, s := range bt.shares {
 		in := s.in
 		if in.state != inputHeld {
@@ -463,6 +488,7 @@ func (p *processor) onShutdown(c engine.Control, fx engine.Effects) error {
 		}
 		for _, bt := range b.held {
 			p.failBatch(bt, nack, fx)
+			bt.releaseLeases() // never sent
 		}
 		b.m.held.Add(-int64(len(b.held)))
 		clear(b.held)
@@ -580,6 +606,7 @@ func (p *processor) sendHeld(b *buffer, force bool, fx engine.Effects) {
 		fx.Subscribe(bt.msg, pdata.AcksAndNacks, callData(b.key, bt.id))
 		if err := fx.Send(bt.msg); err != nil {
 			p.failBatch(bt, sendNack(err), fx)
+			bt.releaseLeases()
 			continue
 		}
 		b.inflight[bt.id] = bt

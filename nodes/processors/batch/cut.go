@@ -207,6 +207,7 @@ func (p *processor) newBatch(b *buffer, ps []piece) *batch {
 	b.m.outputs.Inc()
 	b.m.outputItems.Add(uint64(items))
 	bt.msg = pdata.New(pl)
+	bt.retainLeases()
 	return bt
 }
 
@@ -226,8 +227,18 @@ func (pc piece) joined() (piece, error) {
 }
 
 // payloadOf builds the payload of a batch from its pieces: for OTLP the
-// list of their requests (zero copy), for decoded data a merge.
+// list of their requests (zero copy), for decoded data a merge. It borrows
+// the leases of every input it carries data of: its chunks alias their
+// buffers, and a decoded value may too.
 func (p *processor) payloadOf(b *buffer, ps []piece) *pdata.Payload {
+	out := p.payloadData(b, ps)
+	for _, pc := range ps {
+		out.Borrow(pc.in.leases...)
+	}
+	return out
+}
+
+func (p *processor) payloadData(b *buffer, ps []piece) *pdata.Payload {
 	sig := b.key.signal()
 	if b.key.form() != pdata.FormOTLP {
 		return p.decodedBatch(sig, ps)

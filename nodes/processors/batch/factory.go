@@ -13,6 +13,9 @@ func NewFactory() engine.Factory {
 		"Merges small inputs into batches and splits large ones, per signal and form; acks each input when every batch holding its data is acked.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// A batch holds its inputs' leases until its own outcome: an input
+	// nacked early may still be in another batch in flight.
+	f.ReleasesPayloads = true
 	return f
 }
 

@@ -55,7 +55,7 @@ func TestReadBodyRightSizedBuffer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newCore(nil, newMetrics(nil, nil), tt.peak+1)
+			c := newCore(nil, newMetrics(nil, nil), tt.peak+1, false)
 			other := &reservation{c: c}
 			if !other.grow(1) { // the first-holder exception does not apply
 				t.Fatal("cannot reserve 1 byte")
@@ -91,7 +91,7 @@ func TestReadBodyRightSizedBuffer(t *testing.T) {
 // larger than the budget is read (it would be refused forever otherwise).
 func TestReadBodyStopsAtTheBudget(t *testing.T) {
 	const budget = 1 << 20
-	c := newCore(nil, newMetrics(nil, nil), budget)
+	c := newCore(nil, newMetrics(nil, nil), budget, false)
 	other := &reservation{c: c}
 	other.grow(budget / 2)
 	raw, gz := zeros(t, 2<<20)
@@ -122,7 +122,7 @@ func TestReadBodyStopsAtTheBudget(t *testing.T) {
 // Limits still apply with the reservation: over max_request_size, as sent
 // or decompressed, is errTooLarge.
 func TestReadBodyTooLarge(t *testing.T) {
-	c := newCore(nil, newMetrics(nil, nil), 0)
+	c := newCore(nil, newMetrics(nil, nil), 0, false)
 	raw, gz := zeros(t, 1<<20)
 	for _, tt := range []struct {
 		name   string
@@ -152,7 +152,7 @@ func BenchmarkReadBody(b *testing.B) {
 			hide bool
 		}{{"length", "", raw, false}, {"chunked", "", raw, true}, {"gzip", "gzip", gz, false}} {
 			b.Run(fmt.Sprintf("size=%dKiB/%s", size>>10, tt.name), func(b *testing.B) {
-				c := newCore(nil, newMetrics(nil, nil), 0)
+				c := newCore(nil, newMetrics(nil, nil), 0, false)
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for b.Loop() {

@@ -77,7 +77,8 @@ type waiters struct {
 // hold is the byte reservation of a request in the pipeline.
 type hold struct {
 	bytes  int64
-	waited bool // the client waits for the outcome (wait_for_result)
+	waited bool         // the client waits for the outcome (wait_for_result)
+	lease  *pdata.Lease // the request's buffers, released at the outcome (see leaseOf)
 }
 
 // holds are the reservations of requests whose outcome has not come back:
@@ -172,11 +173,26 @@ type core struct {
 	// memory reads the process's memory pressure (memlimit.Pressure;
 	// tests replace it).
 	memory func() memlimit.Reading
+
+	// reuseBuffers: every node below releases payloads
+	// (engine.NodeContext.ReuseBuffers), so a request's transport
+	// buffers go back for reuse once its outcome arrived.
+	reuseBuffers bool
 }
 
-func newCore(clk clock.Clock, m *metrics, maxInFlightBytes int64) *core {
+func newCore(clk clock.Clock, m *metrics, maxInFlightBytes int64, reuseBuffers bool) *core {
 	return &core{clock: clk, metrics: m, maxBytes: maxInFlightBytes, waiters: waiters{m: map[uint64]chan outcome{}},
-		memory: memlimit.Pressure}
+		memory: memlimit.Pressure, reuseBuffers: reuseBuffers}
+}
+
+// leaseOf returns the lease a request handler would release: its
+// transport's, when the pipeline lets the receiver reuse buffers, else nil
+// (never released: the garbage collector reclaims the buffers).
+func (c *core) leaseOf(l *pdata.Lease) *pdata.Lease {
+	if !c.reuseBuffers {
+		return nil
+	}
+	return l
 }
 
 // refuseEarly returns the answer to a request that can be refused before
@@ -297,10 +313,18 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 // entered the pipeline and its bytes stay reserved until its outcome
 // arrives (see holds), whatever the client was answered.
 func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int64) (res result, inPipeline bool) {
+	// The handler's lease, if any, is the payload's only one: released
+	// here unless the data enters the pipeline, then at its outcome.
+	var lease *pdata.Lease
+	if ls := p.Leases(); len(ls) == 1 {
+		lease = c.leaseOf(ls[0])
+	}
 	if c.draining.Load() || closed(c.fx.Aborted()) {
+		lease.Release()
 		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}, false
 	}
 	if p.Items() == 0 {
+		lease.Release()
 		return result{v: vOK}, false // nothing to deliver
 	}
 	m := pdata.New(p)
@@ -313,13 +337,13 @@ func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pd
 		defer timer.Stop()
 		ch = c.waiters.add(id)
 	}
-	if st.waitForResult || c.maxBytes > 0 {
+	if st.waitForResult || c.maxBytes > 0 || lease != nil {
 		c.fx.Subscribe(m, pdata.AcksAndNacks, callData(id, pr, s))
 	}
-	if c.maxBytes > 0 {
+	if c.maxBytes > 0 || lease != nil {
 		// Recorded before the send: the outcome may come back before
 		// Send returns.
-		c.holds.put(id, hold{bytes: size, waited: st.waitForResult})
+		c.holds.put(id, hold{bytes: size, waited: st.waitForResult, lease: lease})
 	}
 	c.metrics.inFlight[pr][s].Add(1)
 	defer c.metrics.inFlight[pr][s].Add(-1)
@@ -331,6 +355,7 @@ func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pd
 			chanPool.Put(ch)
 		}
 		c.holds.take(id)
+		lease.Release() // never sent: nothing else reads it
 		return sendFailure(err, timedOut, timeout), false
 	}
 	c.metrics.items[pr][s].Add(uint64(p.Items()))
@@ -441,6 +466,11 @@ func (c *core) onOutcome(ctl engine.Control) {
 	h, held := c.holds.take(id)
 	if held {
 		c.releaseBytes(h.bytes) // the data has left the pipeline
+		// After an abort, nodes answered without waiting for what
+		// they started: the buffers are left to the garbage collector.
+		if h.lease != nil && !closed(c.fx.Aborted()) {
+			h.lease.Release()
+		}
 	}
 	ch := c.waiters.take(id)
 	if ch == nil {

@@ -129,14 +129,18 @@ func (g *grpcServer) Export(ctx context.Context, s pdata.Signal, read func(*otlp
 	if err != nil {
 		return nil, g.readFailure(s, err)
 	}
+	lease := c.leaseOf(req.Lease)
 	if !g.lim.tryAcquire() {
+		lease.Release()
 		return nil, g.refuse(s, busyRefusal)
 	}
 	defer g.lim.release()
 	p, err := fromProtobuf(s, req.Body)
 	if err != nil {
+		lease.Release()
 		return nil, g.refuse(s, decodeFailure(err))
 	}
+	p.Borrow(lease) // admit releases it, now or at the outcome
 	// grpc-go writes the answer after Export returns, so at the shutdown
 	// deadline Stop may cut it; the client then sees UNAVAILABLE anyway.
 	c.admitting.enter()

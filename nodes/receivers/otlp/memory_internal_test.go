@@ -14,7 +14,7 @@ import (
 // its memory limit, with a retryable answer that says so; the byte budget
 // is checked first, and neither refuses with no pressure and room left.
 func TestRefuseEarlyOnMemoryPressure(t *testing.T) {
-	c := newCore(clock.NewFake(time.Unix(0, 0)), newMetrics(telemetry.NewRegistry(), nil), 1<<20)
+	c := newCore(clock.NewFake(time.Unix(0, 0)), newMetrics(telemetry.NewRegistry(), nil), 1<<20, false)
 	reading := memlimit.Reading{Used: 10 << 20, Limit: 100 << 20}
 	c.memory = func() memlimit.Reading { return reading }
 	if r, refused := c.refuseEarly(); refused {

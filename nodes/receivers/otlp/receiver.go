@@ -57,7 +57,7 @@ func New(nc engine.NodeContext, cfg Config) (*Receiver, error) {
 	r := &Receiver{
 		name:   nc.Node.Name,
 		logger: logger,
-		core:   newCore(nc.Clock, newMetrics(nc.Metrics, nc.Labels), int64(cfg.MaxInFlightBytes)),
+		core:   newCore(nc.Clock, newMetrics(nc.Metrics, nc.Labels), int64(cfg.MaxInFlightBytes), nc.ReuseBuffers),
 	}
 	for _, pr := range []struct {
 		p   *Protocol

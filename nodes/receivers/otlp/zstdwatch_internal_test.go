@@ -84,7 +84,7 @@ func TestZstdWatchReportsEveryFrame(t *testing.T) {
 // little more than the request.
 func TestReadBodyChargesTheZstdWindow(t *testing.T) {
 	const budget = 4 << 20
-	c := newCore(nil, newMetrics(nil, nil), budget)
+	c := newCore(nil, newMetrics(nil, nil), budget, false)
 	other := &reservation{c: c}
 	other.grow(1)
 	data := bytes.Repeat([]byte("x"), 100<<10)

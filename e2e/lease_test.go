@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ackflow/ackflow/internal/testsink"
+	"github.com/ackflow/ackflow/pdata"
+)
+
+// leaseYAML is receiver:otlp → processor:batch, cutting requests across
+// batches (so that one request's buffers are in several batches, and an
+// input can be nacked while another batch holding its data is in flight)
+// → exporter:otlp_grpc to sinkAddr with a short timeout. Every node
+// releases payloads, so the receiver gives gRPC buffers back for reuse.
+func leaseYAML(sinkAddr string) string {
+	return yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          batch:
+            type: processor:batch
+            config: { max_batch_duration: 5ms, otlp: { min_size: 8KiB, max_size: 24KiB } }
+          out:
+            type: exporter:otlp_grpc
+            config: { grpc_endpoint: "http://%s", timeout: 300ms }
+        connections:
+          - { from: in, to: batch }
+          - { from: batch, to: out }
+`, sinkAddr))
+}
+
+// sendConcurrently sends n distinct log requests of items records over
+// gRPC at once and returns the codes the clients got and the keys sent.
+func sendConcurrently(t *testing.T, p *pipe, tag string, n, items int) ([]codes.Code, []string) {
+	t.Helper()
+	conn := dialGRPC(t, p.grpcAddr)
+	ctx := callCtx(t)
+	got := make([]codes.Code, n)
+	var keys []string
+	var wg sync.WaitGroup
+	for i := range n {
+		pl := makePayload("logs", fmt.Sprintf("%s.%d", tag, i), items)
+		keys = append(keys, pl.Keys...)
+		wg.Go(func() { got[i] = status.Code(pl.Export(ctx, conn)) })
+	}
+	wg.Wait()
+	return got, keys
+}
+
+// TestRequestBuffersGoBackOnEveryPath: whatever the outcome — delivered,
+// refused transiently or permanently, or the export timing out while the
+// destination holds the call — every request's gRPC buffers are given
+// back once nothing reads them any more, and what arrives is intact while
+// other requests reuse the memory.
+func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
+	for _, row := range []struct {
+		name string
+		mode testsink.Mode
+		want codes.Code
+	}{
+		{"delivered", testsink.OK, codes.OK},
+		{"refused transiently", testsink.Transient, codes.Unavailable},
+		{"refused permanently", testsink.Permanent, codes.InvalidArgument},
+		{"export timeout", testsink.Hang, codes.Unavailable},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			base := pdata.LiveLeases()
+			sink := testsink.New(t)
+			sink.SetMode(row.mode)
+			p := startPipe(t, leaseYAML(sink.Addr()), "grpc")
+			const requests = 24
+			got, keys := sendConcurrently(t, p, row.name, requests, 150)
+			for i, c := range got {
+				if c != row.want {
+					t.Errorf("request %d: %v, want %v", i, c, row.want)
+				}
+			}
+			if row.mode == testsink.Hang {
+				sink.Release() // the calls the exporter gave up on end now
+			}
+			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+			if row.want == codes.OK {
+				sink.RequireExactly(t, keys)
+			}
+			if err := p.shutdown(drainDeadline); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if live := pdata.LiveLeases(); live > base {
+				t.Errorf("%d leases live after shutdown, %d before the test", live, base)
+			}
+		})
+	}
+}
+
+// TestRequestBuffersAreKeptBelowANodeThatMayReadLater: a fan-out answers
+// on its primary while a backup may still send, so below it the receiver
+// never gives its buffers back: the garbage collector reclaims them once
+// the payloads are gone.
+func TestRequestBuffersAreKeptBelowANodeThatMayReadLater(t *testing.T) {
+	primary, backup := testsink.New(t), testsink.New(t)
+	p := startPipe(t, fanoutYAML(primary.Addr(), backup.Addr()), "grpc")
+	base := pdata.LiveLeases()
+	const requests = 8
+	got, keys := sendConcurrently(t, p, "kept", requests, 150)
+	for i, c := range got {
+		if c != codes.OK {
+			t.Fatalf("request %d: %v, want OK", i, c)
+		}
+	}
+	primary.RequireExactly(t, keys)
+	if live := pdata.LiveLeases() - base; live != requests {
+		t.Errorf("%d leases live after %d requests were answered, want all %d kept", live, requests, requests)
+	}
+}
