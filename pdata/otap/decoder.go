@@ -100,6 +100,8 @@ type ipcStream struct {
 	msgs      *payloadMessages // refilled with each payload's bytes
 	reader    *ipc.Reader      // created from the first payload (the schema)
 	dictBytes int64            // size of its dictionaries after its last record
+	// readerDictBytes is the part of dictBytes arrow-go's reader holds.
+	readerDictBytes int64
 }
 
 // NewDecoder returns a decoder for one inbound stream.
@@ -181,16 +183,19 @@ func (d *Decoder) readPayload(s pdata.Signal, p *arrowpb.ArrowPayload) (typedRec
 	if err != nil {
 		return typedRecord{}, 0, err
 	}
+	st.msgs.dictRoom = d.dictRoom(st)
 	rec, err := st.next(p.GetRecord(), d.batchBytes, d.alloc)
 	if err != nil {
 		return typedRecord{}, 0, err
 	}
 	// The dictionaries the reader holds (those the decoder keeps are empty
-	// there), and those the decoder keeps.
-	st.dictBytes = dictionaryBytes(rec) + st.msgs.heldBytes()
+	// there), and those the decoder keeps, once resolving the record has
+	// grown them.
+	st.readerDictBytes = dictionaryBytes(rec)
 	if rec, err = st.msgs.resolve(rec); err != nil {
 		return typedRecord{}, 0, err
 	}
+	st.dictBytes = st.readerDictBytes + st.msgs.heldBytes()
 	expanded, err := checkRecord(rec)
 	if err != nil {
 		return typedRecord{}, 0, err
@@ -241,6 +246,21 @@ func (st *ipcStream) next(b []byte, batchBytes int, alloc *budgetAllocator) (arr
 	rec := st.reader.RecordBatch()
 	rec.Retain()
 	return rec, nil
+}
+
+// dictRoom returns what MaxDictionaryBytes leaves the dictionaries st's
+// decoder keeps: the limit less the other IPC streams' dictionaries and
+// those st's reader holds, as of their last records. Room a kept
+// dictionary reserves to grow stays within it (dictArena.grow), so that
+// it never takes a stream whose dictionaries fit over the limit.
+func (d *Decoder) dictRoom(st *ipcStream) int64 {
+	room := d.opts.MaxDictionaryBytes - st.readerDictBytes
+	for _, o := range d.streams {
+		if o != st {
+			room -= o.dictBytes
+		}
+	}
+	return room
 }
 
 // checkBatch checks what the records must be together: each payload type

@@ -36,25 +36,13 @@ func (a *dictArena) restart() {
 
 // append adds k checked values: their offsets (nil for fixed-width
 // values, else k+1 of them, not necessarily from 0) and the values buffer
-// they index. What it allocates is charged to alloc first.
-func (a *dictArena) append(offsets, values []byte, k int, alloc *budgetAllocator) error {
+// they index. What it allocates is charged to alloc first; maxCap is as
+// for grow.
+func (a *dictArena) append(offsets, values []byte, k int, alloc *budgetAllocator, maxCap int64) error {
 	w := a.layout.offsetWidth
-	from, to := 0, k*a.layout.width
-	needOff := 0
-	if w > 0 {
-		from, to = 0, 0
-		if k > 0 {
-			from, to = int(offsetAt(offsets, 0, w)), int(offsetAt(offsets, k, w))
-		}
-		needOff = (a.n + k + 1) * w
-	}
-	if w == 4 && a.used+(to-from) > math.MaxInt32 {
-		return fmt.Errorf("%w: dictionary values past 2 GiB (32-bit offsets)", ErrTooLarge)
-	}
-	if a.buf == nil || needOff > a.valAt || a.used+(to-from) > len(a.buf)-a.valAt {
-		if err := a.grow(needOff, a.used+(to-from), alloc); err != nil {
-			return err
-		}
+	from, to := a.layout.valueSpan(offsets, k)
+	if err := a.reserve(k, to-from, alloc, maxCap); err != nil {
+		return err
 	}
 	copy(a.buf[a.valAt+a.used:], values[from:to])
 	if w > 0 {
@@ -71,14 +59,33 @@ func (a *dictArena) append(offsets, values []byte, k int, alloc *budgetAllocator
 	return nil
 }
 
+// reserve makes room for k more values of size bytes in all, moving the
+// arena to a new buffer (grow, with maxCap) if it lacks it.
+func (a *dictArena) reserve(k, size int, alloc *budgetAllocator, maxCap int64) error {
+	w := a.layout.offsetWidth
+	needOff, needVal := 0, a.used+size
+	if w > 0 {
+		needOff = (a.n + k + 1) * w
+	}
+	if w == 4 && needVal > math.MaxInt32 {
+		return fmt.Errorf("%w: dictionary values past 2 GiB (32-bit offsets)", ErrTooLarge)
+	}
+	if a.buf != nil && needOff <= a.valAt && needVal <= len(a.buf)-a.valAt {
+		return nil
+	}
+	return a.grow(needOff, needVal, alloc, maxCap)
+}
+
 // grow moves the arena to a new buffer with room for needOff bytes of
 // offsets and needVal of values: twice that if the arena already held a
-// dictionary (it is being extended, and will be again) and the budget
-// allows, else exactly that.
-func (a *dictArena) grow(needOff, needVal int, alloc *budgetAllocator) error {
+// dictionary (it is being extended, and will be again), the budget allows
+// and the buffer stays within maxCap bytes, else exactly that. maxCap is
+// what the stream's dictionary limit leaves the arena: room to grow that
+// it counts must not refuse a stream whose values fit.
+func (a *dictArena) grow(needOff, needVal int, alloc *budgetAllocator, maxCap int64) error {
 	offCap, valCap := roundUp64(needOff), needVal
 	if a.buf != nil {
-		if o, v := roundUp64(2*needOff), 2*needVal; alloc.fits(int64(o + v)) {
+		if o, v := roundUp64(2*needOff), 2*needVal; int64(o+v) <= maxCap && alloc.fits(int64(o+v)) {
 			offCap, valCap = o, v
 		}
 	}
@@ -138,6 +145,18 @@ func (l valueLayout) check(offsets []byte, values, n int) error {
 		prev = o
 	}
 	return nil
+}
+
+// valueSpan returns where k checked values of layout l lie in their
+// values buffer: [from, to).
+func (l valueLayout) valueSpan(offsets []byte, k int) (from, to int) {
+	if l.offsetWidth == 0 {
+		return 0, k * l.width
+	}
+	if k == 0 {
+		return 0, 0
+	}
+	return int(offsetAt(offsets, 0, l.offsetWidth)), int(offsetAt(offsets, k, l.offsetWidth))
 }
 
 // offsetAt returns offset i of offsets of width w (4 or 8).

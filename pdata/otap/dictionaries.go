@@ -24,7 +24,8 @@ import (
 //     costs its rows, whatever the stream sent before;
 //   - else the arena, into which the chunks received so far are first
 //     appended: a record referencing values of several batches costs
-//     their append, once, amortised (the arena grows in place, doubling).
+//     their append, once, amortised (the arena grows in place, doubling
+//     while the dictionary limit leaves room for it).
 //
 // Dictionaries handed to records never change: chunks are immutable, and
 // the arena's appends write past what earlier records view (dictArena).
@@ -42,7 +43,7 @@ type streamDict struct {
 	total   int
 	held    int64 // bytes of the pending chunks
 
-	view arrow.ArrayData // the arena as an array, while arena.n is viewLen
+	view arrow.ArrayData // the arena as an array, while it holds view.Len() values
 }
 
 // dictChunk is the values of one dictionary batch.
@@ -73,10 +74,23 @@ func (sd *streamDict) bytes() int64 {
 	return int64(len(sd.arena.buf)) + sd.held
 }
 
-// materialize appends the pending chunks to the arena.
-func (sd *streamDict) materialize(alloc *budgetAllocator) error {
+// materialize appends the pending chunks to the arena, which grows at
+// most once, to at most maxCap bytes if it grows with room to spare (see
+// dictArena.grow).
+func (sd *streamDict) materialize(alloc *budgetAllocator, maxCap int64) error {
+	if len(sd.pending) == 0 {
+		return nil
+	}
+	k, size := 0, 0
+	for _, c := range sd.pending {
+		from, to := sd.layout.valueSpan(c.offsets, c.n)
+		k, size = k+c.n, size+to-from
+	}
+	if err := sd.arena.reserve(k, size, alloc, maxCap); err != nil {
+		return err
+	}
 	for i, c := range sd.pending {
-		if err := sd.arena.append(c.offsets, c.values, c.n, alloc); err != nil {
+		if err := sd.arena.append(c.offsets, c.values, c.n, alloc, maxCap); err != nil {
 			sd.pending = sd.pending[i:]
 			return err
 		}
@@ -88,8 +102,9 @@ func (sd *streamDict) materialize(alloc *budgetAllocator) error {
 
 // dictionaryFor returns the dictionary for an array of value type vt
 // whose valid indices span [lo, hi], and the position in the stream's
-// dictionary of its first value (what to subtract from the indices).
-func (sd *streamDict) dictionaryFor(vt arrow.DataType, lo, hi int, alloc *budgetAllocator) (arrow.ArrayData, int, error) {
+// dictionary of its first value (what to subtract from the indices). m
+// is the IPC stream sd belongs to.
+func (sd *streamDict) dictionaryFor(vt arrow.DataType, lo, hi int, m *payloadMessages) (arrow.ArrayData, int, error) {
 	if hi < sd.arena.n {
 		return sd.arenaView(vt), 0, nil
 	}
@@ -105,7 +120,7 @@ func (sd *streamDict) dictionaryFor(vt arrow.DataType, lo, hi int, alloc *budget
 			break
 		}
 	}
-	if err := sd.materialize(alloc); err != nil {
+	if err := sd.materialize(m.alloc, m.arenaRoom(sd)); err != nil {
 		return nil, 0, err
 	}
 	return sd.arenaView(vt), 0, nil
@@ -212,7 +227,7 @@ func (m *payloadMessages) dictionaryArray(d arrow.ArrayData, sd *streamDict) (ar
 	if hi < lo { // no valid index: any dictionary will do
 		lo, hi = 0, -1
 	}
-	dict, first, err := sd.dictionaryFor(dt.ValueType, lo, hi, m.alloc)
+	dict, first, err := sd.dictionaryFor(dt.ValueType, lo, hi, m)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +250,12 @@ func (m *payloadMessages) dictionaryArray(d arrow.ArrayData, sd *streamDict) (ar
 		}
 	}
 	return array.NewDataWithDictionary(dt, d.Len(), bufs, nulls, 0, dict.(*array.Data)), nil
+}
+
+// arenaRoom returns the most sd's arena may hold, room to grow included,
+// for the dictionaries the decoder keeps to stay within dictRoom.
+func (m *payloadMessages) arenaRoom(sd *streamDict) int64 {
+	return m.dictRoom - (m.heldBytes() - sd.bytes())
 }
 
 // heldBytes returns the memory the stream's dictionaries that the decoder

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/endian"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
@@ -356,4 +357,119 @@ func recordSet(ld plog.Logs) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
+}
+
+// growingDictionary returns batches records of one string dictionary that
+// gains per values of size bytes each batch (a delta), every record
+// referencing the first value and the newest, so that the decoder needs
+// the dictionary whole; and the size of the last dictionary (offsets and
+// values).
+func growingDictionary(batches, per, size int) ([]arrow.RecordBatch, int64) {
+	mem := memory.NewGoAllocator()
+	typ := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Uint32, ValueType: arrow.BinaryTypes.String}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: typ}}, nil)
+	var vals []string
+	var recs []arrow.RecordBatch
+	for b := range batches {
+		for i := range per {
+			vals = append(vals, fmt.Sprintf("%0*d", size, b*per+i))
+		}
+		sb := array.NewStringBuilder(mem)
+		sb.AppendValues(vals, nil)
+		ib := array.NewUint32Builder(mem)
+		ib.AppendValues([]uint32{0, uint32(len(vals) - 1)}, nil)
+		recs = append(recs, array.NewRecordBatch(schema, []arrow.Array{array.NewDictionaryArray(typ, ib.NewArray(), sb.NewArray())}, 2))
+	}
+	return recs, int64(len(vals)*size + (len(vals)+1)*4)
+}
+
+// MaxDictionaryBytes refuses the same streams whether the decoder keeps
+// the dictionaries (plain, zstd) or arrow-go's reader does (lz4): the room
+// a kept dictionary's contiguous copy reserves to grow never takes a
+// stream whose dictionaries fit the limit over it.
+func TestDictionaryLimitKeptAsRead(t *testing.T) {
+	recs, size := growingDictionary(40, 100, 100)
+	for _, c := range []struct {
+		name string
+		opts []ipc.Option
+	}{{"plain", nil}, {"zstd", []ipc.Option{ipc.WithZstd()}}, {"lz4", []ipc.Option{ipc.WithLZ4()}}} {
+		t.Run(c.name, func(t *testing.T) {
+			bars := handStream(t, recs, c.opts...)
+			for _, pct := range []int64{102, 110, 125, 150, 190} {
+				limit := size * pct / 100
+				if err := decodeAll(pdata.Logs, otap.DecoderOptions{MaxDictionaryBytes: limit}, bars...); err != nil {
+					t.Errorf("%d bytes of dictionary, limit %d (%d %%): %v", size, limit, pct, err)
+				}
+			}
+			err := decodeAll(pdata.Logs, otap.DecoderOptions{MaxDictionaryBytes: size * 9 / 10}, bars...)
+			requireErr(t, err, otap.ErrTooLarge, "dictionary overflow")
+		})
+	}
+}
+
+// A stream that declares its buffers big-endian: the decoder reads its
+// dictionaries as arrow-go's reader does (swapped), not as little-endian
+// values.
+func TestDictionaryBigEndianStream(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	ints := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Uint8, ValueType: arrow.PrimitiveTypes.Int32}
+	strs := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Uint8, ValueType: arrow.BinaryTypes.String}
+	// arrow-go writes the buffers as they are (little-endian) under the
+	// declared endianness; its reader swaps them.
+	schema := arrow.NewSchemaWithEndian([]arrow.Field{{Name: "i", Type: ints}, {Name: "s", Type: strs}}, nil, endian.BigEndian)
+	vb := array.NewInt32Builder(mem)
+	vb.AppendValues([]int32{1, 2, 3}, nil)
+	sb := array.NewStringBuilder(mem)
+	sb.AppendValues([]string{"", "", ""}, nil) // offsets 0: the same either way
+	ib := array.NewUint8Builder(mem)
+	ib.AppendValues([]uint8{0, 1, 2}, nil)
+	idx := ib.NewArray()
+	rec := array.NewRecordBatch(schema, []arrow.Array{
+		array.NewDictionaryArray(ints, idx, vb.NewArray()),
+		array.NewDictionaryArray(strs, idx, sb.NewArray()),
+	}, 3)
+	bar := handStream(t, []arrow.RecordBatch{rec})[0]
+
+	r, err := ipc.NewReader(bytes.NewReader(bar.ArrowPayloads[0].Record))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Next() {
+		t.Fatalf("arrow-go: %v", r.Err())
+	}
+	want := rowValues(r.RecordBatch().Column(0))
+	b := decodeStream(t, pdata.Logs, bar)[0]
+	if got := rowValues(otap.Records(b)[0].Column(0)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("values %q, arrow-go reads %q", got, want)
+	}
+}
+
+// A dictionary handed back to arrow-go is not also kept by the decoder:
+// the stream's dictionaries count it once.
+func TestDictionaryHandedBackCountedOnce(t *testing.T) {
+	recs, size := growingDictionary(10, 100, 100)
+	// Then a delta with a null among its values, which the decoder does
+	// not keep, and a record referencing old values and the new ones.
+	last := recs[len(recs)-1].Column(0).(*array.Dictionary)
+	sb := array.NewStringBuilder(memory.NewGoAllocator())
+	for i := range last.Dictionary().Len() {
+		sb.Append(last.Dictionary().(*array.String).Value(i))
+	}
+	sb.AppendNull()
+	sb.Append("new")
+	n := last.Dictionary().Len()
+	ib := array.NewUint32Builder(memory.NewGoAllocator())
+	ib.AppendValues([]uint32{0, uint32(n + 1)}, nil)
+	typ := last.DataType().(*arrow.DictionaryType)
+	recs = append(recs, array.NewRecordBatch(recs[0].Schema(), []arrow.Array{array.NewDictionaryArray(typ, ib.NewArray(), sb.NewArray())}, 2))
+
+	bars := handStream(t, recs)
+	limit := size * 3 / 2
+	if err := decodeAll(pdata.Logs, otap.DecoderOptions{MaxDictionaryBytes: limit}, bars...); err != nil {
+		t.Fatalf("%d bytes of dictionary, limit %d: %v", size, limit, err)
+	}
+	got := decodeStream(t, pdata.Logs, bars...)
+	if g, w := rowValues(otap.Records(got[len(got)-1])[0].Column(0)), rowValues(recs[len(recs)-1].Column(0)); fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Fatalf("last batch: %q, want %q", g, w)
+	}
 }

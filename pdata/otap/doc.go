@@ -79,7 +79,8 @@
 // bytes), because converting rows to pdata allocates per row, whatever
 // few bytes declared them. The stream's dictionaries, which outlive
 // batches, are bounded as a whole by MaxDictionaryBytes (the bytes the
-// decoder keeps, with a contiguous copy's room to grow). A Batch's Size
+// decoder keeps, with a contiguous copy's room to grow, which it reserves
+// only where the limit leaves room). A Batch's Size
 // counts the dictionaries it references: the values of one dictionary
 // batch when one holds all it references (its own, for values that do
 // not repeat), else the stream's dictionary so far, shared with its

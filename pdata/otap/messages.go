@@ -53,7 +53,11 @@ type payloadMessages struct {
 	// may keep the whole batch alive (the receiver decodes its payloads
 	// from one buffer).
 	batchBytes int
-	tmp        []byte // scratch for decompressed dictionary offsets
+	// dictRoom is what the stream's dictionary limit leaves the
+	// dictionaries the decoder keeps, room to grow included (see
+	// Decoder.dictRoom).
+	dictRoom int64
+	tmp      []byte // scratch for decompressed dictionary offsets
 }
 
 var _ ipc.MessageReader = (*payloadMessages)(nil)
@@ -147,6 +151,8 @@ const (
 	slotRecordVariadic      = 4
 	slotCompressionCodec    = 0
 	slotCompressionMethod   = 1
+	slotSchemaEndianness    = 0
+	endiannessLittle        = 0 // Endianness.Little, the default
 	slotFieldDictionary     = 4
 	slotDictEncodingID      = 0
 	slotIntBitWidth         = 0
@@ -166,10 +172,14 @@ const (
 // schemaFields returns the field tree of the schema message msg, and a
 // streamDict for each dictionary id whose values have a layout the
 // decoder keeps. An id given to fields of different layouts is left to
-// arrow-go.
+// arrow-go, and so are all of a big-endian stream's: the decoder reads
+// offsets and values as little-endian, where arrow-go's reader swaps them.
 func schemaFields(msg fbTable) ([]fieldInfo, map[int64]*streamDict) {
 	schema, ok := msg.table(slotMessageHeader)
 	if !ok {
+		return nil, nil
+	}
+	if e, _ := schema.uint16(slotSchemaEndianness); e != endiannessLittle {
 		return nil, nil
 	}
 	dicts := map[int64]*streamDict{}
@@ -283,12 +293,14 @@ func (m *payloadMessages) dictionary(msg fbTable, body []byte, asIs *ipc.Message
 		sd.started = true
 		return nil, false, nil
 	case !ok: // hand the id back to arrow-go: what it has so far, then this batch
-		if err := sd.materialize(m.alloc); err != nil {
+		if err := sd.materialize(m.alloc, 0); err != nil { // no room to grow: arrow-go takes it over
 			return nil, false, err
 		}
+		msg := sd.arena.message(id)
+		sd.reset() // the reader holds the dictionary from now on: not kept twice
 		sd.handled = false
 		m.queued = asIs
-		return sd.arena.message(id), false, nil
+		return msg, false, nil
 	case delta != 0 && !sd.started:
 		return nil, false, fmt.Errorf("%w: dictionary %d: a delta before the dictionary", ErrInvalid, id)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	arrowpb "github.com/open-telemetry/otel-arrow/go/api/experimental/arrow/v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -121,4 +122,32 @@ func FuzzUnmarshalBatch(f *testing.F) {
 			t.Fatalf("got %v, want %v", &got, &want)
 		}
 	})
+}
+
+// grpc-go reuses the buffers it hands Unmarshal once it returns: the
+// payloads view Unmarshal's own copy, not them, whether the message came
+// in one buffer or several.
+func TestCodecCopiesOutOfGRPCBuffers(t *testing.T) {
+	b := codecCases(t)["real"]
+	var want arrowpb.BatchArrowRecords
+	if err := proto.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	for _, parts := range []int{1, 3} {
+		buf := bytes.Clone(b)
+		var data mem.BufferSlice
+		for i := range parts {
+			data = append(data, mem.SliceBuffer(buf[i*len(buf)/parts:(i+1)*len(buf)/parts]))
+		}
+		in := &inbound{}
+		if err := (serverCodec{}).Unmarshal(data, in); err != nil || in.invalid != nil || in.failure != nil {
+			t.Fatalf("%d buffers: %v %v %v", parts, err, in.invalid, in.failure)
+		}
+		for i := range buf { // grpc-go reuses them
+			buf[i] = 0xee
+		}
+		if !proto.Equal(&want, &in.bar) {
+			t.Fatalf("%d buffers: the message changed with gRPC's buffers: %v", parts, &in.bar)
+		}
+	}
 }
