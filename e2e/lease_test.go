@@ -100,13 +100,130 @@ func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
 	}
 }
 
-// TestRequestBuffersAreKeptBelowANodeThatMayReadLater: a fan-out answers
-// on its primary while a backup may still send, so below it the receiver
-// never gives its buffers back: the garbage collector reclaims them once
-// the payloads are gone.
+// TestFanoutHoldsBuffersWhileACopyIsInFlight: a fan-out answers on its
+// primary while the backup still holds its copies; the request buffers
+// are given back only once the backup's calls end.
+func TestFanoutHoldsBuffersWhileACopyIsInFlight(t *testing.T) {
+	primary, backup := testsink.New(t), hangingSink(t)
+	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          fan:
+            type: processor:fanout
+            outputs: [primary, backup]
+            config:
+              await_ack: primary
+              destinations: [{ port: primary, primary: true }, { port: backup }]
+          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+        connections:
+          - { from: in, to: fan }
+          - { from: 'fan["primary"]', to: out_primary }
+          - { from: 'fan["backup"]', to: out_backup }
+`, primary.Addr(), backup.Addr())), "grpc")
+	base := pdata.LiveLeases()
+	const requests = 8
+	got, keys := sendConcurrently(t, p, "fanout", requests, 150)
+	for i, c := range got {
+		if c != codes.OK {
+			t.Fatalf("request %d: %v, want OK", i, c)
+		}
+	}
+	primary.RequireExactly(t, keys)
+	if live := pdata.LiveLeases() - base; live != requests {
+		t.Errorf("%d leases live while the backup holds every copy, want %d", live, requests)
+	}
+	backup.Release()
+	waitFor(t, "every lease given back once the backup answered", func() bool { return pdata.LiveLeases() <= base })
+	if err := backup.WaitKeys(keys, waitLimit); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFanoutPathsGiveBuffersBack: on the full path (a primary that times
+// out and fails over to its fallback, whose late answer comes after the
+// client's) every lease comes back once the silent primary's calls end;
+// fire-and-forget tracks no copy, so it pins them.
+func TestFanoutPathsGiveBuffersBack(t *testing.T) {
+	for _, row := range []struct {
+		name, fan string
+		pinned    bool
+	}{
+		{"failover", `{ await_ack: primary, destinations: [{ port: primary, primary: true, timeout: 100ms }, { port: backup, fallback_for: primary }] }`, false},
+		{"fire and forget", `{ await_ack: none, destinations: [{ port: primary }, { port: backup }] }`, true},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			primary, backup := hangingSink(t), testsink.New(t)
+			p := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          fan:
+            type: processor:fanout
+            outputs: [primary, backup]
+            config: %s
+          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+        connections:
+          - { from: in, to: fan }
+          - { from: 'fan["primary"]', to: out_primary }
+          - { from: 'fan["backup"]', to: out_backup }
+`, row.fan, primary.Addr(), backup.Addr())), "grpc")
+			base := pdata.LiveLeases()
+			const requests = 8
+			got, keys := sendConcurrently(t, p, row.name, requests, 150)
+			for i, c := range got {
+				if c != codes.OK {
+					t.Fatalf("request %d: %v, want OK", i, c)
+				}
+			}
+			if err := backup.WaitKeys(keys, waitLimit); err != nil {
+				t.Fatal(err)
+			}
+			primary.Release()
+			if err := primary.WaitKeys(keys, waitLimit); err != nil {
+				t.Fatal(err)
+			}
+			if row.pinned {
+				if live := pdata.LiveLeases() - base; live != requests {
+					t.Errorf("%d leases live, want all %d pinned", live, requests)
+				}
+				return
+			}
+			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+		})
+	}
+}
+
+// TestRequestBuffersAreKeptBelowANodeThatMayReadLater: a durable buffer
+// answers once the data is stored and sends it later, and does not
+// declare that it lets go of payloads: below it the receiver never gives
+// its buffers back; the garbage collector reclaims them once the payloads
+// are gone.
 func TestRequestBuffersAreKeptBelowANodeThatMayReadLater(t *testing.T) {
-	primary, backup := testsink.New(t), testsink.New(t)
-	p := startPipe(t, fanoutYAML(primary.Addr(), backup.Addr()), "grpc")
+	sink := testsink.New(t)
+	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          buf:
+            type: processor:durable_buffer
+            config: { path: %q }
+          out: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+        connections:
+          - { from: in, to: buf }
+          - { from: buf, to: out }
+`, t.TempDir(), sink.Addr())), "grpc")
 	base := pdata.LiveLeases()
 	const requests = 8
 	got, keys := sendConcurrently(t, p, "kept", requests, 150)
@@ -115,7 +232,9 @@ func TestRequestBuffersAreKeptBelowANodeThatMayReadLater(t *testing.T) {
 			t.Fatalf("request %d: %v, want OK", i, c)
 		}
 	}
-	primary.RequireExactly(t, keys)
+	if err := sink.WaitKeys(keys, waitLimit); err != nil {
+		t.Fatal(err)
+	}
 	if live := pdata.LiveLeases() - base; live != requests {
 		t.Errorf("%d leases live after %d requests were answered, want all %d kept", live, requests, requests)
 	}

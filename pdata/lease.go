@@ -70,10 +70,16 @@ func (l *Lease) Release() {
 // whole process.
 func LiveLeases() int64 { return leasesLive.Load() }
 
-// Leases returns the leases whose memory the payload's chunks may alias,
-// nil for most payloads. A node sending the chunks through a transport
-// that may read them after the call returns retains each for as long.
-func (p *Payload) Leases() []*Lease { return p.leases }
+// Leases returns the leases whose memory the payload's chunks may alias:
+// nil for most payloads, and for a nil one. A node sending the chunks
+// through a transport that may read them after the call returns retains
+// each for as long.
+func (p *Payload) Leases() []*Lease {
+	if p == nil {
+		return nil
+	}
+	return p.leases
+}
 
 // Borrow records that the payload's chunks may alias memory under the
 // given leases, in addition to any it has. It takes no reference: the

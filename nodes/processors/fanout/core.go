@@ -75,7 +75,10 @@ type request struct {
 	// tmpl is a detached copy kept after upstream was answered when more
 	// copies may still be dispatched, since orig then belongs to the
 	// engine.
-	tmpl      *pdata.Message
+	tmpl *pdata.Message
+	// leases are the input payload's (pdata.Lease), held until the request
+	// is forgotten: copies may be dispatched after upstream was answered.
+	leases    []*pdata.Lease
 	next      int // sequential: index in plan.roots of the next chain to start
 	succeeded int // chains that succeeded
 	open      int // copies queued or sent and not resolved
@@ -116,6 +119,7 @@ func (p *processor) fullPData(m *pdata.Message, fx engine.Effects) {
 	}
 	r.phase, r.orig, r.tmpl, r.next, r.succeeded, r.open = phaseOpen, m, nil, 0, 0, 0
 	r.onTrail, r.trailPrev, r.trailNext = false, -1, -1
+	r.leases = retainLeases(m)
 	p.fullOwed++
 	if p.pl.mode == ModeParallel {
 		for _, d := range p.pl.roots {
@@ -157,7 +161,7 @@ func (p *processor) dispatch(fx engine.Effects, slot uint32, d int) {
 	r := p.full.at(slot)
 	gen := p.full.gen(slot)
 	c := r.src().CloneDetached()
-	fx.Subscribe(c, pdata.AcksAndNacks, callData(slot, gen, d))
+	fx.Subscribe(c, copyInterests(retainLeases(c)), callData(slot, gen, d))
 	r.dests[d].state = destQueued
 	r.open++
 	if t := p.pl.dests[d].timeout; t > 0 {
@@ -334,7 +338,10 @@ func (p *processor) maybeFinish(fx engine.Effects, slot uint32) {
 // release forgets a request: the only way a full-path slot is freed.
 func (p *processor) release(slot uint32) {
 	p.leave(slot)
-	p.full.at(slot).tmpl = nil
+	r := p.full.at(slot)
+	r.tmpl = nil
+	releaseLeases(r.leases)
+	r.leases = nil
 	p.full.release(slot)
 }
 

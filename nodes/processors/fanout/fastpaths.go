@@ -20,6 +20,9 @@ func (p *processor) fireAndForget(m *pdata.Message, fx engine.Effects) {
 	var buf [4]failedCopy // no allocation below 5 failures
 	failed := buf[:0]
 	var failure pdata.Nack
+	// Nothing tracks the copies: their transport buffers are never given
+	// back for reuse (pinned; the garbage collector reclaims them).
+	retainLeases(m)
 	for _, d := range p.pl.roots {
 		c := m.CloneDetached()
 		err := fx.SendTo(p.pl.dests[d].port, c)
@@ -59,7 +62,7 @@ func (p *processor) slimPData(m *pdata.Message, fx engine.Effects) {
 	var failure pdata.Nack
 	for d := range p.pl.dests {
 		c := m.CloneDetached()
-		fx.Subscribe(c, pdata.AcksAndNacks, callData(slot, gen, d))
+		fx.Subscribe(c, copyInterests(retainLeases(c)), callData(slot, gen, d))
 		if _, err := p.put(fx, d, c, slot, gen); err != nil {
 			p.m.dests[d].failed(p.m.dests[d].nacked)
 			if d == p.pl.primary {

@@ -32,6 +32,9 @@ func NewFactory() engine.Factory {
 		"Sends a copy of each input to several outputs: parallel or sequential, awaiting none, the primary or all, with fallbacks and exact timeouts.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// Copies and requests hold their leases while they may be read
+	// (retainLeases); fire-and-forget pins them.
+	f.ReleasesPayloads = true
 	return f
 }
 
@@ -210,6 +213,10 @@ func (p *processor) OnPData(m *pdata.Message, fx engine.Effects) error {
 func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
 	switch c.Kind {
 	case engine.KindAck, engine.KindNack:
+		// Whatever the request's state, nothing reads this copy any more.
+		if c.Msg != nil {
+			releaseLeases(c.Msg.Payload().Leases())
+		}
 		if p.dl.count > 0 {
 			// An answer that comes after its destination's deadline but
 			// before the timeout wakeup is late: expire first.
@@ -375,6 +382,7 @@ func (p *processor) put(fx engine.Effects, d int, c *pdata.Message, slot, gen ui
 			p.m.dests[d].sent.Inc()
 			return false, nil
 		case !errors.Is(err, engine.ErrFull):
+			releaseLeases(c.Payload().Leases()) // never sent
 			return false, err
 		}
 	}
@@ -414,6 +422,7 @@ func (p *processor) dequeue(d int) {
 // path copy was counted when its state left destQueued; a slim path copy
 // is unwanted only after Shutdown, and counted here.
 func (p *processor) discard(d int) {
+	releaseLeases(p.backlog[d].front().m.Payload().Leases()) // never sent
 	p.dequeue(d)
 	if p.pl.path == pathSlim {
 		p.m.dests[d].skipped[skipShutdown].Inc()
@@ -438,6 +447,9 @@ func (p *processor) waitingLive(d int, w waiting) bool {
 
 // unqueued records the result of sending a copy taken from the backlog.
 func (p *processor) unqueued(fx engine.Effects, d int, w waiting, err error) {
+	if err != nil {
+		releaseLeases(w.m.Payload().Leases()) // never sent
+	}
 	if err == nil {
 		p.m.dests[d].sent.Inc()
 		if p.pl.path == pathFull {
@@ -527,6 +539,7 @@ func (p *processor) abandonWaiting(fx engine.Effects, d int) {
 		return
 	}
 	p.dequeue(d)
+	releaseLeases(w.m.Payload().Leases()) // never sent
 	switch {
 	case p.pl.path == pathFull:
 		p.skip(w.slot, d, skipShutdown)
@@ -535,6 +548,35 @@ func (p *processor) abandonWaiting(fx engine.Effects, d int) {
 		p.slimAnswer(fx, w.slot, false, shutdownNack)
 	default:
 		p.m.dests[d].skipped[skipShutdown].Inc()
+	}
+}
+
+// retainLeases holds m's payload leases (pdata.Lease) for a copy or a
+// request, and returns them. Each copy sent holds them until its outcome
+// comes back or it is known never to have left, whatever happened to its
+// request meanwhile (answered, timed out, dropped from the trail): so
+// processor:fanout reads no bytes after its answer that it does not hold
+// (engine.Factory.ReleasesPayloads).
+func retainLeases(m *pdata.Message) []*pdata.Lease {
+	ls := m.Payload().Leases()
+	for _, l := range ls {
+		l.Retain()
+	}
+	return ls
+}
+
+// copyInterests is what a copy subscribes to: its outcome, with the
+// payload when it holds leases, for OnControl to release them.
+func copyInterests(held []*pdata.Lease) pdata.Interests {
+	if len(held) > 0 {
+		return pdata.AcksAndNacks | pdata.ReturnData
+	}
+	return pdata.AcksAndNacks
+}
+
+func releaseLeases(ls []*pdata.Lease) {
+	for _, l := range ls {
+		l.Release()
 	}
 }
 
