@@ -12,12 +12,38 @@ import (
 	"github.com/ackflow/ackflow/pdata"
 )
 
-// leaseYAML is receiver:otlp → processor:batch, cutting requests across
-// batches (so that one request's buffers are in several batches, and an
-// input can be nacked while another batch holding its data is in flight)
-// → exporter:otlp_grpc to sinkAddr with a short timeout. Every node
-// releases payloads, so the receiver gives gRPC buffers back for reuse.
-func leaseYAML(sinkAddr string) string {
+// Processor chains between receiver:otlp ("in") and exporter:otlp_grpc
+// ("out") that release payloads, so that the receiver gives its gRPC
+// buffers back for reuse.
+const (
+	// batchChain cuts requests across batches: one request's buffers are
+	// in several batches, and an input can be nacked while another batch
+	// holding its data is in flight.
+	batchChain = `
+          batch:
+            type: processor:batch
+            config: { max_batch_duration: 5ms, otlp: { min_size: 8KiB, max_size: 24KiB } }
+        connections:
+          - { from: in, to: batch }
+          - { from: batch, to: out }`
+	// sampleChain retries, then cuts each request to its first records as
+	// slices of the received buffers.
+	sampleChain = `
+          retry:
+            type: processor:retry
+            config: { initial_interval: 10ms, max_elapsed_time: 50ms }
+          sample:
+            type: processor:log_sampling
+            config: { policy: { ratio: { emit: 3, out_of: 4 } } }
+        connections:
+          - { from: in, to: retry }
+          - { from: retry, to: sample }
+          - { from: sample, to: out }`
+)
+
+// leaseYAML is receiver:otlp → chain → exporter:otlp_grpc to sinkAddr
+// with a short timeout.
+func leaseYAML(sinkAddr, chain string) string {
 	return yamlDoc("", fmt.Sprintf(`
         nodes:
           in:
@@ -25,16 +51,10 @@ func leaseYAML(sinkAddr string) string {
             config:
               protocols:
                 grpc: { listening_addr: "127.0.0.1:0" }
-          batch:
-            type: processor:batch
-            config: { max_batch_duration: 5ms, otlp: { min_size: 8KiB, max_size: 24KiB } }
           out:
             type: exporter:otlp_grpc
-            config: { grpc_endpoint: "http://%s", timeout: 300ms }
-        connections:
-          - { from: in, to: batch }
-          - { from: batch, to: out }
-`, sinkAddr))
+            config: { grpc_endpoint: "http://%s", timeout: 300ms }%s
+`, sinkAddr, chain))
 }
 
 // sendConcurrently sends n distinct log requests of items records over
@@ -61,42 +81,44 @@ func sendConcurrently(t *testing.T, p *pipe, tag string, n, items int) ([]codes.
 // back once nothing reads them any more, and what arrives is intact while
 // other requests reuse the memory.
 func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
-	for _, row := range []struct {
-		name string
-		mode testsink.Mode
-		want codes.Code
-	}{
-		{"delivered", testsink.OK, codes.OK},
-		{"refused transiently", testsink.Transient, codes.Unavailable},
-		{"refused permanently", testsink.Permanent, codes.InvalidArgument},
-		{"export timeout", testsink.Hang, codes.Unavailable},
-	} {
-		t.Run(row.name, func(t *testing.T) {
-			base := pdata.LiveLeases()
-			sink := testsink.New(t)
-			sink.SetMode(row.mode)
-			p := startPipe(t, leaseYAML(sink.Addr()), "grpc")
-			const requests = 24
-			got, keys := sendConcurrently(t, p, row.name, requests, 150)
-			for i, c := range got {
-				if c != row.want {
-					t.Errorf("request %d: %v, want %v", i, c, row.want)
+	for _, chain := range []struct{ name, yaml string }{{"batch", batchChain}, {"retry and sampling", sampleChain}} {
+		for _, row := range []struct {
+			name string
+			mode testsink.Mode
+			want codes.Code
+		}{
+			{"delivered", testsink.OK, codes.OK},
+			{"refused transiently", testsink.Transient, codes.Unavailable},
+			{"refused permanently", testsink.Permanent, codes.InvalidArgument},
+			{"export timeout", testsink.Hang, codes.Unavailable},
+		} {
+			t.Run(chain.name+"/"+row.name, func(t *testing.T) {
+				base := pdata.LiveLeases()
+				sink := testsink.New(t)
+				sink.SetMode(row.mode)
+				p := startPipe(t, leaseYAML(sink.Addr(), chain.yaml), "grpc")
+				const requests = 24
+				got, keys := sendConcurrently(t, p, row.name, requests, 150)
+				for i, c := range got {
+					if c != row.want {
+						t.Errorf("request %d: %v, want %v", i, c, row.want)
+					}
 				}
-			}
-			if row.mode == testsink.Hang {
-				sink.Release() // the calls the exporter gave up on end now
-			}
-			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
-			if row.want == codes.OK {
-				sink.RequireExactly(t, keys)
-			}
-			if err := p.shutdown(drainDeadline); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if live := pdata.LiveLeases(); live > base {
-				t.Errorf("%d leases live after shutdown, %d before the test", live, base)
-			}
-		})
+				if row.mode == testsink.Hang {
+					sink.Release() // the calls the exporter gave up on end now
+				}
+				waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+				if row.want == codes.OK && chain.yaml == batchChain {
+					sink.RequireExactly(t, keys)
+				}
+				if err := p.shutdown(drainDeadline); err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+				if live := pdata.LiveLeases(); live > base {
+					t.Errorf("%d leases live after shutdown, %d before the test", live, base)
+				}
+			})
+		}
 	}
 }
 

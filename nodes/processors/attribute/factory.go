@@ -13,6 +13,8 @@ func NewFactory() engine.Factory {
 		"Inserts, upserts, updates, deletes, renames and hashes attributes of resources, scopes and items, on the OTLP bytes.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// Edited payloads are new bytes; unedited ones keep their leases.
+	f.ReleasesPayloads = true
 	return f
 }
 

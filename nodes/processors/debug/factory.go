@@ -15,6 +15,8 @@ func NewFactory() engine.Factory {
 		"Logs the data that passes through (verbosity basic, normal or detailed) and forwards it unchanged.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// It prints on the node goroutine, before passing the message on.
+	f.ReleasesPayloads = true
 	return f
 }
 

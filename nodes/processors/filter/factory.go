@@ -14,6 +14,9 @@ func NewFactory() engine.Factory {
 		"Keeps or drops log records, spans and metrics by include/exclude rules; dropped items are acked and counted (reason filtered).",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// It reads payloads on the node goroutine only; what it keeps is
+	// decoded and re-encoded by whoever sends it.
+	f.ReleasesPayloads = true
 	return f
 }
 

@@ -12,6 +12,9 @@ func NewFactory() engine.Factory {
 		"Keeps a share of the log records (ratio: emit out_of; zip: max_items per interval); metrics and traces pass untouched.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// A trimmed payload borrows its source's leases (its chunks alias
+	// them); nothing is read after the message is passed on.
+	f.ReleasesPayloads = true
 	return f
 }
 

@@ -102,7 +102,9 @@ func (t *trimmer) prefix(p *pdata.Payload, k int) (*pdata.Payload, error) {
 	if kept != k {
 		return nil, fmt.Errorf("%w: found %d records, want %d", errTrim, kept, k)
 	}
-	return pdata.FromOTLPChunks(pdata.Logs, chunks, k), nil
+	out := pdata.FromOTLPChunks(pdata.Logs, chunks, k)
+	out.Borrow(p.Leases()...) // its chunks alias p's
+	return out, nil
 }
 
 // cutEntry cuts the ResourceLogs body res to its first n records (n > 0)

@@ -16,6 +16,9 @@ func NewFactory() engine.Factory {
 		"Retries transient nacks with exponential backoff and jitter; permanent nacks pass through.",
 		decodeConfig, newProcessor)
 	f.Guarantee = declareGuarantee
+	// It answers upstream only from an attempt's outcome, or for data
+	// parked here (not downstream): nothing below still reads it.
+	f.ReleasesPayloads = true
 	return f
 }
 

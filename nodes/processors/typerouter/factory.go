@@ -16,6 +16,8 @@ func NewFactory() engine.Factory {
 		"Sends logs, metrics and traces to the output ports of those names, without decoding.",
 		decodeConfig, newRouter)
 	f.Guarantee = declareGuarantee
+	// It passes messages on, and nacks only those it never sent.
+	f.ReleasesPayloads = true
 	return f
 }
 
