@@ -261,3 +261,52 @@ func TestRequestBuffersAreKeptBelowANodeThatMayReadLater(t *testing.T) {
 		t.Errorf("%d leases live after %d requests were answered, want all %d kept", live, requests, requests)
 	}
 }
+
+// TestHTTPExportGivesBuffersBack: exporter:otlp_http sends an
+// uncompressed body straight from the request buffers and holds them until
+// net/http closes the body, whatever the destination answered or when the
+// export timed out. (A compressed body is a copy, holding nothing.)
+func TestHTTPExportGivesBuffersBack(t *testing.T) {
+	for _, row := range []struct {
+		name string
+		mode testsink.Mode
+		want codes.Code
+	}{
+		{"delivered", testsink.OK, codes.OK},
+		{"refused transiently", testsink.Transient, codes.Unavailable},
+		{"export timeout", testsink.Hang, codes.Unavailable},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			base := pdata.LiveLeases()
+			sink := testsink.New(t)
+			sink.SetMode(row.mode)
+			p := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          out:
+            type: exporter:otlp_http
+            config: { endpoint: "%s", compression: none, timeout: 300ms }
+        connections:
+          - { from: in, to: out }
+`, sink.StartHTTP(t))), "grpc")
+			const requests = 16
+			got, keys := sendConcurrently(t, p, row.name, requests, 150)
+			for i, c := range got {
+				if c != row.want {
+					t.Errorf("request %d: %v, want %v", i, c, row.want)
+				}
+			}
+			if row.mode == testsink.Hang {
+				sink.Release()
+			}
+			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+			if row.want == codes.OK {
+				sink.RequireExactly(t, keys)
+			}
+		})
+	}
+}

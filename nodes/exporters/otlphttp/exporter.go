@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ackflow/ackflow/engine"
@@ -43,6 +44,9 @@ func NewFactory() engine.Factory {
 	f := engine.ProcessorFactory(Type, "sends OTLP/HTTP protobuf, bytes as received; acks on success, nacks (permanent or transient) on failure", Load,
 		func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 	f.Guarantee = declareGuarantee
+	// An uncompressed body holds the payload's leases until net/http
+	// closes it; a compressed one is a copy.
+	f.ReleasesPayloads = true
 	return f
 }
 
@@ -123,7 +127,7 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 		return exportdriver.Result{Status: "no_endpoint", Permanent: true,
 			Err: fmt.Errorf("no endpoint for %s: set endpoint or %s", s, signalKeys[s])}
 	}
-	req, err := t.request(ctx, url, chunks)
+	req, err := t.request(ctx, url, chunks, p.Leases())
 	if err != nil {
 		return exportdriver.Result{Status: "encode_error", Err: err, Permanent: true}
 	}
@@ -145,9 +149,10 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 }
 
 // request builds the POST. An uncompressed body reads the chunks in
-// place; a compressed one is built once, so that net/http can replay it
-// (GetBody) on a connection that closed under it.
-func (t *transport) request(ctx context.Context, url string, chunks [][]byte) (*http.Request, error) {
+// place, holding their leases until net/http closes it (heldBody); a
+// compressed one is built once, so that net/http can replay it (GetBody)
+// on a connection that closed under it.
+func (t *transport) request(ctx context.Context, url string, chunks [][]byte, leases []*pdata.Lease) (*http.Request, error) {
 	var body io.Reader
 	var length int64
 	var getBody func() (io.ReadCloser, error)
@@ -155,8 +160,8 @@ func (t *transport) request(ctx context.Context, url string, chunks [][]byte) (*
 		for _, c := range chunks {
 			length += int64(len(c))
 		}
-		body = newChunkReader(chunks)
-		getBody = func() (io.ReadCloser, error) { return io.NopCloser(newChunkReader(chunks)), nil }
+		body = newHeldBody(chunks, leases)
+		getBody = func() (io.ReadCloser, error) { return newHeldBody(chunks, leases), nil }
 	} else {
 		b, err := compress(t.compression, chunks)
 		if err != nil {
@@ -167,6 +172,9 @@ func (t *transport) request(ctx context.Context, url string, chunks [][]byte) (*
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
+		if c, ok := body.(io.Closer); ok {
+			_ = c.Close() // no request: nothing else will
+		}
 		return nil, err
 	}
 	req.ContentLength = length
@@ -282,6 +290,33 @@ type chunkReader struct {
 }
 
 func newChunkReader(chunks [][]byte) *chunkReader { return &chunkReader{chunks: chunks} }
+
+// heldBody is a request body reading chunks in place that holds their
+// leases (pdata.Lease) until net/http closes it: the transport may read
+// the body after Do returned (an early answer, a reset connection), and
+// promises to close it once done, whatever happened.
+type heldBody struct {
+	*chunkReader
+	leases []*pdata.Lease
+	once   sync.Once
+}
+
+func newHeldBody(chunks [][]byte, leases []*pdata.Lease) *heldBody {
+	for _, l := range leases {
+		l.Retain()
+	}
+	return &heldBody{chunkReader: newChunkReader(chunks), leases: leases}
+}
+
+// Close releases the leases, once.
+func (b *heldBody) Close() error {
+	b.once.Do(func() {
+		for _, l := range b.leases {
+			l.Release()
+		}
+	})
+	return nil
+}
 
 func (r *chunkReader) Read(p []byte) (int, error) {
 	n := 0
