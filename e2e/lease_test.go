@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -42,8 +43,8 @@ const (
 )
 
 // leaseYAML is receiver:otlp → chain → exporter:otlp_grpc to sinkAddr
-// with a short timeout.
-func leaseYAML(sinkAddr, chain string) string {
+// with the given export timeout.
+func leaseYAML(sinkAddr, timeout, chain string) string {
 	return yamlDoc("", fmt.Sprintf(`
         nodes:
           in:
@@ -53,8 +54,18 @@ func leaseYAML(sinkAddr, chain string) string {
                 grpc: { listening_addr: "127.0.0.1:0" }
           out:
             type: exporter:otlp_grpc
-            config: { grpc_endpoint: "http://%s", timeout: 300ms }%s
-`, sinkAddr, chain))
+            config: { grpc_endpoint: "http://%s", timeout: %s }%s
+`, sinkAddr, timeout, chain))
+}
+
+// exportTimeout is the exporter's timeout for a sink in mode: short where
+// the test waits for it (a hanging sink), else long enough for a loaded
+// machine.
+func exportTimeout(mode testsink.Mode) string {
+	if mode == testsink.Hang {
+		return "300ms"
+	}
+	return "10s"
 }
 
 // sendConcurrently sends n distinct log requests of items records over
@@ -96,7 +107,7 @@ func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
 				base := pdata.LiveLeases()
 				sink := testsink.New(t)
 				sink.SetMode(row.mode)
-				p := startPipe(t, leaseYAML(sink.Addr(), chain.yaml), "grpc")
+				p := startPipe(t, leaseYAML(sink.Addr(), exportTimeout(row.mode), chain.yaml), "grpc")
 				const requests = 24
 				got, keys := sendConcurrently(t, p, row.name, requests, 150)
 				for i, c := range got {
@@ -289,10 +300,10 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
                 grpc: { listening_addr: "127.0.0.1:0" }
           out:
             type: exporter:otlp_http
-            config: { endpoint: "%s", compression: none, timeout: 300ms }
+            config: { endpoint: "%s", compression: none, timeout: %s }
         connections:
           - { from: in, to: out }
-`, sink.StartHTTP(t))), "grpc")
+`, sink.StartHTTP(t), exportTimeout(row.mode))), "grpc")
 			const requests = 16
 			got, keys := sendConcurrently(t, p, row.name, requests, 150)
 			for i, c := range got {
@@ -309,4 +320,43 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPBodiesGoBackToThePool: OTLP/HTTP bodies are read into pooled
+// buffers; a protobuf body travels as its payload and goes back through
+// its lease once the pipeline is done, with the data intact while other
+// requests reuse the memory; a JSON body is decoded and a compressed one
+// decompressed, and their buffers go back with the request.
+func TestHTTPBodiesGoBackToThePool(t *testing.T) {
+	sink := testsink.New(t)
+	yaml := strings.NewReplacer(
+		`grpc: { listening_addr: "127.0.0.1:0" }`, `grpc: { listening_addr: "127.0.0.1:0" }
+                http: { listening_addr: "127.0.0.1:0" }`,
+	).Replace(leaseYAML(sink.Addr(), "10s", batchChain))
+	p := startPipe(t, yaml, "grpc", "http")
+	hc := httpClient(t, p)
+	ctx := callCtx(t)
+	base := pdata.LiveLeases()
+	var keys []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 24 {
+		media, enc := mediaProto, []string{"", "gzip", "zstd"}[i%3]
+		if i%4 == 3 {
+			media = mediaJSON
+		}
+		pl := makePayload("logs", fmt.Sprintf("http.%d", i), 150)
+		keys = append(keys, pl.Keys...)
+		wg.Go(func() {
+			a, err := postHTTP(ctx, hc, p.httpURL, pl, media, enc)
+			if err != nil || a.code != 200 {
+				mu.Lock()
+				t.Errorf("request %d (%s %q): %v %v", i, media, enc, a, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+	sink.RequireExactly(t, keys)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,6 +255,45 @@ var errBudget = errors.New("max_in_flight_bytes reached while reading the reques
 type reservation struct {
 	c    *core
 	held int64
+	// bufs are the pooled buffers the body was read into (alloc), put
+	// back by discard or release unless taken (take).
+	bufs []*[]byte
+}
+
+// alloc reserves n bytes and returns an empty buffer of capacity n from
+// bodyPool (errBudget if the budget is spent).
+func (r *reservation) alloc(n int) ([]byte, error) {
+	if !r.grow(int64(n)) {
+		return nil, errBudget
+	}
+	h := bodyPool().Get(n)
+	r.bufs = append(r.bufs, h)
+	return (*h)[:0:n], nil
+}
+
+// discard gives back the bytes of b, a buffer from alloc that nothing
+// references any more, and the buffer to the pool.
+func (r *reservation) discard(b []byte) {
+	r.shrink(int64(cap(b)))
+	if h := r.take(b); h != nil {
+		bodyPool().Put(h)
+	}
+}
+
+// take removes b's buffer from those the reservation puts back, and
+// returns it: nil for a buffer not from alloc.
+func (r *reservation) take(b []byte) *[]byte {
+	if cap(b) == 0 {
+		return nil
+	}
+	first := &b[:1][0]
+	for i, h := range r.bufs {
+		if cap(*h) > 0 && &(*h)[:1][0] == first {
+			r.bufs = slices.Delete(r.bufs, i, i+1)
+			return h
+		}
+	}
+	return nil
 }
 
 // grow reserves n more bytes; false when the budget is spent.
@@ -272,8 +312,15 @@ func (r *reservation) shrink(n int64) {
 	r.held -= n
 }
 
-// release gives everything back: the request was refused.
-func (r *reservation) release() { r.shrink(r.held) }
+// release gives everything back: the bytes still held (the request was
+// refused) and the buffers not taken, which nothing references.
+func (r *reservation) release() {
+	r.shrink(r.held)
+	for _, h := range r.bufs {
+		bodyPool().Put(h)
+	}
+	r.bufs = nil
+}
 
 // admit sends a parsed request into the pipeline and, with
 // wait_for_result, waits for its outcome, the timeout, the client or the

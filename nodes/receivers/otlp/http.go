@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/mem"
+
 	"github.com/ackflow/ackflow/otlp/otlpgrpc"
 	"github.com/ackflow/ackflow/pdata"
 )
@@ -128,7 +130,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	p, err := decodeBody(s, media, body, h.st.maxSize)
 	if err != nil {
 		h.answer(w, media, s, decodeFailure(err), -1)
-		return
+		return // rsv.release puts the body back
+	}
+	// The payload aliases a protobuf body: its buffer goes back to the
+	// pool through a lease, at the outcome, where the pipeline lets the
+	// receiver reuse buffers; else (and for JSON, decoded into pdata) to
+	// the garbage collector.
+	if buf := rsv.take(body); buf != nil && media == mediaProtobuf && c.reuseBuffers {
+		p.Borrow(pdata.NewLease(func() { bodyPool().Put(buf) }))
 	}
 	c.admitting.enter()
 	defer c.admitting.leave()
@@ -369,7 +378,7 @@ func readBody(r io.Reader, enc string, limit int, length int64, rsv *reservation
 		if err != nil {
 			return nil, err
 		}
-		defer rsv.shrink(int64(cap(compressed)))
+		defer rsv.discard(compressed)
 		size := guess(int64(len(compressed)), limit)
 		if enc == otlpgrpc.Gzip {
 			return gunzip(bytes.NewReader(compressed), size, limit, rsv)
@@ -569,22 +578,35 @@ func readUnsized(r io.Reader, size, limit int, rsv *reservation) ([]byte, error)
 	}
 	for _, c := range chunks {
 		body = append(body, c...)
-		rsv.shrink(int64(cap(c)))
+		rsv.discard(c)
 	}
 	return body, nil
 }
 
 // regrow returns a buffer of capacity n holding b, reserved in rsv; b's
-// reservation is released.
+// reservation and buffer are given back.
 func regrow(b []byte, n int, rsv *reservation) ([]byte, error) {
-	if !rsv.grow(int64(n)) {
-		return nil, errBudget
+	nb, err := rsv.alloc(n)
+	if err != nil {
+		return nil, err
 	}
-	nb := make([]byte, len(b), n)
-	copy(nb, b)
-	rsv.shrink(int64(cap(b)))
+	nb = append(nb, b...)
+	rsv.discard(b)
 	return nb, nil
 }
+
+// bodyPool holds the buffers request bodies are read into, in powers of
+// two from 512 B to 16 MiB (larger ones are allocated each time). A
+// protobuf body goes back to it through its payload's lease once the
+// pipeline is done with it (see leaseOf); any other buffer once the
+// request no longer needs it.
+var bodyPool = sync.OnceValue(func() mem.BufferPool {
+	p, err := mem.NewBinaryTieredBufferPool(9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24)
+	if err != nil {
+		panic(err) // the exponents are constants
+	}
+	return p
+})
 
 // readByte reads one byte; more is false at the end of r.
 func readByte(r io.Reader) (c byte, more bool, err error) {
