@@ -106,6 +106,11 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, name string, 
 	var payload *pdata.Payload
 	if taps != nil {
 		payload = m.Payload() // read before the send: m is the consumer's after it
+		// Held across the send: once m is sent its outcome may come back,
+		// and its receiver give the buffers back, before the taps take
+		// their own hold (see Tap.offer).
+		retainLeases(payload)
+		defer releaseLeases(payload)
 	}
 	if err := o.sendOn(ctx, abort, pt, m, try); err != nil {
 		return err
@@ -119,6 +124,18 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, name string, 
 		}
 	}
 	return nil
+}
+
+func retainLeases(p *pdata.Payload) {
+	for _, l := range p.Leases() {
+		l.Retain()
+	}
+}
+
+func releaseLeases(p *pdata.Payload) {
+	for _, l := range p.Leases() {
+		l.Release()
+	}
 }
 
 func (o *outputs) sendOn(ctx context.Context, abort <-chan struct{}, pt *port, m *pdata.Message, try bool) error {

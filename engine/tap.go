@@ -94,8 +94,8 @@ type tapRef struct {
 	copy int
 }
 
-// offer hands the tap a payload just sent by pipeline copy cp. It never
-// blocks.
+// offer hands the tap a payload just sent by pipeline copy cp, whose
+// leases the caller holds. It never blocks.
 func (t *Tap) offer(cp int, p *pdata.Payload) {
 	if t.rated {
 		for {
@@ -108,16 +108,16 @@ func (t *Tap) offer(cp int, p *pdata.Payload) {
 			}
 		}
 	}
+	// The reader may look at the bytes at any time once the sample is in
+	// the buffer: their transport buffers are never given back for reuse
+	// (the garbage collector reclaims them once the sample is gone). The
+	// sender holds the leases meanwhile (outputs.send).
+	retainLeases(p)
 	select {
 	case t.ch <- TapSample{Copy: cp, Payload: p}:
 		t.taken.Add(1)
-		// The reader may look at the bytes at any time after: their
-		// transport buffers are never given back for reuse (the garbage
-		// collector reclaims them once the sample is gone).
-		for _, l := range p.Leases() {
-			l.Retain()
-		}
 	default:
+		releaseLeases(p)
 		t.dropped.Add(1)
 	}
 }

@@ -599,6 +599,7 @@ func (p *processor) sendHeld(b *buffer, force bool, fx engine.Effects) {
 			// Every input it carries was nacked already: sending it
 			// would only duplicate data the senders will retry.
 			p.m.skipped.Inc()
+			bt.releaseLeases() // never sent
 			continue
 		}
 		p.dropNackedShares(b, bt)

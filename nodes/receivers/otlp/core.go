@@ -196,6 +196,15 @@ func (c *core) leaseOf(l *pdata.Lease) *pdata.Lease {
 	return l
 }
 
+// requestLease returns the lease the request handler would release (see
+// leaseOf): the payload's only one, if any.
+func (c *core) requestLease(p *pdata.Payload) *pdata.Lease {
+	if ls := p.Leases(); len(ls) == 1 {
+		return c.leaseOf(ls[0])
+	}
+	return nil
+}
+
 // refuseEarly returns the answer to a request that can be refused before
 // its body is read: over max_in_flight_bytes, or the process near its
 // memory limit (engine.memory_limit or GOMEMLIMIT).
@@ -342,6 +351,7 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 		res = &reservation{c: c}
 	}
 	if res.held == 0 && !res.grow(int64(size)) {
+		c.requestLease(p).Release() // never admitted: nothing else reads it
 		r := c.budgetRefusal()
 		c.metrics.answered(pr, s, r.v, items)
 		return r
@@ -360,12 +370,9 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 // entered the pipeline and its bytes stay reserved until its outcome
 // arrives (see holds), whatever the client was answered.
 func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int64) (res result, inPipeline bool) {
-	// The handler's lease, if any, is the payload's only one: released
-	// here unless the data enters the pipeline, then at its outcome.
-	var lease *pdata.Lease
-	if ls := p.Leases(); len(ls) == 1 {
-		lease = c.leaseOf(ls[0])
-	}
+	// Released here unless the data enters the pipeline, then at its
+	// outcome.
+	lease := c.requestLease(p)
 	if c.draining.Load() || closed(c.fx.Aborted()) {
 		lease.Release()
 		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}, false

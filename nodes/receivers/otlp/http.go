@@ -596,7 +596,8 @@ func regrow(b []byte, n int, rsv *reservation) ([]byte, error) {
 }
 
 // bodyPool holds the buffers request bodies are read into, in powers of
-// two from 512 B to 16 MiB (larger ones are allocated each time). A
+// two from 512 B to 16 MiB (larger ones, and empty ones, in grpc-go's
+// untiered fallback pool; every buffer is zeroed when taken out). A
 // protobuf body goes back to it through its payload's lease once the
 // pipeline is done with it (see leaseOf); any other buffer once the
 // request no longer needs it.
