@@ -118,15 +118,13 @@ const (
 	driverClosed               // nothing in flight after Shutdown: the transport is closed
 )
 
-// call is one export in flight. settled makes the outcome exactly-once
-// between the export goroutine and a forced shutdown; aborted says the
-// forced shutdown cancelled it (the context carries the timeout as its
-// cause; one context per export, without a parent to propagate from, is
-// what an export costs least).
+// call is one export in flight. Its goroutine alone answers it; aborted
+// says the forced shutdown cancelled it (the context carries the timeout
+// as its cause; one context per export, without a parent to propagate
+// from, is what an export costs least).
 type call struct {
 	m       *pdata.Message
 	cancel  context.CancelFunc
-	settled atomic.Bool
 	aborted atomic.Bool
 }
 
@@ -221,13 +219,10 @@ func (d *Driver) export(ctx context.Context, id uint64, c *call, p *pdata.Payloa
 		// connection), the export ran out of time.
 		res.Status = "timeout"
 	}
-	// Settled already means a forced shutdown nacked the message.
-	if c.settled.CompareAndSwap(false, true) {
-		if res.Err != nil {
-			fx.NotifyNack(c.m, d.nack(res, cause))
-		} else {
-			fx.NotifyAck(c.m)
-		}
+	if res.Err != nil {
+		fx.NotifyNack(c.m, d.nack(res, cause))
+	} else {
+		fx.NotifyAck(c.m)
 	}
 	fx.Post(callDone{id: id, signal: s, res: res, elapsed: time.Since(start), timeout: timedOut})
 }
@@ -294,18 +289,15 @@ func (d *Driver) complete(done callDone, fx engine.Effects) {
 	d.closeIfIdle()
 }
 
-// abort is the forced shutdown: every export still in flight is nacked
-// (node_shutdown) and cancelled, and the driver waits for their goroutines,
-// which return as soon as their transport sees the cancellation. Nothing
+// abort is the forced shutdown: every export still in flight is cancelled,
+// and once its goroutine has returned (as soon as its transport sees the
+// cancellation) it is nacked with cause node_shutdown, by that goroutine.
+// The nacks wait for the goroutines so that upstream never hears of an
+// export whose transport may still read the payload: a receiver may give
+// the buffers back on that answer (engine.Factory.ReleasesPayloads). Nothing
 // touches the effects after Shutdown returns.
 func (d *Driver) abort(fx engine.Effects) {
 	for _, c := range d.calls {
-		if c.settled.CompareAndSwap(false, true) {
-			fx.NotifyNack(c.m, pdata.Nack{
-				Reason: d.cfg.Name + ": shutdown deadline reached with the export in flight",
-				Cause:  pdata.CauseNodeShutdown,
-			})
-		}
 		c.aborted.Store(true)
 		c.cancel()
 	}
