@@ -360,3 +360,47 @@ func TestHTTPBodiesGoBackToThePool(t *testing.T) {
 	waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
 	sink.RequireExactly(t, keys)
 }
+
+// TestFanoutCopyGivesBuffersBackWhenANodeBelowReplacesItsPayload: a copy
+// gives back the leases it took, even when a node below it (here an
+// attribute edit) sent a different payload on.
+func TestFanoutCopyGivesBuffersBackWhenANodeBelowReplacesItsPayload(t *testing.T) {
+	primary, backup := testsink.New(t), testsink.New(t)
+	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otlp
+            config:
+              protocols:
+                grpc: { listening_addr: "127.0.0.1:0" }
+          fan:
+            type: processor:fanout
+            outputs: [primary, backup]
+            config:
+              await_ack: primary
+              destinations: [{ port: primary, primary: true }, { port: backup }]
+          edit:
+            type: processor:attribute
+            config: { apply_to: [signal], actions: [{ action: upsert, key: copied, value: "yes" }] }
+          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+        connections:
+          - { from: in, to: fan }
+          - { from: 'fan["primary"]', to: out_primary }
+          - { from: 'fan["backup"]', to: edit }
+          - { from: edit, to: out_backup }
+`, primary.Addr(), backup.Addr())), "grpc")
+	base := pdata.LiveLeases()
+	const requests = 8
+	got, keys := sendConcurrently(t, p, "edited", requests, 150)
+	for i, c := range got {
+		if c != codes.OK {
+			t.Fatalf("request %d: %v, want OK", i, c)
+		}
+	}
+	primary.RequireExactly(t, keys)
+	if err := backup.WaitItems(len(keys), waitLimit); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+}

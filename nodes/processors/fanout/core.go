@@ -161,7 +161,8 @@ func (p *processor) dispatch(fx engine.Effects, slot uint32, d int) {
 	r := p.full.at(slot)
 	gen := p.full.gen(slot)
 	c := r.src().CloneDetached()
-	fx.Subscribe(c, copyInterests(retainLeases(c)), callData(slot, gen, d))
+	p.holdCopy(c)
+	fx.Subscribe(c, pdata.AcksAndNacks, callData(slot, gen, d))
 	r.dests[d].state = destQueued
 	r.open++
 	if t := p.pl.dests[d].timeout; t > 0 {

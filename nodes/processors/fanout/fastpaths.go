@@ -62,7 +62,8 @@ func (p *processor) slimPData(m *pdata.Message, fx engine.Effects) {
 	var failure pdata.Nack
 	for d := range p.pl.dests {
 		c := m.CloneDetached()
-		fx.Subscribe(c, copyInterests(retainLeases(c)), callData(slot, gen, d))
+		p.holdCopy(c)
+		fx.Subscribe(c, pdata.AcksAndNacks, callData(slot, gen, d))
 		if _, err := p.put(fx, d, c, slot, gen); err != nil {
 			p.m.dests[d].failed(p.m.dests[d].nacked)
 			if d == p.pl.primary {

@@ -93,6 +93,11 @@ type processor struct {
 	// trailing_requests gauges last got from this copy: the gauges move by
 	// deltas because pipeline copies share them.
 	reportedActive, reportedTrailing int64
+
+	// held maps each copy whose payload has leases to those it retained
+	// (holdCopy): what a node below does to the copy's payload does not
+	// change what the copy gives back.
+	held map[*pdata.Message][]*pdata.Lease
 }
 
 // life is where the node stands in its shutdown. It only moves forward.
@@ -134,6 +139,7 @@ func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
 		backlog:    make([]fifo, len(pl.dests)),
 		retryDelay: backlogRetryMin,
 		retry:      wakeup.Arming{Slot: slotRetry},
+		held:       map[*pdata.Message][]*pdata.Lease{},
 	}
 	p.dl.init(len(pl.dests))
 	p.trail.init()
@@ -214,9 +220,7 @@ func (p *processor) OnControl(c engine.Control, fx engine.Effects) error {
 	switch c.Kind {
 	case engine.KindAck, engine.KindNack:
 		// Whatever the request's state, nothing reads this copy any more.
-		if c.Msg != nil {
-			releaseLeases(c.Msg.Payload().Leases())
-		}
+		p.letGo(c.Msg)
 		if p.dl.count > 0 {
 			// An answer that comes after its destination's deadline but
 			// before the timeout wakeup is late: expire first.
@@ -382,7 +386,7 @@ func (p *processor) put(fx engine.Effects, d int, c *pdata.Message, slot, gen ui
 			p.m.dests[d].sent.Inc()
 			return false, nil
 		case !errors.Is(err, engine.ErrFull):
-			releaseLeases(c.Payload().Leases()) // never sent
+			p.letGo(c) // never sent
 			return false, err
 		}
 	}
@@ -422,7 +426,7 @@ func (p *processor) dequeue(d int) {
 // path copy was counted when its state left destQueued; a slim path copy
 // is unwanted only after Shutdown, and counted here.
 func (p *processor) discard(d int) {
-	releaseLeases(p.backlog[d].front().m.Payload().Leases()) // never sent
+	p.letGo(p.backlog[d].front().m) // never sent
 	p.dequeue(d)
 	if p.pl.path == pathSlim {
 		p.m.dests[d].skipped[skipShutdown].Inc()
@@ -448,7 +452,7 @@ func (p *processor) waitingLive(d int, w waiting) bool {
 // unqueued records the result of sending a copy taken from the backlog.
 func (p *processor) unqueued(fx engine.Effects, d int, w waiting, err error) {
 	if err != nil {
-		releaseLeases(w.m.Payload().Leases()) // never sent
+		p.letGo(w.m) // never sent
 	}
 	if err == nil {
 		p.m.dests[d].sent.Inc()
@@ -539,7 +543,7 @@ func (p *processor) abandonWaiting(fx engine.Effects, d int) {
 		return
 	}
 	p.dequeue(d)
-	releaseLeases(w.m.Payload().Leases()) // never sent
+	p.letGo(w.m) // never sent
 	switch {
 	case p.pl.path == pathFull:
 		p.skip(w.slot, d, skipShutdown)
@@ -551,11 +555,9 @@ func (p *processor) abandonWaiting(fx engine.Effects, d int) {
 	}
 }
 
-// retainLeases holds m's payload leases (pdata.Lease) for a copy or a
-// request, and returns them. Each copy sent holds them until its outcome
-// comes back or it is known never to have left, whatever happened to its
-// request meanwhile (answered, timed out, dropped from the trail): so
-// processor:fanout reads no bytes after its answer that it does not hold
+// retainLeases holds m's payload leases (pdata.Lease) for a request, or
+// pins them, and returns them. With the copies' holds (holdCopy) it makes
+// processor:fanout read no bytes after its answer that it does not hold
 // (engine.Factory.ReleasesPayloads).
 func retainLeases(m *pdata.Message) []*pdata.Lease {
 	ls := m.Payload().Leases()
@@ -565,13 +567,21 @@ func retainLeases(m *pdata.Message) []*pdata.Lease {
 	return ls
 }
 
-// copyInterests is what a copy subscribes to: its outcome, with the
-// payload when it holds leases, for OnControl to release them.
-func copyInterests(held []*pdata.Lease) pdata.Interests {
-	if len(held) > 0 {
-		return pdata.AcksAndNacks | pdata.ReturnData
+// holdCopy retains the leases of copy c's payload until letGo(c): its
+// outcome comes back, or it is known never to have left, whatever happened
+// to its request meanwhile (answered, timed out, dropped from the trail).
+func (p *processor) holdCopy(c *pdata.Message) {
+	if ls := retainLeases(c); len(ls) > 0 {
+		p.held[c] = ls
 	}
-	return pdata.AcksAndNacks
+}
+
+// letGo releases what holdCopy retained for c, once.
+func (p *processor) letGo(c *pdata.Message) {
+	if ls, ok := p.held[c]; ok {
+		delete(p.held, c)
+		releaseLeases(ls)
+	}
 }
 
 func releaseLeases(ls []*pdata.Lease) {
