@@ -32,6 +32,9 @@ func NewFactory() engine.Factory {
 		"produces OTLP to Kafka topics, bytes as received (or OTLP/JSON); acks once the broker acknowledged every record of a message, nacks (permanent or transient) otherwise",
 		Load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 	f.Guarantee = declareGuarantee
+	// A message's records hold its payload's leases until the last one
+	// is answered (delivery).
+	f.ReleasesPayloads = true
 	return f
 }
 
@@ -303,6 +306,12 @@ func (t *transport) produce(ctx context.Context, p *pdata.Payload) (*delivery, e
 		return nil, exportdriver.Result{Status: classify(err).String(), Err: fmt.Errorf("kafka client: %w", err)}
 	}
 	d := newDelivery(s, len(pieces), t.m)
+	// The records' values may be the payload's bytes, which franz-go reads
+	// until each record is answered, maybe after this export gave up.
+	d.leases = p.Leases()
+	for _, l := range d.leases {
+		l.Retain()
+	}
 	recs := make([]kgo.Record, len(pieces))
 	for i, pc := range pieces {
 		r := &recs[i]
@@ -361,6 +370,9 @@ type delivery struct {
 	err       error    // the failure that decides the outcome
 	class     errClass // its class
 	abandoned bool     // the export ended first: later acknowledgements are duplicates
+	// leases are the payload's (pdata.Lease), held until the last
+	// record is answered.
+	leases []*pdata.Lease
 }
 
 func newDelivery(s pdata.Signal, n int, m *Metrics) *delivery {
@@ -389,6 +401,9 @@ func (d *delivery) promise(r *kgo.Record, err error) {
 	}
 	d.pending--
 	if d.pending == 0 {
+		for _, l := range d.leases {
+			l.Release()
+		}
 		close(d.done)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -675,5 +676,54 @@ func TestABurstOfMessagesTravelsInOneProduceRequest(t *testing.T) {
 	defer mu.Unlock()
 	if len(records) != 1 || records[0] != 8 {
 		t.Fatalf("produce requests with %v records, want one with all 8", records)
+	}
+}
+
+// TestRecordsHoldThePayloadsLeasesUntilAnswered: franz-go reads a record's
+// value until the record is answered, which can be after the export gave
+// up: the payload's leases are held until then.
+func TestRecordsHoldThePayloadsLeasesUntilAnswered(t *testing.T) {
+	c := newCluster(t, 1)
+	h, _ := newExporter(t, brokersOf(c)+"timeout: 300ms\n")
+	defer h.Shutdown(h.Clock.Now())
+	requireAck(t, export(t, h, pdatatest.Logs(1))) // connected
+
+	var freed atomic.Int32
+	second := make(chan struct{}) // closed when the second lease is given back
+	leased := func() (*pdata.Payload, *pdata.Lease) {
+		p := pdatatest.Logs(3)
+		l := pdata.NewLease(func() {
+			if freed.Add(1) == 2 {
+				close(second)
+			}
+		})
+		p.Borrow(l)
+		return p, l
+	}
+	p, l := leased()
+	requireAck(t, export(t, h, p))
+	l.Release() // the receiver's reference, at the outcome
+	if freed.Load() != 1 {
+		t.Fatalf("lease given back %d times after an acked export, want once", freed.Load())
+	}
+
+	// The broker holds the produce request: the record is in flight, so
+	// franz-go cannot fail it when the export's context ends.
+	unblock := make(chan struct{})
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		<-unblock
+		return nil, nil, false
+	})
+	p, l = leased()
+	requireNack(t, export(t, h, p), false, "no answer within 300ms")
+	l.Release()
+	if freed.Load() != 1 {
+		t.Fatal("lease given back while franz-go still holds the records of an export that timed out")
+	}
+	close(unblock) // the broker answers the record
+	select {
+	case <-second:
+	case <-time.After(otlptest.Wait):
+		t.Fatalf("lease not given back %s after the record could be answered", otlptest.Wait)
 	}
 }
