@@ -38,10 +38,12 @@ type Document struct {
 type Engine struct {
 	HTTPAdmin       HTTPAdmin // `http_admin`
 	ShutdownTimeout Duration  // `shutdown_timeout`: drain deadline, default DefaultShutdownTimeout
-	// MemoryLimit is `memory_limit`: the process's soft memory limit
-	// (GOMEMLIMIT), which receivers also heed to refuse new requests
-	// before the heap outgrows it; 0, the default, sets none (a GOMEMLIMIT
-	// in the environment still applies).
+	// MemoryLimit is `memory_limit`: the process's soft memory limit, its
+	// resident memory as a container counts it. The Go runtime's limit
+	// (GOMEMLIMIT) is set to it less the binary's resident pages, and
+	// receivers heed that to refuse new requests before the heap outgrows
+	// it; 0, the default, sets none (a GOMEMLIMIT in the environment
+	// still applies, as the runtime's limit).
 	MemoryLimit Size
 }
 

@@ -141,10 +141,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	logIgnored(log, doc.Ignored())
 
 	if limit := int64(doc.Engine.MemoryLimit); limit > 0 {
-		memlimit.Set(limit)
-	}
-	if limit := memlimit.Limit(); limit > 0 {
+		rt := memlimit.SetProcess(limit)
 		log.Info("memory limit set: receivers refuse new requests above its share", "limit", config.Size(limit).String(),
+			"runtime_limit", config.Size(rt).String(), "refuse_above", config.Size(float64(rt)*memlimit.HighFraction).String())
+	} else if limit := memlimit.Limit(); limit > 0 {
+		log.Info("memory limit set (GOMEMLIMIT): receivers refuse new requests above its share", "limit", config.Size(limit).String(),
 			"refuse_above", config.Size(float64(limit)*memlimit.HighFraction).String())
 	}
 

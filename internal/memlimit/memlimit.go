@@ -12,10 +12,13 @@
 package memlimit
 
 import (
+	"bytes"
 	"math"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,4 +164,48 @@ func (s *samplerState) read() (used int64, cycles uint64) {
 	}
 	live, total, objects, unused, free, released := v(0), v(1), v(2), v(3), v(4), v(5)
 	return max(total-objects-unused-free-released, 0) + live, uint64(v(6))
+}
+
+// SetProcess sets a limit on the whole process's resident memory, as
+// engine.memory_limit means it (and as a container's limit counts it):
+// the runtime's limit is limit less the resident memory the runtime does
+// not manage, measured now: the binary's pages and other mapped files
+// (RssFile and RssShmem of /proc/self/status; nothing where there is no
+// /proc). It never goes below half of limit. It returns the runtime's
+// limit.
+func SetProcess(limit int64) int64 {
+	rt := max(limit-unmanaged(), limit/2)
+	Set(rt)
+	return rt
+}
+
+// unmanaged returns the process's resident memory that the runtime does
+// not manage, 0 if unknown.
+func unmanaged() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return unmanagedIn(status)
+}
+
+// unmanagedIn sums the RssFile and RssShmem lines (in kB) of a
+// /proc/<pid>/status text.
+func unmanagedIn(status []byte) int64 {
+	var total int64
+	for line := range bytes.Lines(status) {
+		for _, key := range [...]string{"RssFile:", "RssShmem:"} {
+			rest, ok := bytes.CutPrefix(line, []byte(key))
+			if !ok {
+				continue
+			}
+			fields := bytes.Fields(rest)
+			if len(fields) == 2 && string(fields[1]) == "kB" {
+				if kb, err := strconv.ParseInt(string(fields[0]), 10, 64); err == nil {
+					total += kb << 10
+				}
+			}
+		}
+	}
+	return total
 }

@@ -95,3 +95,31 @@ func TestStaleHighReadingForcesACollection(t *testing.T) {
 		t.Fatalf("the 64 MiB are garbage, yet the reading after %s is still high: %+v", RefreshInterval, r)
 	}
 }
+
+func TestUnmanagedMemoryIsTheMappedFilesResidentPages(t *testing.T) {
+	status := []byte("Name:\tackflow\nVmRSS:\t   22000 kB\nRssAnon:\t    2400 kB\nRssFile:\t   19600 kB\nRssShmem:\t       8 kB\n")
+	if got, want := unmanagedIn(status), int64(19608)<<10; got != want {
+		t.Fatalf("unmanaged %d, want %d", got, want)
+	}
+	if got := unmanagedIn([]byte("VmRSS:\t 1 kB\nRssFile: garbage\n")); got != 0 {
+		t.Fatalf("unmanaged %d from a status without readable RssFile, want 0", got)
+	}
+}
+
+// SetProcess leaves the runtime what the binary's resident pages do not
+// take (on Linux they are several MiB), and never less than half.
+func TestSetProcessLeavesTheRuntimeTheRest(t *testing.T) {
+	prev := Set(math.MaxInt64)
+	defer Set(prev)
+	const limit = 1 << 30
+	rt := SetProcess(limit)
+	if Limit() != rt || rt > limit || rt < limit/2 {
+		t.Fatalf("runtime limit %d (Limit %d) for a process limit of %d", rt, Limit(), int64(limit))
+	}
+	if runtime.GOOS == "linux" && rt == limit {
+		t.Fatal("no resident pages of the binary taken off the runtime's limit")
+	}
+	if got := SetProcess(2 << 20); got != 1<<20 {
+		t.Fatalf("runtime limit %d for a process limit of 2 MiB, want half", got)
+	}
+}
