@@ -294,27 +294,47 @@ func newChunkReader(chunks [][]byte) *chunkReader { return &chunkReader{chunks: 
 // heldBody is a request body reading chunks in place that holds their
 // leases (pdata.Lease) until net/http closes it: the transport may read
 // the body after Do returned (an early answer, a reset connection), and
-// promises to close it once done, whatever happened.
+// promises to close it once done, whatever happened. It may close it from
+// another goroutine while a read runs: the lock makes the release wait
+// for that read (a copy from memory: heldBody has no WriteTo, so no read
+// holds it across a network write), and reads after Close fail.
 type heldBody struct {
-	*chunkReader
-	leases []*pdata.Lease
-	once   sync.Once
+	mu     sync.Mutex
+	r      *chunkReader
+	leases []*pdata.Lease // nil once closed
+	closed bool
 }
+
+// errBodyClosed is what a read of a closed heldBody returns.
+var errBodyClosed = errors.New("request body read after net/http closed it")
 
 func newHeldBody(chunks [][]byte, leases []*pdata.Lease) *heldBody {
 	for _, l := range leases {
 		l.Retain()
 	}
-	return &heldBody{chunkReader: newChunkReader(chunks), leases: leases}
+	return &heldBody{r: newChunkReader(chunks), leases: leases}
 }
 
-// Close releases the leases, once.
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
+}
+
+// Close releases the leases, once, after any read in progress.
 func (b *heldBody) Close() error {
-	b.once.Do(func() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
 		for _, l := range b.leases {
 			l.Release()
 		}
-	})
+		b.leases = nil
+	}
 	return nil
 }
 
@@ -332,19 +352,4 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
-}
-
-// WriteTo writes the chunks straight to w (net/http uses it when it can).
-func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for r.i < len(r.chunks) {
-		n, err := w.Write(r.chunks[r.i][r.off:])
-		total += int64(n)
-		if err != nil {
-			r.off += n
-			return total, err
-		}
-		r.i, r.off = r.i+1, 0
-	}
-	return total, nil
 }
