@@ -32,5 +32,6 @@ func newFactory(w io.Writer) engine.Factory {
 			}, nil
 		})
 	f.Guarantee = declareGuarantee
+	f.ReleasesPayloads = true // prints and acks on the node goroutine
 	return f
 }

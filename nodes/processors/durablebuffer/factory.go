@@ -25,6 +25,9 @@ func NewFactory() engine.Factory {
 		"persists every input to a local log before acking it, then delivers it downstream at least once",
 		load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 	f.Guarantee = declareGuarantee
+	// An input's bytes are copied into the log when it arrives; what goes
+	// downstream is read back from the log.
+	f.ReleasesPayloads = true
 	return f
 }
 
