@@ -210,10 +210,18 @@ func TestShutdownWithFullPipeline(t *testing.T) {
 			}
 			// A connection still in the listener's backlog when the drain
 			// closes the listener is reset by the kernel: its client sees
-			// EOF. That is acceptable only for a request the receiver never
-			// saw; every request it saw must have been answered.
-			if saw, want := p.metric("ackflow_receiver_otlp_requests_total", "protocol", "http"), float64(rounds*len(signals)-unsent); saw != want {
-				t.Errorf("the receiver answered %v HTTP requests; want %v (%d sent, %d reset before it saw them)", saw, want, rounds*len(signals), unsent)
+			// EOF. That is acceptable for a request the receiver never saw,
+			// and for one it refused as shutting down (its data is not at the
+			// sink, checked above): closing the connection at the end of the
+			// drain can reset it before the client read that 503 (a known
+			// limit of the HTTP/1 drain, see the closing note of 2026-12-06).
+			// Every other request it saw must have been answered.
+			sent := float64(rounds * len(signals))
+			saw := p.metric("ackflow_receiver_otlp_requests_total", "protocol", "http")
+			refused := p.metric("ackflow_receiver_otlp_requests_total", "protocol", "http", "outcome", "shutdown")
+			if want := sent - float64(unsent); saw < want || saw > want+min(refused, float64(unsent)) {
+				t.Errorf("the receiver answered %v HTTP requests (%v of them refused as shutting down); want %v (%v sent, %d reset), plus at most the refused ones among the reset",
+					saw, refused, want, sent, unsent)
 			}
 			s.RequireExactly(t, okKeys)
 			f := p.flow()
