@@ -109,8 +109,8 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, name string, 
 		// Held across the send: once m is sent its outcome may come back,
 		// and its receiver give the buffers back, before the taps take
 		// their own hold (see Tap.offer).
-		retainLeases(payload)
-		defer releaseLeases(payload)
+		payload.Leases().Retain()
+		defer payload.Leases().Release()
 	}
 	if err := o.sendOn(ctx, abort, pt, m, try); err != nil {
 		return err
@@ -124,18 +124,6 @@ func (o *outputs) send(ctx context.Context, abort <-chan struct{}, name string, 
 		}
 	}
 	return nil
-}
-
-func retainLeases(p *pdata.Payload) {
-	for _, l := range p.Leases() {
-		l.Retain()
-	}
-}
-
-func releaseLeases(p *pdata.Payload) {
-	for _, l := range p.Leases() {
-		l.Release()
-	}
 }
 
 func (o *outputs) sendOn(ctx context.Context, abort <-chan struct{}, pt *port, m *pdata.Message, try bool) error {

@@ -112,12 +112,12 @@ func (t *Tap) offer(cp int, p *pdata.Payload) {
 	// the buffer: their transport buffers are never given back for reuse
 	// (the garbage collector reclaims them once the sample is gone). The
 	// sender holds the leases meanwhile (outputs.send).
-	retainLeases(p)
+	p.Leases().Retain()
 	select {
 	case t.ch <- TapSample{Copy: cp, Payload: p}:
 		t.taken.Add(1)
 	default:
-		releaseLeases(p)
+		p.Leases().Release()
 		t.dropped.Add(1)
 	}
 }

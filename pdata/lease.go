@@ -1,6 +1,9 @@
 package pdata
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // A Lease is a hold on memory a transport lent to the payloads built from
 // it: the buffers a request arrived in, which the transport reuses for
@@ -66,6 +69,24 @@ func (l *Lease) Release() {
 	}
 }
 
+// Leases are the leases of one payload, or of one hold on it, retained and
+// released together.
+type Leases []*Lease
+
+// Retain adds a holder to each lease.
+func (ls Leases) Retain() {
+	for _, l := range ls {
+		l.Retain()
+	}
+}
+
+// Release drops a holder from each lease.
+func (ls Leases) Release() {
+	for _, l := range ls {
+		l.Release()
+	}
+}
+
 // LiveLeases returns the number of leases not given back yet, over the
 // whole process.
 func LiveLeases() int64 { return leasesLive.Load() }
@@ -74,7 +95,7 @@ func LiveLeases() int64 { return leasesLive.Load() }
 // nil for most payloads, and for a nil one. A node sending the chunks
 // through a transport that may read them after the call returns retains
 // each for as long.
-func (p *Payload) Leases() []*Lease {
+func (p *Payload) Leases() Leases {
 	if p == nil {
 		return nil
 	}
@@ -89,17 +110,8 @@ func (p *Payload) Leases() []*Lease {
 // their leases on with it.
 func (p *Payload) Borrow(ls ...*Lease) {
 	for _, l := range ls {
-		if l != nil && !containsLease(p.leases, l) {
+		if l != nil && !slices.Contains(p.leases, l) {
 			p.leases = append(p.leases, l)
 		}
 	}
-}
-
-func containsLease(ls []*Lease, l *Lease) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }

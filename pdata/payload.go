@@ -114,7 +114,7 @@ type Payload struct {
 	chunks [][]byte
 	size   int
 	framed bool
-	leases []*Lease // memory the chunks may alias (see Lease)
+	leases Leases // memory the chunks may alias (see Lease)
 
 	joinOnce sync.Once
 	joined   []byte

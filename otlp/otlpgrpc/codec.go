@@ -80,7 +80,7 @@ type ExportRequest struct {
 	// Leases hold memory the chunks may alias (pdata.Payload.Leases):
 	// the codec retains them until grpc-go has written, or given up on,
 	// every buffer of the request, which may be after the call returned.
-	Leases []*pdata.Lease
+	Leases pdata.Leases
 }
 
 // Name returns "proto" (see codecName).
@@ -120,7 +120,7 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 // the stream, which can be after the call returned (a deadline, a reset).
 type sendHold struct {
 	left   atomic.Int32 // buffers grpc-go has not freed yet
-	leases []*pdata.Lease
+	leases pdata.Leases
 }
 
 // Get is never called: grpc-go only gives buffers back to the pool they
@@ -130,9 +130,7 @@ func (h *sendHold) Get(int) *[]byte { panic("otlpgrpc: sendHold is not a pool to
 // Put is grpc-go freeing one of the request's buffers.
 func (h *sendHold) Put(*[]byte) {
 	if h.left.Add(-1) == 0 {
-		for _, l := range h.leases {
-			l.Release()
-		}
+		h.leases.Release()
 	}
 }
 
@@ -155,9 +153,7 @@ func marshalHeld(m *ExportRequest) mem.BufferSlice {
 		}
 	}
 	if n > 0 {
-		for _, l := range h.leases {
-			l.Retain()
-		}
+		h.leases.Retain()
 		h.left.Store(n) // before grpc-go sees the buffers: it frees none while Marshal runs
 	}
 	return out

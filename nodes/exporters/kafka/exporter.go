@@ -309,9 +309,7 @@ func (t *transport) produce(ctx context.Context, p *pdata.Payload) (*delivery, e
 	// The records' values may be the payload's bytes, which franz-go reads
 	// until each record is answered, maybe after this export gave up.
 	d.leases = p.Leases()
-	for _, l := range d.leases {
-		l.Retain()
-	}
+	d.leases.Retain()
 	recs := make([]kgo.Record, len(pieces))
 	for i, pc := range pieces {
 		r := &recs[i]
@@ -372,7 +370,7 @@ type delivery struct {
 	abandoned bool     // the export ended first: later acknowledgements are duplicates
 	// leases are the payload's (pdata.Lease), held until the last
 	// record is answered.
-	leases []*pdata.Lease
+	leases pdata.Leases
 }
 
 func newDelivery(s pdata.Signal, n int, m *Metrics) *delivery {
@@ -401,9 +399,7 @@ func (d *delivery) promise(r *kgo.Record, err error) {
 	}
 	d.pending--
 	if d.pending == 0 {
-		for _, l := range d.leases {
-			l.Release()
-		}
+		d.leases.Release()
 		close(d.done)
 	}
 }

@@ -152,7 +152,7 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 // place, holding their leases until net/http closes it (heldBody); a
 // compressed one is built once, so that net/http can replay it (GetBody)
 // on a connection that closed under it.
-func (t *transport) request(ctx context.Context, url string, chunks [][]byte, leases []*pdata.Lease) (*http.Request, error) {
+func (t *transport) request(ctx context.Context, url string, chunks [][]byte, leases pdata.Leases) (*http.Request, error) {
 	var body io.Reader
 	var length int64
 	var getBody func() (io.ReadCloser, error)
@@ -301,17 +301,15 @@ func newChunkReader(chunks [][]byte) *chunkReader { return &chunkReader{chunks: 
 type heldBody struct {
 	mu     sync.Mutex
 	r      *chunkReader
-	leases []*pdata.Lease // nil once closed
+	leases pdata.Leases // nil once closed
 	closed bool
 }
 
 // errBodyClosed is what a read of a closed heldBody returns.
 var errBodyClosed = errors.New("request body read after net/http closed it")
 
-func newHeldBody(chunks [][]byte, leases []*pdata.Lease) *heldBody {
-	for _, l := range leases {
-		l.Retain()
-	}
+func newHeldBody(chunks [][]byte, leases pdata.Leases) *heldBody {
+	leases.Retain()
 	return &heldBody{r: newChunkReader(chunks), leases: leases}
 }
 
@@ -330,9 +328,7 @@ func (b *heldBody) Close() error {
 	defer b.mu.Unlock()
 	if !b.closed {
 		b.closed = true
-		for _, l := range b.leases {
-			l.Release()
-		}
+		b.leases.Release()
 		b.leases = nil
 	}
 	return nil

@@ -96,7 +96,7 @@ type input struct {
 	state inputState
 	// leases are the input payload's (pdata.Lease): the batches carrying
 	// any of its data borrow them, for the exporter's transport to retain.
-	leases []*pdata.Lease
+	leases pdata.Leases
 }
 
 // piece is a part (or the whole) of one input's data, in the buffer's form.
@@ -136,23 +136,19 @@ type batch struct {
 	// leases are those of its inputs' data (pdata.Lease), retained while
 	// the batch may still be read: an input can be nacked, and its sender
 	// answered, while another batch carrying its data is in flight.
-	leases []*pdata.Lease
+	leases pdata.Leases
 }
 
 // retainLeases holds the leases of bt's payload until releaseLeases.
 func (bt *batch) retainLeases() {
 	bt.leases = bt.msg.Payload().Leases()
-	for _, l := range bt.leases {
-		l.Retain()
-	}
+	bt.leases.Retain()
 }
 
 // releaseLeases is called once nothing reads bt any more: its outcome
 // came back, or it was never sent.
 func (bt *batch) releaseLeases() {
-	for _, l := range bt.leases {
-		l.Release()
-	}
+	bt.leases.Release()
 	bt.leases = nil
 }
 

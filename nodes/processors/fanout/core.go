@@ -78,7 +78,7 @@ type request struct {
 	tmpl *pdata.Message
 	// leases are the input payload's (pdata.Lease), held until the request
 	// is forgotten: copies may be dispatched after upstream was answered.
-	leases    []*pdata.Lease
+	leases    pdata.Leases
 	next      int // sequential: index in plan.roots of the next chain to start
 	succeeded int // chains that succeeded
 	open      int // copies queued or sent and not resolved
@@ -341,7 +341,7 @@ func (p *processor) release(slot uint32) {
 	p.leave(slot)
 	r := p.full.at(slot)
 	r.tmpl = nil
-	releaseLeases(r.leases)
+	r.leases.Release()
 	r.leases = nil
 	p.full.release(slot)
 }

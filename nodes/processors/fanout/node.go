@@ -97,7 +97,7 @@ type processor struct {
 	// held maps each copy whose payload has leases to those it retained
 	// (holdCopy): what a node below does to the copy's payload does not
 	// change what the copy gives back.
-	held map[*pdata.Message][]*pdata.Lease
+	held map[*pdata.Message]pdata.Leases
 }
 
 // life is where the node stands in its shutdown. It only moves forward.
@@ -139,7 +139,7 @@ func newCore(pl *plan, m *metrics, log *slog.Logger) *processor {
 		backlog:    make([]fifo, len(pl.dests)),
 		retryDelay: backlogRetryMin,
 		retry:      wakeup.Arming{Slot: slotRetry},
-		held:       map[*pdata.Message][]*pdata.Lease{},
+		held:       map[*pdata.Message]pdata.Leases{},
 	}
 	p.dl.init(len(pl.dests))
 	p.trail.init()
@@ -559,11 +559,9 @@ func (p *processor) abandonWaiting(fx engine.Effects, d int) {
 // pins them, and returns them. With the copies' holds (holdCopy) it makes
 // processor:fanout read no bytes after its answer that it does not hold
 // (engine.Factory.ReleasesPayloads).
-func retainLeases(m *pdata.Message) []*pdata.Lease {
+func retainLeases(m *pdata.Message) pdata.Leases {
 	ls := m.Payload().Leases()
-	for _, l := range ls {
-		l.Retain()
-	}
+	ls.Retain()
 	return ls
 }
 
@@ -580,13 +578,7 @@ func (p *processor) holdCopy(c *pdata.Message) {
 func (p *processor) letGo(c *pdata.Message) {
 	if ls, ok := p.held[c]; ok {
 		delete(p.held, c)
-		releaseLeases(ls)
-	}
-}
-
-func releaseLeases(ls []*pdata.Lease) {
-	for _, l := range ls {
-		l.Release()
+		ls.Release()
 	}
 }
 

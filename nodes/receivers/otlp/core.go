@@ -196,11 +196,12 @@ func (c *core) leaseOf(l *pdata.Lease) *pdata.Lease {
 	return l
 }
 
-// requestLease returns the lease the request handler would release (see
-// leaseOf): the payload's only one, if any.
-func (c *core) requestLease(p *pdata.Payload) *pdata.Lease {
+// requestLease returns the lease the request handler lent p, if any: its
+// only one, lent only where the pipeline lets the receiver reuse buffers
+// (see leaseOf).
+func requestLease(p *pdata.Payload) *pdata.Lease {
 	if ls := p.Leases(); len(ls) == 1 {
-		return c.leaseOf(ls[0])
+		return ls[0]
 	}
 	return nil
 }
@@ -351,7 +352,7 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 		res = &reservation{c: c}
 	}
 	if res.held == 0 && !res.grow(int64(size)) {
-		c.requestLease(p).Release() // never admitted: nothing else reads it
+		requestLease(p).Release() // never admitted: nothing else reads it
 		r := c.budgetRefusal()
 		c.metrics.answered(pr, s, r.v, items)
 		return r
@@ -372,7 +373,7 @@ func (c *core) admit(ctx context.Context, pr protocol, st *settings, s pdata.Sig
 func (c *core) admitAndWait(ctx context.Context, pr protocol, st *settings, s pdata.Signal, p *pdata.Payload, size int64) (res result, inPipeline bool) {
 	// Released here unless the data enters the pipeline, then at its
 	// outcome.
-	lease := c.requestLease(p)
+	lease := requestLease(p)
 	if c.draining.Load() || closed(c.fx.Aborted()) {
 		lease.Release()
 		return result{vShutdown, "receiver is shutting down; retry on another instance or later"}, false
