@@ -42,20 +42,60 @@ const (
           - { from: sample, to: out }`
 )
 
-// leaseYAML is receiver:otlp → chain → exporter:otlp_grpc to sinkAddr
-// with the given export timeout.
-func leaseYAML(sinkAddr, timeout, chain string) string {
-	return yamlDoc("", fmt.Sprintf(`
+// grpcIn starts the nodes of a pipeline with receiver:otlp "in", gRPC
+// only.
+const grpcIn = `
         nodes:
           in:
             type: receiver:otlp
             config:
               protocols:
                 grpc: { listening_addr: "127.0.0.1:0" }
-          out:
+`
+
+// leaseYAML is receiver:otlp → chain → exporter:otlp_grpc to sinkAddr
+// with the given export timeout.
+func leaseYAML(sinkAddr, timeout, chain string) string {
+	return yamlDoc("", grpcIn+fmt.Sprintf(`          out:
             type: exporter:otlp_grpc
             config: { grpc_endpoint: "http://%s", timeout: %s }%s
 `, sinkAddr, timeout, chain))
+}
+
+// fanoutLeaseYAML is receiver:otlp → processor:fanout (fanConfig, ports
+// primary and backup) → exporter:otlp_grpc per port, the backup's copies
+// first through node "via" when backupVia (its YAML) is not empty.
+func fanoutLeaseYAML(fanConfig, backupVia, primaryAddr, backupAddr string) string {
+	backup := `
+          - { from: 'fan["backup"]', to: out_backup }`
+	if backupVia != "" {
+		backup = `
+          - { from: 'fan["backup"]', to: via }
+          - { from: via, to: out_backup }`
+	}
+	return yamlDoc("", grpcIn+fmt.Sprintf(`          fan:
+            type: processor:fanout
+            outputs: [primary, backup]
+            config: %s
+          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
+          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }%s
+        connections:
+          - { from: in, to: fan }
+          - { from: 'fan["primary"]', to: out_primary }%s
+`, fanConfig, primaryAddr, backupAddr, backupVia, backup))
+}
+
+// checkCodes reports every client whose answer is not want.
+func checkCodes(t *testing.T, got []codes.Code, want codes.Code) bool {
+	t.Helper()
+	ok := true
+	for i, c := range got {
+		if c != want {
+			t.Errorf("request %d: %v, want %v", i, c, want)
+			ok = false
+		}
+	}
+	return ok
 }
 
 // exportTimeout is the exporter's timeout for a sink in mode: short where
@@ -110,11 +150,7 @@ func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
 				p := startPipe(t, leaseYAML(sink.Addr(), exportTimeout(row.mode), chain.yaml), "grpc")
 				const requests = 24
 				got, keys := sendConcurrently(t, p, row.name, requests, 150)
-				for i, c := range got {
-					if c != row.want {
-						t.Errorf("request %d: %v, want %v", i, c, row.want)
-					}
-				}
+				checkCodes(t, got, row.want)
 				if row.mode == testsink.Hang {
 					sink.Release() // the calls the exporter gave up on end now
 				}
@@ -138,33 +174,13 @@ func TestRequestBuffersGoBackOnEveryPath(t *testing.T) {
 // are given back only once the backup's calls end.
 func TestFanoutHoldsBuffersWhileACopyIsInFlight(t *testing.T) {
 	primary, backup := testsink.New(t), hangingSink(t)
-	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
-        nodes:
-          in:
-            type: receiver:otlp
-            config:
-              protocols:
-                grpc: { listening_addr: "127.0.0.1:0" }
-          fan:
-            type: processor:fanout
-            outputs: [primary, backup]
-            config:
-              await_ack: primary
-              destinations: [{ port: primary, primary: true }, { port: backup }]
-          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-        connections:
-          - { from: in, to: fan }
-          - { from: 'fan["primary"]', to: out_primary }
-          - { from: 'fan["backup"]', to: out_backup }
-`, primary.Addr(), backup.Addr())), "grpc")
+	p := startPipe(t, fanoutLeaseYAML(`{ await_ack: primary, destinations: [{ port: primary, primary: true }, { port: backup }] }`,
+		"", primary.Addr(), backup.Addr()), "grpc")
 	base := pdata.LiveLeases()
 	const requests = 8
 	got, keys := sendConcurrently(t, p, "fanout", requests, 150)
-	for i, c := range got {
-		if c != codes.OK {
-			t.Fatalf("request %d: %v, want OK", i, c)
-		}
+	if !checkCodes(t, got, codes.OK) {
+		t.FailNow()
 	}
 	primary.RequireExactly(t, keys)
 	if live := pdata.LiveLeases() - base; live != requests {
@@ -191,31 +207,12 @@ func TestFanoutPathsGiveBuffersBack(t *testing.T) {
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			primary, backup := hangingSink(t), testsink.New(t)
-			p := startPipe(t, yamlDoc("", fmt.Sprintf(`
-        nodes:
-          in:
-            type: receiver:otlp
-            config:
-              protocols:
-                grpc: { listening_addr: "127.0.0.1:0" }
-          fan:
-            type: processor:fanout
-            outputs: [primary, backup]
-            config: %s
-          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-        connections:
-          - { from: in, to: fan }
-          - { from: 'fan["primary"]', to: out_primary }
-          - { from: 'fan["backup"]', to: out_backup }
-`, row.fan, primary.Addr(), backup.Addr())), "grpc")
+			p := startPipe(t, fanoutLeaseYAML(row.fan, "", primary.Addr(), backup.Addr()), "grpc")
 			base := pdata.LiveLeases()
 			const requests = 8
 			got, keys := sendConcurrently(t, p, row.name, requests, 150)
-			for i, c := range got {
-				if c != codes.OK {
-					t.Fatalf("request %d: %v, want OK", i, c)
-				}
+			if !checkCodes(t, got, codes.OK) {
+				t.FailNow()
 			}
 			if err := backup.WaitKeys(keys, waitLimit); err != nil {
 				t.Fatal(err)
@@ -242,14 +239,7 @@ func TestFanoutPathsGiveBuffersBack(t *testing.T) {
 // is given back: see engine's TestReceiversReuseBuffersOnlyWhenEveryNodeBelowReleasesPayloads.)
 func TestDurableBufferGivesBuffersBackOnceStored(t *testing.T) {
 	sink := hangingSink(t)
-	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
-        nodes:
-          in:
-            type: receiver:otlp
-            config:
-              protocols:
-                grpc: { listening_addr: "127.0.0.1:0" }
-          buf:
+	p := startPipe(t, yamlDoc("", grpcIn+fmt.Sprintf(`          buf:
             type: processor:durable_buffer
             config: { path: %q }
           out: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
@@ -260,10 +250,8 @@ func TestDurableBufferGivesBuffersBackOnceStored(t *testing.T) {
 	base := pdata.LiveLeases()
 	const requests = 8
 	got, keys := sendConcurrently(t, p, "stored", requests, 150)
-	for i, c := range got {
-		if c != codes.OK {
-			t.Fatalf("request %d: %v, want OK", i, c)
-		}
+	if !checkCodes(t, got, codes.OK) {
+		t.FailNow()
 	}
 	waitFor(t, "every lease given back while the destination holds the data", func() bool { return pdata.LiveLeases() <= base })
 	sink.Release()
@@ -290,14 +278,7 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
 			base := pdata.LiveLeases()
 			sink := testsink.New(t)
 			sink.SetMode(row.mode)
-			p := startPipe(t, yamlDoc("", fmt.Sprintf(`
-        nodes:
-          in:
-            type: receiver:otlp
-            config:
-              protocols:
-                grpc: { listening_addr: "127.0.0.1:0" }
-          out:
+			p := startPipe(t, yamlDoc("", grpcIn+fmt.Sprintf(`          out:
             type: exporter:otlp_http
             config: { endpoint: "%s", compression: none, timeout: %s }
         connections:
@@ -305,11 +286,7 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
 `, sink.StartHTTP(t), exportTimeout(row.mode))), "grpc")
 			const requests = 16
 			got, keys := sendConcurrently(t, p, row.name, requests, 150)
-			for i, c := range got {
-				if c != row.want {
-					t.Errorf("request %d: %v, want %v", i, c, row.want)
-				}
-			}
+			checkCodes(t, got, row.want)
 			if row.mode == testsink.Hang {
 				sink.Release()
 			}
@@ -365,37 +342,16 @@ func TestHTTPBodiesGoBackToThePool(t *testing.T) {
 // attribute edit) sent a different payload on.
 func TestFanoutCopyGivesBuffersBackWhenANodeBelowReplacesItsPayload(t *testing.T) {
 	primary, backup := testsink.New(t), testsink.New(t)
-	p := startPipe(t, yamlDoc("", fmt.Sprintf(`
-        nodes:
-          in:
-            type: receiver:otlp
-            config:
-              protocols:
-                grpc: { listening_addr: "127.0.0.1:0" }
-          fan:
-            type: processor:fanout
-            outputs: [primary, backup]
-            config:
-              await_ack: primary
-              destinations: [{ port: primary, primary: true }, { port: backup }]
-          edit:
+	p := startPipe(t, fanoutLeaseYAML(`{ await_ack: primary, destinations: [{ port: primary, primary: true }, { port: backup }] }`, `
+          via:
             type: processor:attribute
-            config: { apply_to: [signal], actions: [{ action: upsert, key: copied, value: "yes" }] }
-          out_primary: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-          out_backup: { type: exporter:otlp_grpc, config: { grpc_endpoint: "http://%s" } }
-        connections:
-          - { from: in, to: fan }
-          - { from: 'fan["primary"]', to: out_primary }
-          - { from: 'fan["backup"]', to: edit }
-          - { from: edit, to: out_backup }
-`, primary.Addr(), backup.Addr())), "grpc")
+            config: { apply_to: [signal], actions: [{ action: upsert, key: copied, value: "yes" }] }`,
+		primary.Addr(), backup.Addr()), "grpc")
 	base := pdata.LiveLeases()
 	const requests = 8
 	got, keys := sendConcurrently(t, p, "edited", requests, 150)
-	for i, c := range got {
-		if c != codes.OK {
-			t.Fatalf("request %d: %v, want OK", i, c)
-		}
+	if !checkCodes(t, got, codes.OK) {
+		t.FailNow()
 	}
 	primary.RequireExactly(t, keys)
 	if err := backup.WaitItems(len(keys), waitLimit); err != nil {
