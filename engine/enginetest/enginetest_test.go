@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type source struct {
 	n    int
 	hold bool
+	sent chan struct{} // closed once the n messages are admitted, if not nil
 }
 
 func (s source) Run(ctx context.Context, fx engine.ReceiverEffects) error {
@@ -33,6 +35,9 @@ func (s source) Run(ctx context.Context, fx engine.ReceiverEffects) error {
 		if err := fx.Send(ctx, pdatatest.Msg(pdatatest.Logs(1))); err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
+	}
+	if s.sent != nil {
+		close(s.sent)
 	}
 	if s.hold {
 		<-ctx.Done()
@@ -149,7 +154,15 @@ func TestRunFailsOnAHang(t *testing.T) {
 }
 
 func TestStartThenShutdown(t *testing.T) {
-	eng := enginetest.Start(t, doc, engine.Options{}, factories(source{n: 3, hold: true}, sink{})...)
+	sent := make(chan struct{})
+	eng := enginetest.Start(t, doc, engine.Options{}, factories(source{n: 3, hold: true, sent: sent}, sink{})...)
+	// Shut down once the three are in: a drain that started earlier would
+	// close the source's output under it.
+	select {
+	case <-sent:
+	case <-time.After(enginetest.Timeout):
+		t.Fatal("the source did not send its three messages")
+	}
 	enginetest.Shutdown(t, eng)
 	if f := eng.Status()[0].Flow; f.Admitted != 3 || f.Delivered != 3 || f.InFlight() != 0 {
 		t.Fatalf("flow %+v, want 3 admitted and delivered", f)
