@@ -364,21 +364,23 @@ func (st *stream) answer(seq uint64, v verdict, msg string) {
 	}
 	e.answered = true
 	e.due = st.r.clock.Now().Add(time.Duration(st.r.cfg.Timeout)) // to be written by then
+	// Counted before the reply is queued: a client that has its answer
+	// finds it in the metrics.
+	st.r.metrics.answered(st.signal, v, e.items)
 	if !st.closed {
 		st.replies <- reply{seq: seq, status: batchStatus(e.batchID, v, msg)}
 	}
 	st.mu.Unlock()
-	st.r.metrics.answered(st.signal, v, e.items)
 }
 
 // refuse answers a batch that never entered the pipeline (no entry).
 func (st *stream) refuse(batchID int64, v verdict, items int, msg string) {
+	st.r.metrics.answered(st.signal, v, items) // before the client can see the answer
 	st.mu.Lock()
 	if !st.closed {
 		st.replies <- reply{status: batchStatus(batchID, v, msg)}
 	}
 	st.mu.Unlock()
-	st.r.metrics.answered(st.signal, v, items)
 }
 
 // answerAll answers every batch not yet answered with v: the shutdown
