@@ -157,8 +157,11 @@ func (h logHandler) Handle(_ context.Context, r slog.Record) error {
 	defer b.mu.Unlock()
 	b.text.WriteString(line.String() + "\n")
 	b.seen[r.Message]++
-	if r.Message == "otlp receiver listening" {
+	switch r.Message {
+	case "otlp receiver listening":
 		b.addrs[attrs["node"]+"/"+attrs["protocol"]] = attrs["addr"]
+	case "otap receiver listening":
+		b.addrs[attrs["node"]+"/otap"] = attrs["addr"]
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
@@ -174,6 +177,7 @@ type pipe struct {
 	eng      *engine.Engine
 	logs     *logBook
 	grpcAddr string // "in"'s gRPC address, if it listens on gRPC
+	otapAddr string // "in"'s address, if it is a receiver:otap
 	httpURL  string // "in"'s HTTP base URL, if it listens on HTTP
 
 	stopOnce sync.Once
@@ -184,8 +188,9 @@ type pipe struct {
 }
 
 // startPipe builds an engine from yaml, starts it and waits for "in" to
-// listen on protocols ("grpc", "http"). The engine is shut down at the end
-// of the test if the test did not do it.
+// listen on protocols ("grpc", "http", or "otap" for a receiver:otap).
+// The engine is shut down at the end of the test if the test did not do
+// it.
 func startPipe(t *testing.T, yaml string, protocols ...string) *pipe {
 	t.Helper()
 	reg := registry()
@@ -214,6 +219,8 @@ func startPipe(t *testing.T, yaml string, protocols ...string) *pipe {
 		switch a := logs.addr(t, "in", proto); proto {
 		case "grpc":
 			p.grpcAddr = a
+		case "otap":
+			p.otapAddr = a
 		case "http":
 			p.httpURL = "http://" + a
 		}

@@ -359,3 +359,63 @@ func TestFanoutCopyGivesBuffersBackWhenANodeBelowReplacesItsPayload(t *testing.T
 	}
 	waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
 }
+
+// TestOTAPExportGivesBuffersBack: exporter:otap reads a request only to
+// encode it into Arrow records, so the receiver in front of it reuses its
+// gRPC buffers; they come back whatever the OTAP destination answered,
+// and when the export gave up while the destination still held the batch
+// (an encoding under way finishes before the export returns). What
+// arrives through the OTAP hop is intact while other requests reuse the
+// memory.
+func TestOTAPExportGivesBuffersBack(t *testing.T) {
+	for _, row := range []struct {
+		name string
+		mode testsink.Mode
+		want codes.Code
+	}{
+		{"delivered", testsink.OK, codes.OK},
+		{"refused transiently", testsink.Transient, codes.Unavailable},
+		{"export timeout", testsink.Hang, codes.Unavailable},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			base := pdata.LiveLeases()
+			sink := testsink.New(t)
+			sink.SetMode(row.mode)
+			// The OTAP destination: receiver:otap answers each batch
+			// after the sink answered its OTLP export.
+			dest := startPipe(t, yamlDoc("", fmt.Sprintf(`
+        nodes:
+          in:
+            type: receiver:otap
+            config: { listening_addr: "127.0.0.1:0", wait_for_result: true, timeout: 30s }
+          out:
+            type: exporter:otlp_grpc
+            config: { grpc_endpoint: "http://%s", timeout: 10s }
+        connections:
+          - { from: in, to: out }
+`, sink.Addr())), "otap")
+			p := startPipe(t, yamlDoc("", grpcIn+fmt.Sprintf(`          out:
+            type: exporter:otap
+            config: { grpc_endpoint: "http://%s", timeout: %s }
+        connections:
+          - { from: in, to: out }
+`, dest.otapAddr, exportTimeout(row.mode))), "grpc")
+			const requests = 16
+			got, keys := sendConcurrently(t, p, row.name, requests, 150)
+			checkCodes(t, got, row.want)
+			if row.mode == testsink.Hang {
+				sink.Release()
+			}
+			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
+			if row.want == codes.OK {
+				sink.RequireExactly(t, keys)
+			}
+			if err := p.shutdown(drainDeadline); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if live := pdata.LiveLeases(); live > base {
+				t.Errorf("%d leases live after shutdown, %d before the test", live, base)
+			}
+		})
+	}
+}

@@ -35,6 +35,10 @@ func NewFactory() engine.Factory {
 		"sends OTAP (OpenTelemetry Arrow) on long-lived gRPC streams per signal; acks each message from its batch status, nacks (permanent or transient) otherwise",
 		Load, func(nc engine.NodeContext, cfg Config) (engine.Processor, error) { return New(nc, cfg) })
 	f.Guarantee = declareGuarantee
+	// Export decodes the payload on its own goroutine and a lane encodes it
+	// into Arrow records (copies) under the waiter's lock, which an export
+	// that gives up takes before returning.
+	f.ReleasesPayloads = true
 	return f
 }
 
@@ -192,6 +196,10 @@ func (t *transport) Export(ctx context.Context, p *pdata.Payload) exportdriver.R
 	case <-ctx.Done():
 		w.resolve(ended(ctx)) // loses to an outcome already settled
 		<-w.done
+		// An encoding under way finishes first (a later one sees the
+		// waiter settled and skips it): the wait is the point.
+		w.reading.Lock()
+		w.reading.Unlock()
 	}
 	return w.res
 }

@@ -47,6 +47,11 @@ type waiter struct {
 	settled atomic.Bool
 	res     exportdriver.Result // written once, before done is closed
 	done    chan struct{}
+	// reading is held by the lane while it encodes p. An export whose
+	// context ends takes it before returning, so that nothing reads the
+	// payload once its outcome is reported: a receiver may then give the
+	// payload's buffers back for reuse (engine.Factory.ReleasesPayloads).
+	reading sync.Mutex
 }
 
 func newWaiter(p *pdata.Payload, l *lane) *waiter {
@@ -274,13 +279,16 @@ func (l *lane) serve(ctx context.Context, s *stream, first *waiter) (healthy boo
 // send encodes w's payload with the stream's encoder, registers its
 // batch id and sends it.
 func (l *lane) send(s *stream, enc *otapcodec.Encoder, w *waiter) sendOutcome {
-	if !w.live() {
-		return sent // its export ended while it waited: nothing to send
-	}
 	if s.ended() {
 		return notSent
 	}
+	w.reading.Lock()
+	if !w.live() {
+		w.reading.Unlock()
+		return sent // its export ended while it waited: nothing to send
+	}
 	bar, err := enc.Encode(w.p)
+	w.reading.Unlock()
 	if err != nil {
 		w.resolve(exportdriver.EncodeFailure("OTAP", l.signal, err))
 		return encodeFailed
