@@ -241,10 +241,13 @@ func placement() (taskset, description string) {
 	return path, "system under test on CPU 0 with GOMAXPROCS=1; load generator and sinks on CPU 1 (taskset)"
 }
 
-// buildBinaries builds what is not given: ackflow from the main module (via
-// the replace directive), the collector, the baseline, the sink and the
-// load generator from this module, in one go build; then, if needArrow,
-// the otelarrow collector from its own module (interop/otelarrowcol).
+// buildBinaries builds what is not given: the collector, the baseline, the
+// sink and the load generator from this module, in one go build; ackflow
+// from the main module (via the replace directive) as
+// deploy/container/Containerfile ships it, static and without grpc's
+// tracing pages (its idle RSS is the shipped binary's); then, if
+// needArrow, the otelarrow collector from its own module
+// (interop/otelarrowcol).
 // It also says what the binaries can do: the components ackflow lists, and
 // why there is no otelarrow collector if it did not build (that is not an
 // error: its systems show as not available).
@@ -258,10 +261,6 @@ func buildBinaries(ctx context.Context, dir, ackflow, otelcol, otelarrowcol stri
 		return compare.Binaries{}, avail, fmt.Errorf("bin dir: %w", err)
 	}
 	pkgs := []string{"./cmd/sink", "./cmd/loadgen", "./cmd/baseline"}
-	if ackflow == "" {
-		pkgs = append(pkgs, "github.com/ackflow/ackflow/cmd/ackflow")
-		ackflow = filepath.Join(dir, "ackflow")
-	}
 	if otelcol == "" {
 		pkgs = append(pkgs, "./cmd/otelcol")
 		otelcol = filepath.Join(dir, "otelcol")
@@ -272,6 +271,17 @@ func buildBinaries(ctx context.Context, dir, ackflow, otelcol, otelarrowcol stri
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return compare.Binaries{}, avail, fmt.Errorf("build: %w", err)
+	}
+	if ackflow == "" {
+		ackflow = filepath.Join(dir, "ackflow")
+		fmt.Fprintf(log, "building ackflow as the container ships it into %s\n", ackflow)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "grpcnotrace", "-o", ackflow, "github.com/ackflow/ackflow/cmd/ackflow")
+		cmd.Dir = benchDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			return compare.Binaries{}, avail, fmt.Errorf("build ackflow: %w", err)
+		}
 	}
 	bins := compare.Binaries{
 		Ackflow: ackflow, Otelcol: otelcol, Otelarrowcol: otelarrowcol, Baseline: filepath.Join(dir, "baseline"),
