@@ -66,6 +66,13 @@ type Config struct {
 	// arrived (default 200ms). 0 means split-only: every input is flushed
 	// at once, cut to max_size.
 	MaxBatchDuration config.Duration `yaml:"max_batch_duration"`
+	// FlushWhenIdle also flushes a (signal, form)'s pending batch when
+	// nothing more is ready for the node and none of its batches awaits
+	// an outcome, or when the last one's outcome arrives (Nagle's rule;
+	// default false). Batches then grow with the load, and at low load an
+	// input waits neither for min_size nor for max_batch_duration: with
+	// wait_for_result receivers, that wait is in every client's answer.
+	FlushWhenIdle bool `yaml:"flush_when_idle"`
 	// InboundRequestLimit bounds the inputs held per signal and form
 	// (pending or awaiting the outcome of their batches); at the limit the
 	// node stops accepting data (default 1024).
@@ -294,6 +301,7 @@ type settings struct {
 	format      Format
 	otlp, otap  limits
 	maxDuration time.Duration // 0: split-only
+	whenIdle    bool          // flush_when_idle
 	inbound     int           // per (signal, form)
 	outbound    int           // per (signal, form)
 }
@@ -304,6 +312,7 @@ func (c *Config) settings() settings {
 		otlp:        c.OTLP.limits(),
 		otap:        c.OTAP.limits(),
 		maxDuration: time.Duration(c.MaxBatchDuration),
+		whenIdle:    c.FlushWhenIdle,
 		inbound:     c.InboundRequestLimit,
 		outbound:    c.OutboundRequestLimit,
 	}

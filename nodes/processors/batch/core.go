@@ -448,6 +448,51 @@ func (p *processor) onWakeup(d wakeup.Due, fx engine.Effects) error {
 	return p.flush(b, triggerTimer, now, fx)
 }
 
+// idleFlusher is the processor of a node with flush_when_idle: an
+// engine.Idler that also flushes when a batch's outcome leaves its buffer
+// with nothing in flight. This is Nagle's rule: a batch goes at once when
+// the way is clear, and what arrives while an earlier batch is out waits
+// for its outcome (or min_size, or max_batch_duration), so batches grow
+// with the load and not with the clock.
+type idleFlusher struct{ *processor }
+
+var _ engine.Idler = idleFlusher{}
+
+// OnIdle flushes the buffers that are quiet: nothing more is ready to
+// join their batches.
+func (p idleFlusher) OnIdle(fx engine.Effects) error { return p.flushQuiet(fx) }
+
+// OnControl is the processor's; an outcome may leave its buffer quiet.
+func (p idleFlusher) OnControl(c engine.Control, fx engine.Effects) error {
+	if err := p.processor.OnControl(c, fx); err != nil {
+		return err
+	}
+	if c.Kind == engine.KindAck || c.Kind == engine.KindNack {
+		return p.flushQuiet(fx)
+	}
+	return nil
+}
+
+// flushQuiet flushes every buffer with data pending and no batch awaiting
+// its outcome or outbound room.
+func (p idleFlusher) flushQuiet(fx engine.Effects) error {
+	if p.state != stateRunning {
+		return nil
+	}
+	var now time.Time
+	var errs []error
+	for _, b := range p.bufs {
+		if b == nil || len(b.pending) == 0 || len(b.inflight) > 0 || len(b.held) > 0 {
+			continue
+		}
+		if now.IsZero() {
+			now = fx.Now()
+		}
+		errs = append(errs, p.flush(b, triggerIdle, now, fx))
+	}
+	return errors.Join(errs...)
+}
+
 // onShutdown flushes everything at the first Shutdown and nacks what is
 // still held at the forced one.
 func (p *processor) onShutdown(c engine.Control, fx engine.Effects) error {

@@ -21,5 +21,11 @@ func NewFactory() engine.Factory {
 
 func newProcessor(nc engine.NodeContext, cfg Config) (engine.Processor, error) {
 	set := cfg.settings()
-	return newCore(set, newMetrics(nc.Metrics, nc.Labels, set.activeBuffers())), nil
+	p := newCore(set, newMetrics(nc.Metrics, nc.Labels, set.activeBuffers()))
+	if set.whenIdle {
+		// Only then an engine.Idler: the engine does not look for idle
+		// moments of the others.
+		return idleFlusher{p}, nil
+	}
+	return p, nil
 }

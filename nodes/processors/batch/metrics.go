@@ -16,10 +16,11 @@ const (
 	triggerTimer                   // the batch reached max_batch_duration
 	triggerLimit                   // every held input was pending: nothing could join the batch until it was sent
 	triggerShutdown                // the node is shutting down
+	triggerIdle                    // nothing more was ready for the node (flush_when_idle)
 	triggerCount
 )
 
-var triggerNames = [triggerCount]string{"size", "timer", "limit", "shutdown"}
+var triggerNames = [triggerCount]string{"size", "timer", "limit", "shutdown", "idle"}
 
 func (t trigger) String() string {
 	if t < triggerCount {

@@ -38,6 +38,9 @@ func randomConfig(rng *rand.Rand) string {
 	if rng.IntN(2) == 0 {
 		fmt.Fprintf(&b, "outbound_request_limit: %d\n", 1+rng.IntN(4))
 	}
+	if rng.IntN(3) == 0 {
+		b.WriteString("flush_when_idle: true\n")
+	}
 	block := func(name, sizer string, unit int) {
 		minSize, maxSize := (1+rng.IntN(20))*unit, 0
 		switch {
