@@ -131,7 +131,7 @@ func newTransport(cfg Config, clk clock.Clock, log *slog.Logger, m *Metrics) (*t
 	if cfg.Transport != nil {
 		tuning = *cfg.Transport
 	}
-	opts := append(iotlp.DialOptions(tuning),
+	opts := append(iotlp.DialOptions(tuning.Or(iotlp.ExporterTransport)),
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("ackflow"),
 	)

@@ -76,7 +76,7 @@ func newTransport(cfg Config) (*transport, error) {
 	if cfg.Transport != nil {
 		tuning = *cfg.Transport
 	}
-	opts := append(iotlp.DialOptions(tuning),
+	opts := append(iotlp.DialOptions(tuning.Or(iotlp.ExporterTransport)),
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("ackflow"),
 	)
