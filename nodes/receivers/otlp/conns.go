@@ -92,8 +92,10 @@ func (s *connSet) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if !s.makeRoom() {
-			_ = c.Close()
+			// Counted first: the client that sees the close finds it in
+			// the metrics.
 			s.metrics.connsClosed[s.pr][connLimit].Inc()
+			_ = c.Close()
 			continue
 		}
 		tc := &trackedConn{Conn: c, set: s, turn: make(chan struct{}, 1), closed: make(chan struct{})}
