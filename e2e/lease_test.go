@@ -265,6 +265,23 @@ func TestDurableBufferGivesBuffersBackOnceStored(t *testing.T) {
 // net/http closes the body, whatever the destination answered or when the
 // export timed out. (A compressed body is a copy, holding nothing.)
 func TestHTTPExportGivesBuffersBack(t *testing.T) {
+	requireBuffersBackPerOutcome(t, func(t *testing.T, sink *testsink.Sink, timeout string) string {
+		return yamlDoc("", grpcIn+fmt.Sprintf(`          out:
+            type: exporter:otlp_http
+            config: { endpoint: "%s", compression: none, timeout: %s }
+        connections:
+          - { from: in, to: out }
+`, sink.StartHTTP(t), timeout))
+	})
+}
+
+// requireBuffersBackPerOutcome starts the pipeline pipeline returns (its
+// exporter reaching sink, with the export timeout given) once for each
+// answer of the destination: delivered, refused transiently, and held
+// past the timeout. Every request's buffers must come back, what was
+// delivered must arrive intact, and nothing may stay leased after the
+// shutdown.
+func requireBuffersBackPerOutcome(t *testing.T, pipeline func(t *testing.T, sink *testsink.Sink, timeout string) string) {
 	for _, row := range []struct {
 		name string
 		mode testsink.Mode
@@ -278,12 +295,7 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
 			base := pdata.LiveLeases()
 			sink := testsink.New(t)
 			sink.SetMode(row.mode)
-			p := startPipe(t, yamlDoc("", grpcIn+fmt.Sprintf(`          out:
-            type: exporter:otlp_http
-            config: { endpoint: "%s", compression: none, timeout: %s }
-        connections:
-          - { from: in, to: out }
-`, sink.StartHTTP(t), exportTimeout(row.mode))), "grpc")
+			p := startPipe(t, pipeline(t, sink, exportTimeout(row.mode)), "grpc")
 			const requests = 16
 			got, keys := sendConcurrently(t, p, row.name, requests, 150)
 			checkCodes(t, got, row.want)
@@ -293,6 +305,12 @@ func TestHTTPExportGivesBuffersBack(t *testing.T) {
 			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
 			if row.want == codes.OK {
 				sink.RequireExactly(t, keys)
+			}
+			if err := p.shutdown(drainDeadline); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if live := pdata.LiveLeases(); live > base {
+				t.Errorf("%d leases live after shutdown, %d before the test", live, base)
 			}
 		})
 	}
@@ -368,22 +386,10 @@ func TestFanoutCopyGivesBuffersBackWhenANodeBelowReplacesItsPayload(t *testing.T
 // arrives through the OTAP hop is intact while other requests reuse the
 // memory.
 func TestOTAPExportGivesBuffersBack(t *testing.T) {
-	for _, row := range []struct {
-		name string
-		mode testsink.Mode
-		want codes.Code
-	}{
-		{"delivered", testsink.OK, codes.OK},
-		{"refused transiently", testsink.Transient, codes.Unavailable},
-		{"export timeout", testsink.Hang, codes.Unavailable},
-	} {
-		t.Run(row.name, func(t *testing.T) {
-			base := pdata.LiveLeases()
-			sink := testsink.New(t)
-			sink.SetMode(row.mode)
-			// The OTAP destination: receiver:otap answers each batch
-			// after the sink answered its OTLP export.
-			dest := startPipe(t, yamlDoc("", fmt.Sprintf(`
+	requireBuffersBackPerOutcome(t, func(t *testing.T, sink *testsink.Sink, timeout string) string {
+		// The OTAP destination: receiver:otap answers each batch after
+		// the sink answered its OTLP export.
+		dest := startPipe(t, yamlDoc("", fmt.Sprintf(`
         nodes:
           in:
             type: receiver:otap
@@ -394,28 +400,11 @@ func TestOTAPExportGivesBuffersBack(t *testing.T) {
         connections:
           - { from: in, to: out }
 `, sink.Addr())), "otap")
-			p := startPipe(t, yamlDoc("", grpcIn+fmt.Sprintf(`          out:
+		return yamlDoc("", grpcIn+fmt.Sprintf(`          out:
             type: exporter:otap
             config: { grpc_endpoint: "http://%s", timeout: %s }
         connections:
           - { from: in, to: out }
-`, dest.otapAddr, exportTimeout(row.mode))), "grpc")
-			const requests = 16
-			got, keys := sendConcurrently(t, p, row.name, requests, 150)
-			checkCodes(t, got, row.want)
-			if row.mode == testsink.Hang {
-				sink.Release()
-			}
-			waitFor(t, "every lease given back", func() bool { return pdata.LiveLeases() <= base })
-			if row.want == codes.OK {
-				sink.RequireExactly(t, keys)
-			}
-			if err := p.shutdown(drainDeadline); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if live := pdata.LiveLeases(); live > base {
-				t.Errorf("%d leases live after shutdown, %d before the test", live, base)
-			}
-		})
-	}
+`, dest.otapAddr, timeout))
+	})
 }
