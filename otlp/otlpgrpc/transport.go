@@ -69,12 +69,7 @@ const ExporterWriteBufferSize = 1 << 20
 
 // ExporterTransport is the tuning of an exporter's connection: the zero
 // fields of its `transport` block take these.
-var ExporterTransport = Transport{
-	ReadBufferSize:  ReadBufferSize,
-	WriteBufferSize: ExporterWriteBufferSize,
-	StreamWindow:    StreamWindow,
-	ConnWindow:      ConnWindow,
-}
+var ExporterTransport = Transport{WriteBufferSize: ExporterWriteBufferSize}.Or(DefaultTransport)
 
 // Or returns t with its zero fields taken from d.
 func (t Transport) Or(d Transport) Transport {
